@@ -1,0 +1,1 @@
+"""ftwizard.core: every decision and number; no UI imports (textual, questionary) ever."""
