@@ -51,7 +51,7 @@ def round_half_up(x: float) -> int:
     return int(math.floor(x + 0.5))
 
 
-def plan_steps(sequences: int, *, micro_batch: int, grad_accum: int, world_size: int = 1,
+def count_steps(sequences: int, *, micro_batch: int, grad_accum: int, world_size: int = 1,
                epochs: float = 1, max_steps: int | None = None, drop_last: bool = False,
                warmup_ratio: float = 0.0, warmup_steps: int | None = None) -> Steps:
     """Optimizer steps for `sequences` training sequences, as the HF Trainer will take them."""
@@ -91,9 +91,10 @@ def plan_steps(sequences: int, *, micro_batch: int, grad_accum: int, world_size:
                  last_step_sequences=min(global_batch, max(0, remainder)))
 
 
-def steps_for_config(cfg, sequences: int, world_size: int) -> Steps:  # noqa: ANN001 - RunConfig
+def plan_steps(cfg, sequences: int, world_size: int = 1) -> Steps:  # noqa: ANN001 - RunConfig
+    """Steps for a run config; `world_size` is the number of data-parallel replicas."""
     t = cfg.train
-    return plan_steps(sequences, micro_batch=t.micro_batch, grad_accum=t.grad_accum,
+    return count_steps(sequences, micro_batch=t.micro_batch, grad_accum=t.grad_accum,
                       world_size=world_size, epochs=t.epochs, max_steps=t.max_steps,
                       drop_last=t.drop_last, warmup_ratio=t.warmup_ratio,
                       warmup_steps=t.warmup_steps)
