@@ -8,8 +8,17 @@ box and on every keypress of the wizard.
 
 from __future__ import annotations
 
+import difflib
+import functools
+import json
 import os
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from ftwizard.core.errors import InputError
+
 
 TINY_NAMES = ("tiny-llama", "tiny-gpt2", "tiny-qwen2")
 
@@ -75,3 +84,397 @@ def local_path(name: str) -> Path | None:
 
         return ensure_tiny(name)
     return cached_snapshot(name)
+
+
+# --------------------------------------------------------------------------------------------
+# The spec
+
+
+@dataclass(frozen=True)
+class LinearShape:
+    """One Linear (or GPT-2 Conv1D) of a decoder layer, named as PEFT's target_modules sees it.
+
+    Names can repeat within a layer (GPT-2 has attn.c_proj and mlp.c_proj): PEFT matches on the
+    last name component, so "c_proj" adapts both, and both are listed.
+    """
+
+    name: str
+    d_in: int
+    d_out: int
+    bias: bool
+
+    @property
+    def params(self) -> int:
+        return self.d_in * self.d_out + (self.d_out if self.bias else 0)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the memory and time planners need to know about a model, as plain numbers.
+
+    params == params_embedding + params_lm_head + n_layers * params_per_layer + params_other,
+    exactly as transformers builds the model (tied weights once; buffers are not parameters).
+    """
+
+    id: str
+    model_type: str
+    architecture: str
+    n_layers: int
+    hidden: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    intermediate: int
+    vocab: int
+    max_positions: int
+    tied_embeddings: bool
+    mlp_gated: bool
+    parallel_block: bool
+    linears: tuple[LinearShape, ...]
+    params: int
+    params_embedding: int
+    params_lm_head: int
+    params_per_layer: int
+    params_other: int
+    source: str
+    path: str | None
+    attn_impl: str
+    config: dict = field(compare=False, repr=False)
+    params_token_embedding: int = 0  # the token table alone (position table excluded)
+
+    def __post_init__(self) -> None:
+        total = (self.params_embedding + self.params_lm_head
+                 + self.n_layers * self.params_per_layer + self.params_other)
+        assert total == self.params, (self.id, total, self.params)
+
+    @property
+    def linear_params_per_layer(self) -> int:
+        return sum(lin.params for lin in self.linears)
+
+    @property
+    def largest_layer_params(self) -> int:
+        """The largest single module's own parameters (DeepSpeed's `largest_layer_params`, the
+        unit ZeRO-3 gathers whole): usually the token embedding or the untied output head."""
+        emb = self.params_token_embedding or self.params_embedding
+        return max(emb, self.params_lm_head, max((lin.params for lin in self.linears), default=0))
+
+    @property
+    def linear_names(self) -> list[str]:
+        """Distinct module names of the decoder layer's Linears, in layer order."""
+        return list(dict.fromkeys(lin.name for lin in self.linears))
+
+    def lora_linears(self, target_modules: str | list[str]) -> tuple[LinearShape, ...]:
+        """The Linears of one decoder layer that LoRA would adapt for `target_modules`.
+
+        "all-linear" is PEFT's shorthand: every Linear/Conv1D except the output head. A string
+        other than that may name one module or several separated by commas; dotted names
+        ("self_attn.q_proj") match on their last component, as PEFT's suffix match does.
+        """
+        if isinstance(target_modules, str):
+            if target_modules.strip().lower() in ("all-linear", "all_linear"):
+                return self.linears
+            wanted = [t.strip() for t in target_modules.split(",") if t.strip()]
+        else:
+            wanted = [str(t).strip() for t in target_modules]
+        names = self.linear_names
+        leaf = [w.rsplit(".", 1)[-1] for w in wanted]
+        unknown = [w for w, lf in zip(wanted, leaf) if lf not in names]
+        if unknown or not wanted:
+            hints = [h for h in (did_you_mean_many(u, names) for u in unknown) if h]
+            fix = f"use \"all-linear\" or some of: {', '.join(names)}"
+            if hints:
+                fix = f"did you mean {', '.join(hints)}? Otherwise {fix}"
+            raise InputError(
+                f"{', '.join(unknown) or '(empty)'} is not a Linear layer of {self.id} "
+                f"({self.model_type})", field="method.lora.target_modules",
+                value=target_modules, fix=fix)
+        return tuple(lin for lin in self.linears if lin.name in leaf)
+
+    def lora_params(self, r: int, target_modules: str | list[str]) -> int:
+        """Trainable LoRA parameters: r*(d_in+d_out) per adapted Linear, over all layers."""
+        per_layer = sum(r * (lin.d_in + lin.d_out) for lin in self.lora_linears(target_modules))
+        return per_layer * self.n_layers
+
+
+def did_you_mean_many(word: str, choices: list[str]) -> str | None:
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+    return match[0] if match else None
+
+
+# --------------------------------------------------------------------------------------------
+# Analytic counts from config.json (no torch). Each family mirrors its transformers modeling file.
+
+def _need(c: dict, *keys: str, default: Any = ...) -> Any:
+    for k in keys:
+        if c.get(k) is not None:
+            return c[k]
+    if default is not ...:
+        return default
+    raise InputError(f"config.json has no {' / '.join(keys)}", field="model.name",
+                     value=c.get("_name_or_path"), fix="give the model's full config.json")
+
+
+# model_type -> family handled below
+LLAMA_LIKE = {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2"}
+SUPPORTED_TYPES = sorted(LLAMA_LIKE | {"gpt2", "gptj", "gpt_neox", "phi"})
+# transformers' default for tie_word_embeddings when config.json does not say
+_TIE_DEFAULT = {"gpt2": True, "gemma": True, "gemma2": True}
+
+
+def _layout(c: dict) -> dict[str, Any]:
+    mt = c.get("model_type")
+    tied = bool(c.get("tie_word_embeddings", _TIE_DEFAULT.get(mt, False)))
+    if mt in ("gpt2", "gptj"):
+        h = _need(c, "n_embd", "hidden_size")
+        heads = _need(c, "n_head", "num_attention_heads")
+        layers = _need(c, "n_layer", "num_hidden_layers")
+        inter = _need(c, "n_inner", default=4 * h)
+        V = _need(c, "vocab_size")
+        P = _need(c, "n_positions", "max_position_embeddings")
+        d = dict(h=h, heads=heads, kv=heads, hd=h // heads, inter=inter, V=V, P=P,
+                 layers=layers, gated=False, final=2 * h)
+        if mt == "gpt2":
+            lin = [("c_attn", h, 3 * h, True), ("c_proj", h, h, True),
+                   ("c_fc", h, inter, True), ("c_proj", inter, h, True)]
+            return dict(d, linears=lin, norms=4 * h, emb=V * h + P * h, tok=V * h,
+                        head=0 if tied else V * h, parallel=False, tied=tied)
+        lin = [("q_proj", h, h, False), ("k_proj", h, h, False), ("v_proj", h, h, False),
+               ("out_proj", h, h, False), ("fc_in", h, inter, True), ("fc_out", inter, h, True)]
+        # GPT-J's lm_head has a bias; tying shares only the weight
+        return dict(d, linears=lin, norms=2 * h, emb=V * h, tok=V * h,
+                    head=V if tied else V * h + V, parallel=True, tied=tied)
+    h = _need(c, "hidden_size")
+    heads = _need(c, "num_attention_heads")
+    kv = _need(c, "num_key_value_heads", default=heads)
+    hd = _need(c, "head_dim", default=h // heads)
+    layers = _need(c, "num_hidden_layers")
+    inter = _need(c, "intermediate_size")
+    V = _need(c, "vocab_size")
+    P = _need(c, "max_position_embeddings", default=0)
+    base = dict(h=h, heads=heads, kv=kv, hd=hd, inter=inter, V=V, P=P, layers=layers,
+                emb=V * h, tok=V * h, tied=tied)
+    if mt == "gpt_neox":
+        ab = bool(c.get("attention_bias", True))
+        lin = [("query_key_value", h, 3 * h, ab), ("dense", h, h, ab),
+               ("dense_h_to_4h", h, inter, True), ("dense_4h_to_h", inter, h, True)]
+        return dict(base, kv=heads, hd=h // heads, linears=lin, norms=4 * h, final=2 * h,
+                    head=0 if tied else V * h, gated=False,
+                    parallel=bool(c.get("use_parallel_residual", True)))
+    if mt == "phi":
+        hd = h // heads
+        lin = [("q_proj", h, heads * hd, True), ("k_proj", h, kv * hd, True),
+               ("v_proj", h, kv * hd, True), ("dense", heads * hd, h, True),
+               ("fc1", h, inter, True), ("fc2", inter, h, True)]
+        norms = 2 * h + (4 * hd if c.get("qk_layernorm") else 0)
+        return dict(base, hd=hd, linears=lin, norms=norms, final=2 * h,
+                    head=V if tied else V * h + V, gated=False, parallel=True)
+    if mt in LLAMA_LIKE:
+        if mt == "qwen2":
+            qkv_b, o_b = True, False
+        elif mt == "mistral":
+            qkv_b = o_b = False
+        else:
+            qkv_b = o_b = bool(c.get("attention_bias", False))
+        mlp_b = bool(c.get("mlp_bias", False)) if mt == "llama" else False
+        lin = [("q_proj", h, heads * hd, qkv_b), ("k_proj", h, kv * hd, qkv_b),
+               ("v_proj", h, kv * hd, qkv_b), ("o_proj", heads * hd, h, o_b),
+               ("gate_proj", h, inter, mlp_b), ("up_proj", h, inter, mlp_b),
+               ("down_proj", inter, h, mlp_b)]
+        norms = {"gemma2": 4 * h, "qwen3": 2 * h + 2 * hd}.get(mt, 2 * h)
+        return dict(base, linears=lin, norms=norms, final=h, head=0 if tied else V * h,
+                    gated=True, parallel=False)
+    raise InputError(
+        f"model_type {mt!r} has no analytic shape in ftwizard", field="model.name",
+        value=mt, fix=f"supported model types: {', '.join(SUPPORTED_TYPES)}")
+
+
+def spec_from_config(config: dict, *, id: str, source: str, path: str | None = None,
+                     attn_impl: str | None = None) -> ModelSpec:
+    """The ModelSpec of `config` by arithmetic alone (no torch): microseconds, and equal to the
+    meta-device count for every catalog model (tests/unit/test_models.py checks each one)."""
+    lay = _layout(config)
+    linears = tuple(LinearShape(n, i, o, b) for n, i, o, b in lay["linears"])
+    per_layer = sum(lin.params for lin in linears) + lay["norms"]
+    params = lay["emb"] + lay["head"] + lay["layers"] * per_layer + lay["final"]
+    arch = (config.get("architectures") or [""])[0] or _DEFAULT_ARCH.get(config["model_type"], "")
+    if attn_impl is None:
+        attn_impl = "eager" if arch in _NO_SDPA else "sdpa"
+    return ModelSpec(
+        id=id, model_type=config["model_type"], architecture=arch, n_layers=lay["layers"],
+        hidden=lay["h"], n_heads=lay["heads"], n_kv_heads=lay["kv"], head_dim=lay["hd"],
+        intermediate=lay["inter"], vocab=lay["V"], max_positions=lay["P"],
+        tied_embeddings=lay["tied"], mlp_gated=lay["gated"], parallel_block=lay["parallel"],
+        linears=linears, params=params, params_embedding=lay["emb"],
+        params_lm_head=lay["head"], params_per_layer=per_layer, params_other=lay["final"],
+        source=source, path=path, attn_impl=attn_impl, config=config,
+        params_token_embedding=lay["tok"])
+
+
+_DEFAULT_ARCH = {"gpt2": "GPT2LMHeadModel", "gptj": "GPTJForCausalLM",
+                 "gpt_neox": "GPTNeoXForCausalLM", "llama": "LlamaForCausalLM",
+                 "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
+                 "qwen3": "Qwen3ForCausalLM", "phi": "PhiForCausalLM",
+                 "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM"}
+# Classes whose `_supports_sdpa` is False in transformers 5.23 (checked by
+# scripts/build_model_catalog.py, which stores the value per catalog model): they run eager.
+_NO_SDPA = {"GPTJForCausalLM", "Gemma2ForCausalLM"}
+
+
+def count_parameters_meta(config: dict, *, trust_remote_code: bool = False) -> int:
+    """Unique parameters of the model transformers builds from `config`, on the meta device.
+
+    The ground truth the analytic count is tested against; takes ~3 s for the imports, then
+    well under a second per model, and no memory.
+    """
+    model = _build_meta(config, trust_remote_code=trust_remote_code)
+    return sum(p.numel() for p in model.parameters())  # parameters() yields shared tensors once
+
+
+def _build_meta(config: dict, *, trust_remote_code: bool = False) -> Any:
+    import torch  # ~1 s
+    from transformers import AutoConfig, AutoModelForCausalLM  # ~2 s
+
+    cfg = {k: v for k, v in config.items() if not k.startswith("_")}
+    model_type = cfg.pop("model_type")
+    arch = cfg.pop("architectures", None)
+    hf_cfg = AutoConfig.for_model(model_type, **cfg)
+    hf_cfg.architectures = arch
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(hf_cfg, trust_remote_code=trust_remote_code)
+
+
+# --------------------------------------------------------------------------------------------
+# The catalog and name resolution
+
+CATALOG_PATH = Path(__file__).resolve().parent / "catalog" / "models.json"
+
+
+@functools.cache
+def _catalog() -> dict[str, dict[str, Any]]:
+    return json.loads(CATALOG_PATH.read_text())["models"]
+
+
+@functools.cache
+def _name_index() -> dict[str, str]:
+    """Lower-cased id, id without org and alias -> catalog id."""
+    index: dict[str, str] = {}
+    for mid, entry in _catalog().items():
+        for key in [mid, mid.rsplit("/", 1)[-1], *entry.get("aliases", [])]:
+            index.setdefault(key.lower(), mid)
+    return index
+
+
+def catalog_ids() -> list[str]:
+    return list(_catalog())
+
+
+def catalog_id(name: str) -> str | None:
+    """The catalog id `name` stands for (case-insensitive; short aliases too), or None."""
+    return _name_index().get(name.strip().lower())
+
+
+def search(query: str, limit: int = 20) -> list[str]:
+    """Catalog ids for the wizard's model picker: substring matches first (on ids and aliases,
+    ignoring case and punctuation), then close fuzzy matches."""
+    q = query.strip().lower()
+    ids = catalog_ids()
+    if not q:
+        return ids[:limit]
+
+    def norm(s: str) -> str:
+        return re.sub(r"[^a-z0-9.]", "", s.lower())
+
+    nq = norm(q)
+    hits: list[str] = []
+    for key, mid in _name_index().items():
+        if (q in key or (nq and nq in norm(key))) and mid not in hits:
+            hits.append(mid)
+    hits.sort(key=lambda m: (not m.lower().startswith(q), ids.index(m)))
+    if len(hits) < limit:
+        for key in difflib.get_close_matches(q, list(_name_index()), n=limit, cutoff=0.5):
+            mid = _name_index()[key]
+            if mid not in hits:
+                hits.append(mid)
+    return hits[:limit]
+
+
+@functools.cache
+def _catalog_spec(mid: str) -> ModelSpec:
+    entry = _catalog()[mid]
+    spec = spec_from_config(entry["config"], id=mid, source="catalog",
+                            attn_impl=entry.get("attn_impl"))
+    # The JSON stores the meta-device count; a disagreement would be a bug in _layout.
+    assert spec.params == entry["parameters"], (mid, spec.params, entry["parameters"])
+    return spec
+
+
+def _read_config(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read {folder / 'config.json'}: {e}", field="model.name",
+                         value=str(folder), fix="point model.name at a folder whose "
+                         "config.json is the model's transformers config") from e
+
+
+def resolve(name: str, *, trust_remote_code: bool = False) -> ModelSpec:
+    """The ModelSpec for a model name, offline: local folder, tiny model, catalog id, HF cache.
+
+    Catalog ids come first after local folders (no disk look-up; cached), so the wizard can call
+    this on every keypress. Nothing is downloaded, ever.
+    """
+    name = (name or "").strip()
+    p = Path(name).expanduser()
+    if name and p.is_dir() and (p / "config.json").is_file():
+        return _spec_from_folder(p, id=name, source="local", trust_remote_code=trust_remote_code)
+    if name in TINY_NAMES:
+        folder = local_path(name)
+        assert folder is not None
+        return _spec_from_folder(folder, id=name, source="tiny", trust_remote_code=False)
+    mid = catalog_id(name) if name else None
+    if mid is not None:
+        return _catalog_spec(mid)
+    snap = cached_snapshot(name)
+    if snap is not None:
+        return _spec_from_folder(snap, id=name, source="cache",
+                                 trust_remote_code=trust_remote_code)
+    raise _unknown(name)
+
+
+def _spec_from_folder(folder: Path, *, id: str, source: str,
+                      trust_remote_code: bool) -> ModelSpec:
+    config = _read_config(folder)
+    mt = config.get("model_type")
+    if mt in SUPPORTED_TYPES:
+        return spec_from_config(config, id=id, source=source, path=str(folder))
+    if config.get("auto_map") and not trust_remote_code:
+        raise InputError(
+            f"{folder} holds a model with its own modelling code (model_type {mt!r})",
+            field="model.trust_remote_code", value=False,
+            fix="set model.trust_remote_code: true if you trust its author, or pick a "
+                f"supported architecture ({', '.join(SUPPORTED_TYPES)})")
+    raise InputError(
+        f"model_type {mt!r} in {folder / 'config.json'} is not one ftwizard can size yet",
+        field="model.name", value=id,
+        fix=f"supported model types: {', '.join(SUPPORTED_TYPES)}")
+
+
+def _unknown(name: str) -> InputError:
+    close = difflib.get_close_matches(name.lower(), list(_name_index()), n=3, cutoff=0.5)
+    close_ids = list(dict.fromkeys(_name_index()[c] for c in close))
+    looks_like_path = name.startswith(("/", ".", "~")) or os.sep in name and not re.fullmatch(
+        r"[\w.-]+/[\w.-]+", name)
+    if looks_like_path:
+        what = f"{name} is not a folder with a config.json"
+    else:
+        what = f"{name!r} is not in ftwizard's catalog nor in the local Hugging Face cache"
+    fix = []
+    if close_ids:
+        fix.append(f"did you mean {', '.join(close_ids)}?")
+    fix.append("or give a local folder that holds the model's config.json "
+               "(e.g. model.name: ./models/my-model)")
+    fix.append("nothing is downloaded: fetch it once with `huggingface-cli download "
+               f"{name or 'ORG/NAME'}` on a machine with network, or copy its folder here; "
+               "`ftwizard plan --help` lists the catalog")
+    return InputError(what + " (ftwizard never downloads models)", field="model.name",
+                      value=name, fix="; ".join(fix))
