@@ -230,7 +230,9 @@ def _layout(c: dict) -> dict[str, Any]:
         layers = _need(c, "n_layer", "num_hidden_layers")
         inter = _need(c, "n_inner", default=4 * h)
         V = _need(c, "vocab_size")
-        P = _need(c, "n_positions", "max_position_embeddings")
+        # transformers' defaults when absent; only GPT-2's position table has parameters
+        P = _need(c, "n_positions", "max_position_embeddings",
+                  default=1024 if mt == "gpt2" else 2048)
         d = dict(h=h, heads=heads, kv=heads, hd=h // heads, inter=inter, V=V, P=P,
                  layers=layers, gated=False, final=2 * h)
         if mt == "gpt2":
@@ -468,13 +470,10 @@ def _unknown(name: str) -> InputError:
         what = f"{name} is not a folder with a config.json"
     else:
         what = f"{name!r} is not in ftwizard's catalog nor in the local Hugging Face cache"
-    fix = []
-    if close_ids:
-        fix.append(f"did you mean {', '.join(close_ids)}?")
-    fix.append("or give a local folder that holds the model's config.json "
-               "(e.g. model.name: ./models/my-model)")
-    fix.append("nothing is downloaded: fetch it once with `huggingface-cli download "
-               f"{name or 'ORG/NAME'}` on a machine with network, or copy its folder here; "
-               "`ftwizard plan --help` lists the catalog")
+    fix = f"did you mean {', '.join(close_ids)}? Otherwise give" if close_ids else "give"
+    fix += (" a local folder that holds the model's config.json (model.name: ./models/my-model),"
+            " or a hub id already in the local Hugging Face cache (HF_HUB_CACHE). Nothing is"
+            " downloaded: fetch the model once on a machine with network (`hf download ORG/NAME`)"
+            " and copy its folder here. `ftwizard plan --help` lists the catalog")
     return InputError(what + " (ftwizard never downloads models)", field="model.name",
-                      value=name, fix="; ".join(fix))
+                      value=name, fix=fix)
