@@ -534,6 +534,8 @@ def _nvml_interconnect(pynvml, handles: list) -> dict:
         p2p: dict[str, str] = {}
         ok = getattr(pynvml, "NVML_P2P_STATUS_OK", 0)
         idx = getattr(pynvml, "NVML_P2P_CAPS_INDEX_READ", 0)
+        if isinstance(idx, tuple):  # nvidia-ml-py 13.x defines it as `0,` (a tuple) by mistake
+            idx = idx[0]
         for i in range(len(handles)):
             for j in range(i + 1, len(handles)):
                 try:
