@@ -122,6 +122,9 @@ class DataSource(_Section):
     """Column or key holding the text (CSV, JSONL, Parquet, HF datasets)."""
     format: Literal["auto", "text", "csv", "tsv", "jsonl", "json", "parquet", "hf"] = "auto"
     """File format; auto decides from the extension."""
+    encoding: str = "utf-8"
+    """Text encoding of the files (a BOM is skipped). latin-1 reads any bytes; use it only when
+    ftwizard reports an undecodable byte and the file really is latin-1."""
 
     @field_validator("weight")
     @classmethod

@@ -1,0 +1,59 @@
+"""Datasets: load, inspect, count and prepare every format the seed recipes use.
+
+This is the public face; the work lives in data_sources (reading files), data_tokens (tokenizers
+from local files), data_prep (splitting, packing, mixing: the rules are in its docstring) and
+data_stats (inspection and its cache). The plan's sequence count and the trainer's dataset come
+from the same functions, so `len(prepare(cfg, tok).train) == inspect(cfg.data, tok).sequences ==
+count_sequences(cfg, tok)` (tested for both modes, with mixing and a validation split).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ftwizard.core.config import RunConfig
+from ftwizard.core.data_prep import IGNORE, analyse, pack_source
+from ftwizard.core.data_sources import Cancelled, Example, iter_examples, load_examples
+from ftwizard.core.data_stats import MIXING_RULE, DataStats, inspect, stats_from
+from ftwizard.core.data_tokens import (Encoder, LightTokenizer, load_tokenizer, no_tokenizer_fix,
+                                       tokenizer_folder)
+
+__all__ = ["Cancelled", "DataStats", "Example", "IGNORE", "LightTokenizer", "MIXING_RULE",
+           "PreparedData", "count_sequences", "inspect", "iter_examples", "load_examples",
+           "load_tokenizer", "no_tokenizer_fix", "prepare", "tokenizer_folder"]
+
+
+@dataclass
+class PreparedData:
+    """Tokenized training (and validation) sequences, each {input_ids, attention_mask, labels}
+    of exactly block_size tokens; labels are -100 on padding and masked prompt tokens."""
+
+    train: list[dict]
+    validation: list[dict] | None
+    stats: DataStats
+
+
+def prepare(config: RunConfig, tokenizer: Any) -> PreparedData:
+    """The training set the backend trains on, built by the code inspect() counts with."""
+    enc = Encoder(tokenizer, config.model.pad_token_id)
+    data = config.data
+    a = analyse(data, enc, seed=config.train.seed, exact=True, keep_encoded=True)
+    packed = [pack_source(p.train_enc or [], data.mode, data.block_size, enc.pad,
+                          data.mask_prompt) for p in a.train_parts]
+    counts = a.counts()
+    for seqs, (n, _) in zip(packed, counts):
+        assert len(seqs) == n, "packing and counting disagree"  # a bug, never bad input
+    train = [packed[i][j] for i, j in a.plan()]
+    val: list[dict] = []
+    for p in a.parts:
+        val.extend(pack_source(p.val_enc or [], data.mode, data.block_size, enc.pad,
+                               data.mask_prompt))
+    has_val = data.validation is not None
+    return PreparedData(train=train, validation=val if has_val else None, stats=stats_from(a))
+
+
+def count_sequences(config: RunConfig, tokenizer: Any) -> int:
+    """Training sequences per epoch, exactly (every example tokenized; cached)."""
+    return inspect(config.data, tokenizer, seed=config.train.seed, exact=True,
+                   pad_token_id=config.model.pad_token_id).sequences

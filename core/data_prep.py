@@ -1,0 +1,380 @@
+"""From examples to training sequences: the one code path the plan's count and the trainer share.
+
+:func:`analyse` loads every source, drops empty examples, splits off validation, and measures each
+example in tokens (exactly, or for big data from a sample). The sequence count comes from
+:func:`source_sequences` and :func:`mix_plan` on those lengths; :func:`pack_source` builds the
+very sequences those functions counted, so `len(prepare(...).train) == inspect(...).sequences`.
+
+Rules (shown by `ftwizard data inspect` too):
+- every example gets EOS appended (unless the tokenizer already ended it with EOS);
+- corpus mode: each source's examples are concatenated and cut into block_size chunks; the last
+  partial chunk is dropped, as HF's group_texts does (reported as tokens dropped);
+- entries mode: one example per sequence, truncated to block_size, padded to block_size with the
+  pad id (tokenizer's pad, else model.pad_token_id, else EOS); padding has attention 0 and label
+  -100; with mask_prompt, prompt tokens (prompt/completion data, or a chat's turns before the last
+  assistant reply) get label -100 too;
+- validation split: round(split x n) examples of each source (at least 1 when it has 2 or more,
+  always leaving 1 for training), drawn at random with the seed, before packing;
+- mixing: weights are normalised; with N the sum of all sources' sequence counts, source i gives
+  round(w_i x N) sequences: all of them in order when that equals its count, a sample without
+  replacement when fewer, whole repeats plus a sample when more; the result is shuffled with the
+  seed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ftwizard.core.config import DataSection, DataSource
+from ftwizard.core.data_sources import Cancelled, Example, load_examples, source_files, is_hf
+from ftwizard.core.data_tokens import APPROX_CHARS_PER_TOKEN, APPROX_ERROR, Encoder
+from ftwizard.core.errors import InputError
+
+IGNORE = -100
+EXACT_CHARS = 4_000_000
+"""Up to this many characters, every example is tokenized; above, a sample is."""
+SAMPLE_CHARS = 1_000_000
+WINDOW_CHARS = 16_384
+ENCODE_BATCH = 512
+
+Encoded = tuple[list[int], int]  # (ids with EOS, number of leading prompt tokens)
+
+
+# ---------------------------------------------------------------- encoding
+
+def encode_examples(examples: list[Example], enc: Encoder, *,
+                    tick: Callable[[int], None] | None = None,
+                    cancel: Callable[[], bool] | None = None) -> list[Encoded]:
+    """Token ids of each example with EOS appended, and how many leading tokens are prompt."""
+    out: list[Encoded] = []
+    for start in range(0, len(examples), ENCODE_BATCH):
+        if cancel is not None and cancel():
+            raise Cancelled()
+        batch = examples[start:start + ENCODE_BATCH]
+        out.extend(_encode_batch(batch, enc))
+        if tick is not None:
+            tick(len(batch))
+    return out
+
+
+def _encode_batch(batch: list[Example], enc: Encoder) -> list[Encoded]:
+    # Gather every piece of text by how it is tokenized, encode each group in one call (the Rust
+    # tokenizer parallelises a batch), then put the examples back together.
+    special: list[str] = []
+    plain: list[str] = []
+    plan: list[tuple[str, int, int]] = []
+    for ex in batch:
+        if ex.messages is not None:
+            full = enc.render_chat(ex.messages)
+            prompt = None
+            if ex.messages and ex.messages[-1].get("role") == "assistant":
+                prompt = enc.render_chat(ex.messages[:-1], add_generation_prompt=True)
+            plain.append(full)
+            plain.append(prompt if prompt is not None else "")
+            plan.append(("chat", len(plain) - 2, int(prompt is not None)))
+        elif ex.text is not None:
+            special.append(ex.text)
+            plan.append(("text", len(special) - 1, 0))
+        else:
+            special.append(ex.prompt or "")
+            plain.append(ex.completion or "")
+            plan.append(("prompt", len(special) - 1, len(plain) - 1))
+    s_ids = enc.encode(special, True)
+    p_ids = enc.encode(plain, False)
+    out: list[Encoded] = []
+    for kind, a, b in plan:
+        if kind == "text":
+            ids, n_prompt = list(s_ids[a]), 0
+        elif kind == "prompt":
+            ids, n_prompt = list(s_ids[a]) + list(p_ids[b]), len(s_ids[a])
+        else:
+            ids = list(p_ids[a])
+            n_prompt = _common_prefix(ids, p_ids[a + 1]) if b else 0
+        if not ids or ids[-1] != enc.eos:
+            ids.append(enc.eos)
+        out.append((ids, min(n_prompt, len(ids) - 1)))
+    return out
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+# ---------------------------------------------------------------- counting, splitting, mixing
+
+def source_sequences(lengths: list[int], mode: str, block: int) -> tuple[int, int]:
+    """(sequences, tokens dropped) for one source's token lengths (EOS included)."""
+    if mode == "corpus":
+        total = sum(lengths)
+        return total // block, total % block
+    return len(lengths), sum(max(0, n - block) for n in lengths)
+
+
+def validation_indices(n: int, ratio: float, seed: int, salt: str) -> set[int]:
+    if n < 2 or not ratio:
+        return set()
+    k = min(max(1, round(n * ratio)), n - 1)
+    return set(random.Random(f"{seed}:{salt}:val").sample(range(n), k))
+
+
+def mix_plan(counts: list[int], weights: list[float], seed: int) -> list[tuple[int, int]]:
+    """(source, sequence) pairs of the mixed training set, in training order (see module doc)."""
+    total_w = sum(weights)
+    n = sum(counts)
+    rng = random.Random(f"{seed}:mix")
+    plan: list[tuple[int, int]] = []
+    for i, (c, w) in enumerate(zip(counts, weights)):
+        want = round(w / total_w * n) if total_w > 0 else c
+        if c == 0 or want == 0:
+            continue
+        if want == c:
+            picks = list(range(c))
+        elif want < c:
+            picks = sorted(rng.sample(range(c), want))
+        else:
+            q, r = divmod(want, c)
+            picks = list(range(c)) * q + sorted(rng.sample(range(c), r))
+        plan.extend((i, j) for j in picks)
+    rng.shuffle(plan)
+    return plan
+
+
+def mixed_contributions(counts: list[int], weights: list[float]) -> list[int]:
+    total_w, n = sum(weights), sum(counts)
+    return [0 if c == 0 else round(w / total_w * n) for c, w in zip(counts, weights)]
+
+
+# ---------------------------------------------------------------- packing
+
+def pack_source(encoded: list[Encoded], mode: str, block: int, pad: int,
+                mask_prompt: bool) -> list[dict[str, list[int]]]:
+    """The training sequences of one source, exactly `source_sequences(...)[0]` of them."""
+    out: list[dict[str, list[int]]] = []
+    if mode == "corpus":
+        stream: list[int] = []
+        for ids, _ in encoded:
+            stream.extend(ids)
+        for start in range(0, len(stream) - block + 1, block):
+            chunk = stream[start:start + block]
+            out.append({"input_ids": chunk, "attention_mask": [1] * block, "labels": list(chunk)})
+        return out
+    for ids, n_prompt in encoded:
+        ids = ids[:block]
+        labels = list(ids)
+        if mask_prompt and n_prompt:
+            labels[:n_prompt] = [IGNORE] * min(n_prompt, len(labels))
+        fill = block - len(ids)
+        out.append({"input_ids": ids + [pad] * fill, "attention_mask": [1] * len(ids) + [0] * fill,
+                    "labels": labels + [IGNORE] * fill})
+    return out
+
+
+# ---------------------------------------------------------------- analysis
+
+@dataclass
+class Part:
+    """One source after loading: its examples split into train and validation, measured."""
+
+    label: str
+    weight: float
+    role: str  # "train" (may hold a validation split too) or "validation" (a separate path)
+    examples: int = 0
+    characters: int = 0
+    empty: int = 0
+    train: list[Example] = field(default_factory=list)
+    val: list[Example] = field(default_factory=list)
+    train_len: list[int] = field(default_factory=list)
+    val_len: list[int] = field(default_factory=list)
+    train_enc: list[Encoded] | None = None
+    val_enc: list[Encoded] | None = None
+
+
+@dataclass
+class Analysis:
+    parts: list[Part]
+    mode: str
+    block: int
+    exact: bool
+    error: float
+    tokenizer: str
+    duplicates: int
+    notes: list[str]
+    seed: int
+
+    @property
+    def train_parts(self) -> list[Part]:
+        return [p for p in self.parts if p.role == "train"]
+
+    def counts(self) -> list[tuple[int, int]]:
+        return [source_sequences(p.train_len, self.mode, self.block) for p in self.train_parts]
+
+    def plan(self) -> list[tuple[int, int]]:
+        return mix_plan([c for c, _ in self.counts()], [p.weight for p in self.train_parts],
+                        self.seed)
+
+    def validation_sequences(self) -> int:
+        return sum(source_sequences(p.val_len, self.mode, self.block)[0] for p in self.parts)
+
+
+def data_sources(data: DataSection) -> list[tuple[DataSource, str]]:
+    """(source, role) for the training sources and a separate validation path, if any."""
+    if not data.train:
+        raise InputError("no training data given", field="data.train", value=None,
+                         fix="add a source: data.train: [{path: my.jsonl}] "
+                             "(CLI: ftwizard data inspect PATH)")
+    out = [(s, "train") for s in data.train]
+    if data.validation is not None and data.validation.path:
+        first = data.train[0]
+        out.append((DataSource(path=data.validation.path, text_field=first.text_field,
+                               encoding=first.encoding), "validation"))
+    return out
+
+
+def analyse(data: DataSection, enc: Encoder | None, *, seed: int, exact: bool | None = None,
+            keep_encoded: bool = False, progress: Callable[[float], None] | None = None,
+            cancel: Callable[[], bool] | None = None) -> Analysis:
+    """Load, split and measure every source; `exact=None` tokenizes all of small data and a
+    sample of big data, True always tokenizes everything (prepare, count_sequences)."""
+    report = progress or (lambda f: None)
+    srcs = data_sources(data)
+    ratio = data.validation.split if data.validation is not None and data.validation.split else 0
+    total_w = sum(s.weight for s, r in srcs if r == "train")
+    parts: list[Part] = []
+    seen: set[bytes] = set()
+    duplicates = 0
+    for k, (src, role) in enumerate(srcs):
+        if cancel is not None and cancel():
+            raise Cancelled()
+        label = src.path if is_hf(src.path) else _label(src)
+        examples = load_examples(src, cancel=cancel)
+        part = Part(label=label, weight=src.weight / total_w if role == "train" else 0.0, role=role)
+        part.examples = len(examples)
+        keep: list[Example] = []
+        for ex in examples:
+            part.characters += ex.characters()
+            if ex.is_empty():
+                part.empty += 1
+                continue
+            fp = ex.fingerprint()
+            if fp in seen:
+                duplicates += 1
+            seen.add(fp)
+            keep.append(ex)
+        if role == "validation":
+            part.val = keep
+        else:
+            held = validation_indices(len(keep), ratio, seed, f"{k}:{src.path}")
+            part.train = [ex for i, ex in enumerate(keep) if i not in held]
+            part.val = [ex for i, ex in enumerate(keep) if i in held]
+        parts.append(part)
+        report(0.3 * (k + 1) / len(srcs))
+    if sum(len(p.train) for p in parts) == 0:
+        where = ", ".join(p.label for p in parts if p.role == "train")
+        raise InputError(f"no non-empty training examples in {where}", field="data.train",
+                         value=where, fix="check the files (and text_field)")
+    notes: list[str] = []
+    total_chars = sum(p.characters for p in parts)
+    if enc is None:
+        _approximate(parts, 1.0 / APPROX_CHARS_PER_TOKEN, extra=1)
+        notes.append(f"token counts are approximate ({APPROX_CHARS_PER_TOKEN:g} characters per "
+                     f"token, within about ±{APPROX_ERROR:.0%} for English text): no tokenizer")
+        return Analysis(parts, data.mode, data.block_size, False, APPROX_ERROR, "approximate",
+                        duplicates, notes, seed)
+    if exact or (exact is None and total_chars <= EXACT_CHARS):
+        n_all = sum(len(p.train) + len(p.val) for p in parts) or 1
+        done = [0]
+
+        def tick(n: int) -> None:
+            done[0] += n
+            report(0.3 + 0.7 * done[0] / n_all)
+
+        for p in parts:
+            te = encode_examples(p.train, enc, tick=tick, cancel=cancel)
+            ve = encode_examples(p.val, enc, tick=tick, cancel=cancel)
+            p.train_len, p.val_len = [len(i) for i, _ in te], [len(i) for i, _ in ve]
+            if keep_encoded:
+                p.train_enc, p.val_enc = te, ve
+        return Analysis(parts, data.mode, data.block_size, True, 0.0, enc.name, duplicates,
+                        notes, seed)
+    rate, error, extra = _sample_rate(parts, enc, seed, cancel, report)
+    _approximate(parts, rate, extra)
+    notes.append(f"{total_chars:,} characters: tokens counted on a random sample of "
+                 f"{SAMPLE_CHARS:,} characters and extrapolated (within ±{error:.1%}); examples, "
+                 "characters and entries-mode sequences are exact")
+    return Analysis(parts, data.mode, data.block_size, False, error, enc.name, duplicates,
+                    notes, seed)
+
+
+def _label(src: DataSource) -> str:
+    files = source_files(src)
+    return src.path if len(files) == 1 else f"{src.path} ({len(files)} files)"
+
+
+def _approximate(parts: list[Part], rate: float, extra: int) -> None:
+    for p in parts:
+        p.train_len = [max(1, round(ex.characters() * rate)) + extra for ex in p.train]
+        p.val_len = [max(1, round(ex.characters() * rate)) + extra for ex in p.val]
+
+
+def _sample_rate(parts: list[Part], enc: Encoder, seed: int, cancel: Any,
+                 report: Callable[[float], None]) -> tuple[float, float, int]:
+    """Tokens per character from a random sample, its relative error bound, and the fixed
+    tokens per example (BOS from the tokenizer + the EOS we append)."""
+    rng = random.Random(f"{seed}:sample")
+    pool = [ex for p in parts for ex in p.train + p.val]
+    order = list(range(len(pool)))
+    rng.shuffle(order)
+    texts: list[str] = []
+    whole: list[Example] = []
+    chars = 0
+    for i in order:
+        ex = pool[i]
+        if ex.text is not None and len(ex.text) > WINDOW_CHARS:
+            # Big documents (one large file): a few random windows, cut at whitespace.
+            for _ in range(4):
+                start = rng.randrange(0, len(ex.text) - WINDOW_CHARS + 1)
+                w = ex.text[start:start + WINDOW_CHARS]
+                a, b = w.find(" "), w.rfind(" ")
+                w = w[a + 1:b] if 0 <= a < b else w
+                texts.append(w)
+                chars += len(w)
+        elif ex.text is not None:
+            texts.append(ex.text)
+            chars += len(ex.text)
+        else:
+            whole.append(ex)
+            chars += ex.characters()
+        if chars >= SAMPLE_CHARS:
+            break
+    extra = len(enc.encode([""], True)[0]) + 1
+    units: list[tuple[int, int]] = []  # (tokens, characters)
+    for s in range(0, len(texts), ENCODE_BATCH):
+        if cancel is not None and cancel():
+            raise Cancelled()
+        batch = texts[s:s + ENCODE_BATCH]
+        units += [(len(ids), len(t)) for ids, t in zip(enc.encode(batch, False), batch)]
+        report(0.3 + 0.7 * min(1.0, sum(c for _, c in units) / max(1, chars)))
+    for (ids, _), ex in zip(encode_examples(whole, enc, cancel=cancel), whole):
+        units.append((len(ids) - extra, ex.characters()))
+    tot_t = sum(t for t, _ in units)
+    tot_c = sum(c for _, c in units) or 1
+    rate = tot_t / tot_c
+    # Error bound: 3 standard errors of the ratio, from 16 interleaved groups of sample units,
+    # plus 0.5 % for the window edges and the per-example rounding; never below 1 %.
+    groups = [units[g::16] for g in range(16)]
+    ratios = [sum(t for t, _ in g) / max(1, sum(c for _, c in g)) for g in groups if g]
+    if len(ratios) > 1 and rate > 0:
+        mean = sum(ratios) / len(ratios)
+        var = sum((r - mean) ** 2 for r in ratios) / (len(ratios) - 1)
+        error = 3 * (var ** 0.5) / (len(ratios) ** 0.5) / rate + 0.005
+    else:
+        error = APPROX_ERROR
+    return rate, max(0.01, error), extra

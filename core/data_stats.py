@@ -1,0 +1,164 @@
+"""Dataset statistics for the plan and the wizard, cached so reopening the wizard is instant.
+
+The cache key covers everything the numbers depend on: each source's content digest (sizes,
+mtimes and bytes, see data_sources.source_digest), the tokenizer (name and vocabulary size) and the
+settings (mode, block size, validation, weights, fields, seed). A stale answer is worse than a slow
+one, so any doubt (an unreadable cache file) means recomputing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ftwizard.core.config import DataSection
+from ftwizard.core.data_prep import Analysis, analyse, data_sources, mixed_contributions
+from ftwizard.core.data_sources import source_digest
+from ftwizard.core.data_tokens import Encoder
+
+CACHE_VERSION = 1
+MIXING_RULE = ("weights are normalised; with N the sum of the sources' sequences, source i gives "
+               "round(w_i x N) sequences (all in order if equal to its count, sampled without "
+               "replacement if fewer, repeated if more), shuffled with the seed")
+
+
+@dataclass
+class DataStats:
+    """What the data will be in training: counts the plan's steps are built on."""
+
+    examples: int = 0
+    """Examples read, empty ones included, validation included."""
+    characters: int = 0
+    tokens: int = 0
+    """Tokens of the non-empty examples, each with its EOS (and BOS if the tokenizer adds one)."""
+    tokens_exact: bool = True
+    tokens_error: float = 0.0
+    """Relative bound on `tokens` (0 when exact)."""
+    histogram: list[tuple[int, int]] = field(default_factory=list)
+    """(bucket upper bound in tokens, examples) for powers of two up to the longest example."""
+    longest_tokens: int = 0
+    over_block: int = 0
+    """Examples longer than block_size: truncated in entries mode, split in corpus mode."""
+    over_block_share: float = 0.0
+    sequences: int = 0
+    """Training sequences in the chosen mode, after the validation split and mixing."""
+    validation_sequences: int = 0
+    empty: int = 0
+    """Empty or whitespace-only examples: skipped."""
+    duplicates: int = 0
+    """Examples whose content repeats an earlier one (kept; reported)."""
+    per_source: list[dict[str, Any]] = field(default_factory=list)
+    tokenizer: str = ""
+    mode: str = "corpus"
+    block_size: int = 0
+    tokens_dropped: int = 0
+    """corpus: the last partial chunk of each source; entries: tokens cut by truncation."""
+    validation_examples: int = 0
+    mixing: str = MIXING_RULE
+    notes: list[str] = field(default_factory=list)
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["histogram"] = [list(b) for b in self.histogram]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DataStats":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known["histogram"] = [tuple(b) for b in known.get("histogram", [])]
+        return cls(**known)
+
+
+def stats_from(a: Analysis) -> DataStats:
+    """The numbers of an analysis; sequences through the same mix_plan prepare() uses."""
+    lengths = [n for p in a.parts for n in p.train_len + p.val_len]
+    counts = a.counts()
+    plan = a.plan()
+    contrib = mixed_contributions([c for c, _ in counts], [p.weight for p in a.train_parts])
+    per_source = []
+    ti = 0
+    for p in a.parts:
+        row: dict[str, Any] = {
+            "path": p.label, "role": p.role, "examples": p.examples, "characters": p.characters,
+            "empty": p.empty, "tokens": sum(p.train_len) + sum(p.val_len),
+            "validation_examples": len(p.val)}
+        if p.role == "train":
+            row.update(weight=round(p.weight, 6), sequences=counts[ti][0],
+                       mixed_sequences=contrib[ti], tokens_dropped=counts[ti][1])
+            ti += 1
+        per_source.append(row)
+    longest = max(lengths, default=0)
+    over = sum(1 for n in lengths if n > a.block)
+    hist: list[tuple[int, int]] = []
+    upper = 16
+    remaining = sorted(lengths)
+    i = 0
+    while i < len(remaining):
+        j = i
+        while j < len(remaining) and remaining[j] <= upper:
+            j += 1
+        hist.append((upper, j - i))
+        i = j
+        upper *= 2
+    n_lengths = len(lengths)
+    return DataStats(
+        examples=sum(p.examples for p in a.parts), characters=sum(p.characters for p in a.parts),
+        tokens=sum(lengths), tokens_exact=a.exact, tokens_error=round(a.error, 4),
+        histogram=hist, longest_tokens=longest, over_block=over,
+        over_block_share=over / n_lengths if n_lengths else 0.0, sequences=len(plan),
+        validation_sequences=a.validation_sequences(), empty=sum(p.empty for p in a.parts),
+        duplicates=a.duplicates, per_source=per_source, tokenizer=a.tokenizer, mode=a.mode,
+        block_size=a.block, tokens_dropped=sum(d for _, d in counts),
+        validation_examples=sum(len(p.val) for p in a.parts), notes=list(a.notes))
+
+
+def _cache_key(data: DataSection, enc: Encoder | None, seed: int, exact: bool | None) -> str:
+    h = hashlib.sha256()
+    settings = {"v": CACHE_VERSION, "data": data.model_dump(mode="json"), "seed": seed,
+                "exact": exact, "tok": [enc.name, enc.vocab, enc.eos] if enc else None}
+    settings["data"].pop("sequences", None)
+    h.update(json.dumps(settings, sort_keys=True).encode())
+    for src, _ in data_sources(data):
+        h.update(source_digest(src).encode())
+    return h.hexdigest()[:32]
+
+
+def inspect(data: DataSection, tokenizer: Any = None, *, seed: int = 42,
+            progress: Callable[[float], None] | None = None,
+            cancel: Callable[[], bool] | None = None, exact: bool | None = None,
+            use_cache: bool = True, pad_token_id: int | None = None) -> DataStats:
+    """Stats of `data` with `tokenizer` (None: approximate token counts from characters).
+
+    Runs in a worker: `progress(fraction)` is called as it goes and `cancel()` returning True
+    stops it with Cancelled. Mixing follows the rule in MIXING_RULE.
+    """
+    from ftwizard.core.paths import cache_dir
+
+    enc = Encoder(tokenizer, pad_token_id) if tokenizer is not None else None
+    path = None
+    if use_cache:
+        path = cache_dir() / "data" / f"{_cache_key(data, enc, seed, exact)}.json"
+        if path.is_file():
+            try:
+                stats = DataStats.from_dict(json.loads(path.read_text()))
+                stats.cached = True
+                if progress is not None:
+                    progress(1.0)
+                return stats
+            except (ValueError, TypeError):
+                pass
+    stats = stats_from(analyse(data, enc, seed=seed, exact=exact, progress=progress,
+                               cancel=cancel))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(stats.to_dict()))
+        tmp.replace(path)
+    if progress is not None:
+        progress(1.0)
+    return stats
