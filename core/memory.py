@@ -1,0 +1,481 @@
+"""Per-device peak memory of a fine-tuning run, term by term.
+
+The counter modelled is the one users see and seeds report: peak device memory as `nvidia-smi`
+shows it, i.e. torch's *reserved* memory plus the CUDA context (ESTIMATION.md, "Know the counter").
+On a CPU-only machine it is the training process's peak RSS.
+
+Terms, with their sources (ESTIMATION.md sections in brackets):
+
+weights
+    bytes per parameter by storage: fp32 4, 16-bit 2, LLM.int8 1 (+ fp32 row scales), NF4 4.5 bits
+    (blocksize 64, fp32 absmax) or 4.127 bits with double quant [8]. bitsandbytes quantizes only the
+    decoder Linears; embeddings, the head and norms stay 16-bit [8]. HF Trainer's fp16 AMP keeps an
+    fp32 model and autocasts (HF perf docs) [7]; bf16 here means pure bf16 (weights, grads and Adam
+    states in bf16, as `torch_dtype=bfloat16` + `bf16=True` does) [lessons 2]. DeepSpeed keeps a
+    16-bit module and an fp32 master copy inside the optimizer [2].
+gradients
+    one per trainable parameter, in the trainable parameters' dtype; LoRA adapters are fp32 (PEFT
+    upcasts them) [8].
+optimizer
+    AdamW m and v in the parameters' dtype (8 B fp32, 4 B pure bf16); bitsandbytes 8-bit and paged
+    8-bit Adam 2 B; Adafactor factored second moments, 4 B x (rows + cols) per matrix; torch SGD
+    without momentum keeps nothing [7, 8]. DeepSpeed mixed precision: fp32 master + m + v + fp32
+    gradient partition = 16 B/param, sharded 1/N from ZeRO-1 [2].
+ZeRO / FSDP
+    ZeRO-1 shards optimizer states, ZeRO-2 also gradients, ZeRO-3 also parameters, each 1/N;
+    ZeRO-2 never shards the 16-bit weights, frozen ones included [2, lessons 6]. ZeRO-3 keeps up to
+    `stage3_max_live_parameters` gathered parameters resident (ftwizard writes 1e9, as seed 001 does;
+    with `max_reuse_distance` 1e9 and recompute they stay), plus the 16-bit gradient of the largest
+    module and its fp32 copy for the reduce/offload, plus reduce and prefetch buckets (h^2 and
+    0.9 h^2, DeepSpeed's "auto" values). Offloaded optimizer states and parameters move to host RAM
+    (DeepSpeed's own estimator: 18 B/param x 1.5 with both offloaded) [2]. FSDP FULL_SHARD behaves
+    like ZeRO-3 with one decoder layer gathered (plus one prefetched); SHARD_GRAD_OP like ZeRO-2 [2].
+activations (per layer per token, bytes; e = 2 for 16-bit compute, 4 for fp32)
+    attention without s^2 storage (SDPA / FlashAttention): norm input, q/k/v inputs and outputs,
+    rotary copies of q and k, attention output and o_proj input, ~e*h*(6 + 3*kv/heads) [3, derived];
+    eager attention adds the softmax output kept for backward (fp32 where the model upcasts, as GPT-J
+    and Llama's eager path do) and its 16-bit cast: heads * s * (4 + e) [3: the 5as^2b term];
+    MLP: input e*h, then e*I for each of up/gate outputs, the activation output and the down input
+    (gated: 4 e*I; GELU MLP: the tanh-approximation GELU keeps ~4 intermediates, 6 e*I) [3].
+    Gradient checkpointing keeps each decoder layer's input (e*h per token per layer) plus one
+    layer's full activations while it is recomputed [3, "full recompute"]. LoRA with dropout keeps
+    one dropped-out copy of each adapted Linear's input [8]. The loss: 16-bit logits, their fp32
+    upcast's log-softmax kept for backward and the fp32 gradient during backward: ~(e + 10) * V bytes
+    per token (transformers' ForCausalLMLoss upcasts logits) [3, 8].
+other
+    CUDA context, kernels and cuBLAS workspace (1.3 GiB: HF's measured 1343 MiB context on a V100;
+    constant calculators use 0.65-1 GiB) [7, 8]; NCCL buffers when several processes talk (0.25
+    GiB); the caching allocator's reserve beyond allocated memory, 5 % of the dynamic part [8]; the
+    autocast weight cache under fp16 AMP (16-bit copies of the Linear weights during forward);
+    the dequantised weight of the largest quantized Linear under QLoRA [8]. On the CPU: the Python
+    + torch + transformers process itself (~0.45 GiB RSS, FACTS.md).
+
+The GPT-J-6B ZeRO-3 figures of seed 001 (calibration/README.md) are unit tests of this module.
+Everything is arithmetic on a ModelSpec: a plan takes microseconds, so the wizard recomputes it on
+every keystroke.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+GiB = 1024**3
+MiB = 1024**2
+
+# DeepSpeed settings ftwizard writes into ds_config.json (core/launch.py reads the same constants,
+# so the estimate models what is launched).
+ZERO3_MAX_LIVE_PARAMETERS = 1_000_000_000
+CUDA_CONTEXT_BYTES = int(1.3 * GiB)
+CPU_PROCESS_BYTES = int(0.45 * GiB)
+NCCL_BYTES = int(0.25 * GiB)
+ALLOCATOR_SLACK = 0.05
+SAFETY_MARGIN = 0.02          # share of capacity kept free, shown to the user
+SAFETY_MARGIN_MIN = 256 * MiB
+
+NF4_BITS = 4.5
+NF4_DQ_BITS = 4.0 + 8 / 64 + 32 / (64 * 256)
+TPU_RUNTIME_BYTES = int(0.5 * GiB)
+
+
+@dataclass
+class Setup:
+    """The facts about a run that memory depends on, pulled out of a RunConfig once."""
+
+    kind: str                  # full | lora | qlora
+    dtype: str                 # fp32 | fp16 | bf16
+    quant_bits: int | None
+    double_quant: bool
+    lora_r: int
+    lora_targets: Any
+    lora_dropout: float
+    parallel: str
+    zero_stage: int
+    offload_optimizer: bool
+    offload_params: bool
+    fsdp: str
+    pipeline_stages: int
+    checkpointing: bool
+    optimizer: str
+    micro_batch: int
+    seq: int
+    world: int                 # devices taking part (all nodes)
+    nodes: int
+
+    @classmethod
+    def from_config(cls, cfg, world: int) -> "Setup":  # noqa: ANN001 - RunConfig
+        m = cfg.method
+        return cls(kind=m.kind, dtype=cfg.model.dtype, quant_bits=m.quant_bits,
+                   double_quant=m.double_quant, lora_r=m.lora.r,
+                   lora_targets=m.lora.target_modules, lora_dropout=m.lora.dropout,
+                   parallel=m.parallel, zero_stage=m.zero_stage,
+                   offload_optimizer=m.offload_optimizer, offload_params=m.offload_params,
+                   fsdp=m.fsdp, pipeline_stages=m.pipeline_stages,
+                   checkpointing=m.gradient_checkpointing, optimizer=m.optimizer,
+                   micro_batch=cfg.train.micro_batch, seq=cfg.data.block_size,
+                   world=max(1, world), nodes=cfg.hardware.nodes)
+
+
+@dataclass
+class MemoryEstimate:
+    per_device_bytes: int
+    capacity_bytes: int
+    margin_bytes: int
+    fits: bool
+    headroom_bytes: int               # capacity - margin - estimate (negative when it does not fit)
+    max_micro_batch: int
+    host_bytes: int
+    host_capacity_bytes: int
+    host_fits: bool
+    breakdown: dict[str, int]         # weights, gradients, optimizer, activations, other
+    detail: dict[str, int]            # every term by name
+    trainable_params: int
+    counter: str
+    device: str
+    suggestions: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "per_device_bytes": self.per_device_bytes, "capacity_bytes": self.capacity_bytes,
+            "margin_bytes": self.margin_bytes, "fits": self.fits,
+            "headroom_bytes": self.headroom_bytes, "max_micro_batch": self.max_micro_batch,
+            "host_bytes": self.host_bytes, "host_capacity_bytes": self.host_capacity_bytes,
+            "host_fits": self.host_fits, "breakdown": dict(self.breakdown),
+            "detail": dict(self.detail), "trainable_params": self.trainable_params,
+            "counter": self.counter, "device": self.device,
+            "suggestions": list(self.suggestions), "notes": list(self.notes),
+        }
+
+
+# ---------------------------------------------------------------- parameters
+
+def trainable_params(spec, s: Setup) -> int:  # noqa: ANN001 - ModelSpec
+    if s.kind == "full":
+        return spec.params
+    return spec.lora_params(s.lora_r, s.lora_targets)
+
+
+def _quantized_linear_params(spec) -> int:  # noqa: ANN001
+    return spec.n_layers * spec.linear_params_per_layer
+
+
+def weight_bytes(spec, s: Setup) -> float:  # noqa: ANN001
+    """Bytes of the model's own weights (whole model, before any sharding)."""
+    e16 = 4 if s.dtype == "fp32" else 2
+    if s.kind == "full":
+        if s.parallel == "deepspeed" and s.dtype != "fp32":
+            return 2.0 * spec.params
+        if s.dtype == "fp16" or s.dtype == "fp32":
+            return 4.0 * spec.params        # AMP keeps the fp32 model
+        return 2.0 * spec.params            # pure bf16
+    if s.kind == "lora":
+        return float(e16 * spec.params)
+    # qlora: decoder Linears quantized, the rest 16-bit
+    lin = _quantized_linear_params(spec)
+    rest = spec.params - lin
+    if s.quant_bits == 8:
+        rows = spec.n_layers * sum(li.d_out for li in spec.linears)
+        qbytes = lin * 1.0 + rows * 4.0
+    else:
+        qbytes = lin * (NF4_DQ_BITS if s.double_quant else NF4_BITS) / 8
+    return qbytes + 2.0 * rest
+
+
+def _opt_state_bytes(spec, s: Setup, n: int) -> float:  # noqa: ANN001
+    """Optimizer state bytes for `n` trainable parameters outside DeepSpeed."""
+    if s.optimizer in ("adamw_8bit", "paged_adamw_8bit"):
+        return 2.0 * n
+    if s.optimizer == "sgd":
+        return 0.0
+    if s.optimizer == "adafactor":
+        if s.kind == "full":
+            mats = spec.n_layers * sum(li.d_in + li.d_out for li in spec.linears) + spec.vocab + spec.hidden
+            vec = spec.params - spec.n_layers * spec.linear_params_per_layer - spec.params_embedding - spec.params_lm_head
+            return 4.0 * (mats + max(0, vec))
+        return 4.0 * n * 0.1
+    # adamw: two moments in the trainable params' dtype
+    if s.kind == "full" and s.dtype == "bf16":
+        return 4.0 * n
+    return 8.0 * n
+
+
+# ---------------------------------------------------------------- activations
+
+def activation_bytes_per_token_layer(spec, s: Setup, e: int) -> float:  # noqa: ANN001
+    """Bytes kept for backward by one decoder layer, per token, without recompute."""
+    h, inter = spec.hidden, spec.intermediate
+    g = spec.n_kv_heads / spec.n_heads
+    q_out = spec.n_heads * spec.head_dim
+    attn = e * (3 * h + 2 * q_out + 2 * g * q_out + q_out + h)
+    if spec.model_type == "gptj":
+        attn += 2 * 4 * q_out            # GPT-J casts q and k to fp32 for the scores
+    mlp = e * (h + (4 * inter if spec.mlp_gated else 6 * inter))
+    if spec.parallel_block:
+        attn -= e * h                    # one shared norm input
+    total = attn + mlp
+    if s.kind in ("lora", "qlora") and s.lora_dropout > 0:
+        total += e * _lora_input_width(spec, s.lora_targets)
+    if s.kind == "qlora":
+        total += e * h                   # bnb keeps 16-bit copies of quantized layers' inputs
+    return float(total)
+
+
+def _lora_input_width(spec, targets) -> int:  # noqa: ANN001
+    names = {li.name for li in spec.linears} if targets == "all-linear" else set(targets or [])
+    return sum(li.d_in for li in spec.linears if li.name in names)
+
+
+def attention_s2_bytes_per_token_layer(spec, s: Setup, e: int) -> float:  # noqa: ANN001
+    """The s^2 term of eager attention per token per layer (0 for SDPA/FlashAttention)."""
+    if spec.attn_impl != "eager":
+        return 0.0
+    if spec.model_type == "gpt2":
+        per_score = 2 * e + 1            # scores, softmax and the dropout mask
+    else:
+        per_score = 4 + e                # fp32 softmax output + its cast
+    return float(spec.n_heads * s.seq * per_score)
+
+
+def logits_bytes_per_token(spec, e: int) -> float:  # noqa: ANN001
+    return float(spec.vocab * (e + 10))
+
+
+def activation_bytes(spec, s: Setup, layers: int | None = None, with_logits: bool = True,
+                     micro_batch: int | None = None) -> dict[str, float]:  # noqa: ANN001
+    """Activation terms for `layers` decoder layers on one device, for the micro batch."""
+    e = 4 if s.dtype == "fp32" else 2
+    b = s.micro_batch if micro_batch is None else micro_batch
+    tokens = b * s.seq
+    n_layers = spec.n_layers if layers is None else layers
+    per_layer = activation_bytes_per_token_layer(spec, s, e) + attention_s2_bytes_per_token_layer(spec, s, e)
+    out: dict[str, float] = {}
+    if s.checkpointing:
+        out["activations.checkpoints"] = n_layers * e * spec.hidden * tokens
+        out["activations.recompute_layer"] = per_layer * tokens
+    else:
+        out["activations.layers"] = n_layers * per_layer * tokens
+    out["activations.embeddings"] = 2 * e * spec.hidden * tokens
+    if with_logits:
+        out["activations.logits"] = logits_bytes_per_token(spec, e) * tokens
+    return out
+
+
+# ---------------------------------------------------------------- the estimate
+
+def estimate(spec, s: Setup, *, capacity: int, host_capacity: int, on_cpu: bool = False,
+             tpu: bool = False) -> MemoryEstimate:  # noqa: ANN001
+    """Peak memory on the busiest device for one micro batch, with fit verdict and max batch."""
+    detail = _terms(spec, s, on_cpu=on_cpu, tpu=tpu)
+    total = int(sum(detail.values()))
+    host = host_bytes(spec, s)
+    margin = max(int(capacity * SAFETY_MARGIN), SAFETY_MARGIN_MIN) if not on_cpu else int(capacity * 0.10)
+    usable = capacity - margin
+    need = required_bytes(detail)
+    fits = need <= usable
+    max_b = max_micro_batch(spec, s, usable, on_cpu=on_cpu, tpu=tpu)
+    return MemoryEstimate(
+        per_device_bytes=total, capacity_bytes=capacity, margin_bytes=margin, fits=fits,
+        headroom_bytes=usable - need, max_micro_batch=max_b, host_bytes=host,
+        host_capacity_bytes=host_capacity, host_fits=host_capacity <= 0 or host <= host_capacity,
+        breakdown=_group(detail), detail={k: int(v) for k, v in detail.items()},
+        trainable_params=trainable_params(spec, s),
+        counter=("peak RSS of the training process" if on_cpu else
+                 "peak device memory per chip (XLA)" if tpu else
+                 "peak device memory as nvidia-smi shows it (torch reserved + CUDA context)"),
+        device="cpu" if on_cpu else ("tpu" if tpu else "gpu"),
+    )
+
+
+def per_device_bytes(spec, s: Setup, *, on_cpu: bool = False, tpu: bool = False) -> int:  # noqa: ANN001
+    return int(sum(_terms(spec, s, on_cpu=on_cpu, tpu=tpu).values()))
+
+
+def required_bytes(detail: dict[str, float]) -> int:
+    """What must fit: everything but the caching allocator's reserve, which torch gives back
+    (empty cache and retry) before it raises out-of-memory. The reported peak keeps the reserve,
+    because nvidia-smi shows it whenever the card has room (seed 001's 8,104 MiB at batch 1 was
+    read on an 8 GiB card the allocator had filled)."""
+    return int(sum(v for k, v in detail.items() if k != "other.allocator"))
+
+
+def max_micro_batch(spec, s: Setup, usable: int, *, on_cpu: bool = False, tpu: bool = False,
+                    limit: int = 4096) -> int:  # noqa: ANN001
+    """Largest micro batch whose estimate fits in `usable` bytes (0 when even 1 does not)."""
+    def fits(b: int) -> bool:
+        return required_bytes(_terms(spec, _with(s, micro_batch=b), on_cpu=on_cpu, tpu=tpu)) <= usable
+    if not fits(1):
+        return 0
+    lo, hi = 1, 2
+    while hi <= limit and fits(hi):
+        lo, hi = hi, hi * 2
+    hi = min(hi, limit + 1)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _with(s: Setup, **changes: Any) -> Setup:
+    d = dict(s.__dict__)
+    d.update(changes)
+    return Setup(**d)
+
+
+def _group(detail: dict[str, float]) -> dict[str, int]:
+    out = {"weights": 0, "gradients": 0, "optimizer": 0, "activations": 0, "other": 0}
+    for k, v in detail.items():
+        out[k.split(".")[0]] += int(v)
+    return out
+
+
+def _terms(spec, s: Setup, *, on_cpu: bool, tpu: bool) -> dict[str, float]:  # noqa: ANN001
+    if tpu or s.parallel == "jax":
+        return _tpu_terms(spec, s, on_cpu=on_cpu)
+    d: dict[str, float] = {}
+    n_train = trainable_params(spec, s)
+    w_all = weight_bytes(spec, s)
+    world = s.world
+    e = 4 if s.dtype == "fp32" else 2
+    lora_bytes = 4.0 * n_train if s.kind != "full" else 0.0   # fp32 adapters
+    layers_here = spec.n_layers
+    logits_here = True
+
+    if s.parallel == "deepspeed" and s.kind == "full" and s.dtype != "fp32":
+        # 16-bit module + fp32 master/m/v/grad partition (16 B) in the optimizer.
+        n = world
+        stage = s.zero_stage
+        p16 = 2.0 * spec.params
+        opt = 16.0 * spec.params if s.optimizer == "adamw" else (4.0 + 4.0 + _opt_state_bytes(spec, s, 1)) * spec.params
+        if stage == 3:
+            if s.offload_params:
+                d["weights.zero3_live"] = 2.0 * min(ZERO3_MAX_LIVE_PARAMETERS, spec.params)
+            else:
+                d["weights.shard"] = p16 / n
+                d["weights.zero3_live"] = 2.0 * min(ZERO3_MAX_LIVE_PARAMETERS, spec.params * (n - 1) / n)
+            d["gradients.zero3_working"] = 6.0 * spec.largest_layer_params
+            if not s.offload_optimizer:
+                d["optimizer.shard"] = opt / n
+                d["gradients.shard"] = 2.0 * spec.params / n
+            d["other.zero_buckets"] = (2 + 4) * 2 * spec.hidden**2 + 2 * 0.9 * spec.hidden**2
+        else:
+            d["weights.fp16"] = p16
+            d["gradients.fp16"] = p16 if stage == 1 else p16 / n + 2 * 2 * spec.hidden**2 * 2
+            if not s.offload_optimizer:
+                d["optimizer.shard"] = opt / n
+    elif s.parallel == "deepspeed":
+        # fp32 or adapter training under DeepSpeed: states sharded like the mixed-precision case.
+        n = world
+        stage = s.zero_stage
+        d["weights.model"] = w_all if stage < 3 else w_all / n + 2.0 * spec.largest_layer_params * 2
+        grads = (4.0 if s.kind == "full" else 4.0) * n_train
+        d["gradients"] = grads if stage == 1 else grads / n
+        opt = _opt_state_bytes(spec, s, n_train) + (4.0 * n_train if s.kind == "full" and s.dtype != "fp32" else 0)
+        if not s.offload_optimizer:
+            d["optimizer"] = opt / n
+    elif s.parallel == "fsdp":
+        n = world
+        unit = spec.params_per_layer
+        gathered = 2 * e * unit * 2 if s.fsdp == "full_shard" else 0   # current + prefetched unit
+        if s.kind == "full":
+            wb = 4.0 if s.dtype in ("fp32", "fp16") else 2.0
+            d["weights.shard"] = wb * spec.params / n if s.fsdp == "full_shard" else wb * spec.params
+            d["weights.gathered"] = gathered
+            d["gradients.shard"] = wb * spec.params / n
+            d["optimizer.shard"] = _opt_state_bytes(spec, s, spec.params) / n
+        else:
+            d["weights.shard"] = (w_all - 0) / n if s.fsdp == "full_shard" else w_all
+            d["weights.gathered"] = gathered
+            d["weights.lora"] = lora_bytes / n
+            d["gradients.lora"] = lora_bytes / n
+            d["optimizer.lora"] = _opt_state_bytes(spec, s, n_train) / n
+    elif s.parallel in ("split", "pipeline"):
+        stages = max(1, world if s.parallel == "split" else s.pipeline_stages)
+        layers_here = math.ceil(spec.n_layers / stages)
+        frac_params = (layers_here * spec.params_per_layer
+                       + max(spec.params_embedding, spec.params_lm_head))
+        frac = frac_params / spec.params
+        d["weights.stage"] = w_all * frac
+        if s.kind == "full":
+            gb = 4.0 if s.dtype in ("fp32", "fp16") else 2.0
+            d["gradients.stage"] = gb * spec.params * frac
+            d["optimizer.stage"] = _opt_state_bytes(spec, s, spec.params) * frac
+        else:
+            d["weights.lora"] = lora_bytes / stages
+            d["gradients.lora"] = lora_bytes / stages
+            d["optimizer.lora"] = _opt_state_bytes(spec, s, n_train) / stages
+    else:
+        # none / ddp: a full replica per device.
+        if s.kind == "full":
+            d["weights.model"] = w_all
+            gb = 4.0 if s.dtype in ("fp32", "fp16") else 2.0
+            d["gradients.model"] = gb * spec.params
+            d["optimizer.model"] = _opt_state_bytes(spec, s, spec.params)
+            if s.dtype == "fp16" and not on_cpu:
+                d["other.autocast_cache"] = 2.0 * spec.n_layers * spec.linear_params_per_layer
+        else:
+            d["weights.base"] = w_all
+            d["weights.lora"] = lora_bytes
+            d["gradients.lora"] = lora_bytes
+            d["optimizer.lora"] = _opt_state_bytes(spec, s, n_train)
+
+    if s.kind == "qlora":
+        biggest = max((li.d_in * li.d_out for li in spec.linears), default=0)
+        d["other.dequant_buffer"] = 2.0 * biggest
+
+    acts = activation_bytes(spec, s, layers=layers_here, with_logits=logits_here)
+    if s.parallel == "pipeline":
+        # GPipe keeps every micro-batch of the step in flight on the first stage.
+        acts = {k: v for k, v in acts.items()}
+    d.update(acts)
+
+    if on_cpu:
+        d["other.process"] = CPU_PROCESS_BYTES
+    else:
+        dynamic = sum(v for k, v in d.items() if k.startswith("activations") or k.startswith("other"))
+        d["other.allocator"] = ALLOCATOR_SLACK * dynamic
+        d["other.cuda_context"] = CUDA_CONTEXT_BYTES
+        if world > 1 and s.parallel not in ("split",):
+            d["other.nccl"] = NCCL_BYTES
+    return d
+
+
+def _tpu_terms(spec, s: Setup, *, on_cpu: bool) -> dict[str, float]:  # noqa: ANN001
+    """Per chip under a JAX mesh: parameters, gradients and optax states sharded over every
+    device on the fsdp axis (bf16 params and Adam moments), activations for the per-device batch
+    with XLA remat when checkpointing is on."""
+    n = s.world
+    d: dict[str, float] = {}
+    n_train = trainable_params(spec, s)
+    pb = 4.0 if s.dtype == "fp32" else 2.0
+    if s.kind == "full":
+        d["weights.shard"] = pb * spec.params / n
+        d["gradients.shard"] = pb * spec.params / n
+        d["optimizer.shard"] = 2 * pb * spec.params / n if s.optimizer == "adamw" else _opt_state_bytes(spec, s, spec.params) / n
+    else:
+        d["weights.shard"] = weight_bytes(spec, s) / n
+        d["weights.lora"] = 4.0 * n_train / n
+        d["gradients.lora"] = 4.0 * n_train / n
+        d["optimizer.lora"] = 8.0 * n_train / n
+    d.update(activation_bytes(spec, s))
+    d["other.runtime"] = CPU_PROCESS_BYTES if on_cpu else TPU_RUNTIME_BYTES
+    return d
+
+
+def host_bytes(spec, s: Setup) -> int:  # noqa: ANN001
+    """Host RAM per node: DeepSpeed's own rule for offload (x1.5 for its pinned buffers), else
+    what loading the checkpoint needs (one copy of the weights) plus the process."""
+    per_node_devices = max(1, s.world // max(1, s.nodes))
+    process = 2 * GiB * per_node_devices
+    if s.parallel == "deepspeed" and (s.offload_optimizer or s.offload_params):
+        n_train = trainable_params(spec, s)
+        if s.kind != "full":
+            return int(n_train * 16 * 1.5 + weight_bytes(spec, s) + process)
+        per_param = 18 if s.offload_params else 16
+        return int(spec.params * per_param / max(1, s.nodes) * 1.5 + process)
+    load = weight_bytes(spec, s) if s.kind != "qlora" else 2.0 * spec.params
+    return int(load + process)
