@@ -229,7 +229,9 @@ def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *
         tps = tokens_per_step / step_s
     else:
         tps = 0.0
-    total_tokens = (steps.total * steps.global_batch * cfg.data.block_size) if steps else 0
+    # Sequences actually trained: the used part of each epoch, over the epochs the total covers.
+    total_tokens = ((steps.sequences - steps.dropped_samples) * steps.epochs * cfg.data.block_size
+                    if steps else 0)
     seconds = total_tokens / tps if tps > 0 else 0.0
     what = "CPU" if on_cpu else (hw.kind.key if hw.kind else "device")
     return TimeEstimate(
