@@ -106,6 +106,12 @@ def stats_from(a: Analysis) -> DataStats:
         i = j
         upper *= 2
     n_lengths = len(lengths)
+    notes = list(a.notes)
+    if a.mode == "corpus":
+        short = [p.label for p, (c, _) in zip(a.train_parts, counts) if c == 0]
+        if short:
+            notes.append(f"{', '.join(short)}: fewer tokens than one block of {a.block}, so no "
+                         "corpus sequence at all; lower block_size or use entries mode")
     return DataStats(
         examples=sum(p.examples for p in a.parts), characters=sum(p.characters for p in a.parts),
         tokens=sum(lengths), tokens_exact=a.exact, tokens_error=round(a.error, 4),
@@ -114,7 +120,7 @@ def stats_from(a: Analysis) -> DataStats:
         validation_sequences=a.validation_sequences(), empty=sum(p.empty for p in a.parts),
         duplicates=a.duplicates, per_source=per_source, tokenizer=a.tokenizer, mode=a.mode,
         block_size=a.block, tokens_dropped=sum(d for _, d in counts),
-        validation_examples=sum(len(p.val) for p in a.parts), notes=list(a.notes))
+        validation_examples=sum(len(p.val) for p in a.parts), notes=notes)
 
 
 def _cache_key(data: DataSection, enc: Encoder | None, seed: int, exact: bool | None) -> str:

@@ -1,0 +1,276 @@
+"""`ftwizard data inspect|convert`: the wizard's data step, headless.
+
+`inspect` counts what training will see (examples, tokens, sequences in the chosen mode) with the
+model's tokenizer when it is on this machine, and says plainly when the count is approximate.
+`convert` writes the files the seed recipes expect: seed 003's train.csv/validation.csv with
+newlines properly escaped, or JSONL.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+@click.group("data")
+def data() -> None:
+    """Inspect and convert training data (txt folders, CSV/TSV, JSONL/JSON, Parquet, hf:NAME)."""
+
+
+def _source_options(f: Any) -> Any:
+    for opt in reversed([
+        click.option("--text-field", default=None, help="Column/key holding the text (default: text)."),
+        click.option("--format", "fmt", default=None,
+                     type=click.Choice(["auto", "text", "csv", "tsv", "jsonl", "json", "parquet", "hf"]),
+                     help="Force the file format (default: from the extension)."),
+        click.option("--encoding", default=None,
+                     help="Text encoding of the files, e.g. latin-1 (default: utf-8)."),
+    ]):
+        f = opt(f)
+    return f
+
+
+@data.command("inspect")
+@click.argument("paths", nargs=-1)
+@click.option("--config", "config_path", default=None, type=click.Path(),
+              help="Take sources and settings from a run config (PATHs replace its sources).")
+@click.option("--model", default=None, help="Model (or tokenizer folder) whose tokenizer counts tokens.")
+@click.option("--mode", default=None, type=click.Choice(["corpus", "entries"]), help="Sequence mode.")
+@click.option("--block-size", type=click.IntRange(min=1), default=None, help="Tokens per sequence.")
+@_source_options
+@click.option("--val-split", type=float, default=None, help="Hold out this share for validation.")
+@click.option("--val", "val_path", default=None, help="A separate validation file or folder.")
+@click.option("--seed", type=int, default=None, help="Seed for the split, sampling and mixing.")
+@click.option("--exact", is_flag=True, help="Tokenize everything, even big data (slower).")
+@click.option("--no-cache", is_flag=True, help="Recompute instead of using the cached result.")
+@click.option("--json", "as_json", is_flag=True, help="Print DataStats as JSON.")
+def inspect_cmd(paths: tuple[str, ...], config_path: str | None, model: str | None,
+                mode: str | None, block_size: int | None, text_field: str | None,
+                fmt: str | None, encoding: str | None, val_split: float | None,
+                val_path: str | None, seed: int | None, exact: bool, no_cache: bool,
+                as_json: bool) -> int:
+    """Count examples, tokens and training sequences of PATH... (PATH:WEIGHT mixes sources)."""
+    from ftwizard.core.config import from_dict, load_config, parse_source
+    from ftwizard.core.errors import InputError
+
+    base: dict[str, Any] = load_config(config_path).to_dict() if config_path else {}
+    d = base.setdefault("data", {})
+    if paths:
+        d["train"] = [_source_dict(parse_source(p), text_field, fmt, encoding) for p in paths]
+    elif config_path:
+        d["train"] = [_source_dict(s, text_field, fmt, encoding) for s in d.get("train", [])]
+    else:
+        raise InputError("no data given", field="PATH", value=None,
+                         fix="ftwizard data inspect my.jsonl [other.csv:0.5 ...] or --config run.yaml")
+    if mode:
+        d["mode"] = mode
+    if block_size:
+        d["block_size"] = block_size
+    if val_split is not None and val_path:
+        raise InputError("give --val-split or --val, not both", field="--val", value=val_path)
+    if val_split is not None:
+        d["validation"] = {"split": val_split}
+    if val_path:
+        d["validation"] = {"path": val_path}
+    if model:
+        base.setdefault("model", {})["name"] = model
+    if seed is not None:
+        base.setdefault("train", {})["seed"] = seed
+    cfg = from_dict(base)
+    tok, note = _tokenizer(cfg.model if (model or config_path) else None)
+    stats = _run_inspect(cfg, tok, exact=exact, use_cache=not no_cache)
+    if note:
+        stats.notes.append(note)
+    if as_json:
+        click.echo(json.dumps(stats.to_dict(), indent=2))
+    else:
+        _render(stats)
+    return 0
+
+
+def _source_dict(s: dict[str, Any], text_field: str | None, fmt: str | None,
+                 encoding: str | None) -> dict[str, Any]:
+    s = dict(s)
+    if text_field:
+        s["text_field"] = text_field
+    if fmt:
+        s["format"] = fmt
+    if encoding:
+        s["encoding"] = encoding
+    return s
+
+
+def _tokenizer(model: Any) -> tuple[Any, str | None]:
+    from ftwizard.core.data import load_tokenizer, no_tokenizer_fix, tokenizer_folder
+
+    if model is None:
+        return None, "no --model given: token counts are approximate; add --model NAME for exact counts"
+    if tokenizer_folder(model) is None:
+        name = model.tokenizer or model.name
+        return None, f"no local tokenizer for {name}: {no_tokenizer_fix(name)}"
+    return load_tokenizer(model, light=True), None
+
+
+def _run_inspect(cfg: Any, tok: Any, *, exact: bool, use_cache: bool) -> Any:
+    import sys
+
+    from ftwizard.core.data import inspect
+
+    show = sys.stderr.isatty()
+    last = [-1]
+
+    def progress(f: float) -> None:
+        pct = int(f * 100)
+        if show and pct // 10 != last[0]:
+            last[0] = pct // 10
+            click.echo(f"\rinspecting... {pct:3d}%", nl=False, err=True)
+
+    stats = inspect(cfg.data, tok, seed=cfg.train.seed, progress=progress,
+                    exact=True if exact else None, use_cache=use_cache,
+                    pad_token_id=cfg.model.pad_token_id)
+    if show:
+        click.echo("\r" + " " * 20 + "\r", nl=False, err=True)
+    return stats
+
+
+def _render(s: Any) -> None:
+    from rich.console import Console  # ~60 ms
+    from rich.table import Table
+
+    con = Console(highlight=False)
+    approx = "" if s.tokens_exact else f" (approx., ±{s.tokens_error:.1%})"
+    t = Table(show_header=False, show_edge=False, pad_edge=False, box=None)
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    t.add_column()
+    rows = [
+        ("examples", f"{s.examples:,}", f"{s.empty:,} empty (skipped), {s.duplicates:,} duplicates"),
+        ("characters", f"{s.characters:,}", ""),
+        ("tokens", f"{s.tokens:,}", f"{approx.strip()} tokenizer: {s.tokenizer}".strip()),
+        ("longest example", f"{s.longest_tokens:,}", "tokens"),
+        (f"over block_size {s.block_size}", f"{s.over_block:,}",
+         f"{s.over_block_share:.1%} of examples, "
+         + ("truncated" if s.mode == "entries" else "split across sequences")),
+        (f"sequences ({s.mode})", f"{s.sequences:,}", "training, after validation split and mixing"),
+        ("validation", f"{s.validation_sequences:,}",
+         f"sequences from {s.validation_examples:,} examples"),
+        ("tokens dropped", f"{s.tokens_dropped:,}",
+         "last partial block per source" if s.mode == "corpus" else "cut by truncation"),
+    ]
+    for r in rows:
+        t.add_row(*r)
+    con.print(t)
+    if len(s.per_source) > 1 or any(p.get("role") == "validation" for p in s.per_source):
+        st = Table(show_edge=False, pad_edge=False)
+        for col in ("source", "weight", "examples", "tokens", "sequences", "in mix"):
+            st.add_column(col, justify="left" if col == "source" else "right")
+        for p in s.per_source:
+            st.add_row(p["path"], f"{p['weight']:.3f}" if "weight" in p else "val",
+                       f"{p['examples']:,}", f"{p['tokens']:,}", f"{p.get('sequences', 0):,}",
+                       f"{p.get('mixed_sequences', 0):,}")
+        con.print(st)
+        con.print(f"[dim]mixing: {s.mixing}[/]")
+    if s.histogram:
+        top = max(c for _, c in s.histogram) or 1
+        con.print("[bold]length histogram[/] (tokens per example)")
+        prev = 0
+        for upper, count in s.histogram:
+            bar = "#" * max(1 if count else 0, round(30 * count / top))
+            con.print(f"  {prev + 1:>7,}-{upper:<7,} {count:>9,} {bar}")
+            prev = upper
+    for note in s.notes:
+        con.print(f"[yellow]note:[/] {note}")
+    if s.cached:
+        con.print("[dim](cached result; --no-cache recomputes)[/]")
+
+
+@data.command("convert")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--out", "out", required=True, type=click.Path(),
+              help="Output file: .csv, .tsv or .jsonl (the format follows the extension).")
+@click.option("--split", "split", default="files", show_default=True,
+              type=click.Choice(["files", "paragraphs"]),
+              help="Text input: one row per file, or one per blank-line-separated paragraph.")
+@_source_options
+@click.option("--val-split", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=None, help="Also write a validation file with this share of the rows.")
+@click.option("--val-out", default=None, type=click.Path(),
+              help="Validation file (default: OUT with 'train' replaced by 'validation').")
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed for --val-split.")
+def convert(sources: tuple[str, ...], out: str, split: str, text_field: str | None,
+            fmt: str | None, encoding: str | None, val_split: float | None,
+            val_out: str | None, seed: int) -> int:
+    """Convert SOURCES (txt files/folders, CSV, JSONL, ...) to CSV or JSONL, optionally
+    splitting off a validation file (seed 003's train.csv / validation.csv)."""
+    from ftwizard.core.config import DataSource
+    from ftwizard.core.data import iter_examples
+    from ftwizard.core.data_prep import validation_indices
+    from ftwizard.core.errors import InputError
+
+    out_p = Path(out)
+    kind = out_p.suffix.lower()
+    if kind not in (".csv", ".tsv", ".jsonl"):
+        raise InputError(f"cannot write {out_p.suffix or 'a file without extension'}",
+                         field="--out", value=out, fix="end --out with .csv, .tsv or .jsonl")
+    rows: list[Any] = []
+    for spec in sources:
+        src = DataSource(**_source_dict({"path": spec}, text_field, fmt, encoding))
+        for ex in iter_examples(src):
+            if split == "paragraphs" and ex.text is not None:
+                rows += [type(ex)(text=p.strip(), source=ex.source)
+                         for p in re.split(r"\n\s*\n", ex.text) if p.strip()]
+            elif not ex.is_empty():
+                rows.append(ex)
+    if not rows:
+        raise InputError("nothing to write: the sources hold no non-empty examples",
+                         field="SOURCES", value=" ".join(sources), fix="check the paths")
+    held = validation_indices(len(rows), val_split or 0, seed, "convert") if val_split else set()
+    train = [r for i, r in enumerate(rows) if i not in held]
+    val = [r for i, r in enumerate(rows) if i in held]
+    _write(out_p, train, kind)
+    msg = f"wrote {len(train):,} rows to {out_p}"
+    if val_split:
+        vp = Path(val_out) if val_out else _val_name(out_p)
+        _write(vp, val, kind)
+        msg += f" and {len(val):,} to {vp}"
+    click.echo(msg)
+    return 0
+
+
+def _val_name(p: Path) -> Path:
+    if "train" in p.stem:
+        return p.with_name(p.stem.replace("train", "validation") + p.suffix)
+    return p.with_name(p.stem + "_validation" + p.suffix)
+
+
+def _write(path: Path, rows: list[Any], kind: str) -> None:
+    from ftwizard.core.errors import InputError
+
+    kinds = {r.kind for r in rows}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == ".jsonl":
+        with path.open("w", encoding="utf-8", newline="\n") as f:
+            for r in rows:
+                rec = ({"messages": r.messages} if r.kind == "chat" else
+                       {"prompt": r.prompt or "", "completion": r.completion or ""}
+                       if r.kind == "prompt" else {"text": r.text})
+                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        return
+    if "chat" in kinds or len(kinds) > 1:
+        raise InputError(f"{path}: CSV holds one shape of example; found {', '.join(sorted(kinds))}",
+                         field="--out", value=str(path),
+                         fix="write .jsonl instead (it holds text, prompt/completion and messages)")
+    # csv.writer quotes cells holding newlines, quotes or delimiters (seed 003's escaping advice).
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, delimiter="\t" if kind == ".tsv" else ",")
+        if kinds == {"prompt"}:
+            w.writerow(["prompt", "completion"])
+            w.writerows([r.prompt or "", r.completion or ""] for r in rows)
+        else:
+            w.writerow(["text"])
+            w.writerows([r.text] for r in rows)
