@@ -4,10 +4,16 @@ A model name is resolved offline only. It can be a tiny model (built here), a lo
 config.json, a snapshot in the local Hugging Face cache, or an id in the shipped catalog
 (core/catalog/models.json). Nothing is ever downloaded: the planner must answer on an air-gapped
 box and on every keypress of the wizard.
+
+Counts are exact. For the architectures in SUPPORTED_TYPES they come from arithmetic on
+config.json that mirrors transformers' modeling files (no torch; microseconds), and the tests
+check them against the model transformers builds on the meta device. Any other architecture in
+a local folder is read off a meta-device model instead (spec_from_meta: a few seconds, once).
 """
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import functools
 import json
@@ -17,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftwizard.core.errors import InputError
-
+from ftwizard.core.errors import InputError, did_you_mean
 
 TINY_NAMES = ("tiny-llama", "tiny-gpt2", "tiny-qwen2")
 
@@ -180,7 +185,7 @@ class ModelSpec:
         leaf = [w.rsplit(".", 1)[-1] for w in wanted]
         unknown = [w for w, lf in zip(wanted, leaf) if lf not in names]
         if unknown or not wanted:
-            hints = [h for h in (did_you_mean_many(u, names) for u in unknown) if h]
+            hints = [h for h in (did_you_mean(u, names) for u in unknown) if h]
             fix = f"use \"all-linear\" or some of: {', '.join(names)}"
             if hints:
                 fix = f"did you mean {', '.join(hints)}? Otherwise {fix}"
@@ -194,11 +199,6 @@ class ModelSpec:
         """Trainable LoRA parameters: r*(d_in+d_out) per adapted Linear, over all layers."""
         per_layer = sum(r * (lin.d_in + lin.d_out) for lin in self.lora_linears(target_modules))
         return per_layer * self.n_layers
-
-
-def did_you_mean_many(word: str, choices: list[str]) -> str | None:
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
-    return match[0] if match else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -455,10 +455,92 @@ def _spec_from_folder(folder: Path, *, id: str, source: str,
             field="model.trust_remote_code", value=False,
             fix="set model.trust_remote_code: true if you trust its author, or pick a "
                 f"supported architecture ({', '.join(SUPPORTED_TYPES)})")
-    raise InputError(
-        f"model_type {mt!r} in {folder / 'config.json'} is not one ftwizard can size yet",
-        field="model.name", value=id,
-        fix=f"supported model types: {', '.join(SUPPORTED_TYPES)}")
+    return _cached_meta_spec(str(folder), id, source, trust_remote_code)
+
+
+@functools.cache
+def _cached_meta_spec(folder: str, id: str, source: str, trust_remote_code: bool) -> ModelSpec:
+    return spec_from_meta(Path(folder), id=id, source=source,
+                          trust_remote_code=trust_remote_code)
+
+
+def spec_from_meta(folder: Path, *, id: str, source: str,
+                   trust_remote_code: bool = False) -> ModelSpec:
+    """The ModelSpec of an architecture with no analytic shape here, read off the meta model.
+
+    Slow (imports torch and transformers, ~3 s) but exact on the counts: the fallback for local
+    folders of other architectures (Falcon, Mixtral, remote code...). Only nn.Linear / Conv1D
+    modules are listed in `linears`; fused MoE expert tensors count in params_per_layer only.
+    """
+    import torch  # ~1 s
+    from transformers import AutoConfig, AutoModelForCausalLM  # ~2 s
+    from transformers.pytorch_utils import Conv1D
+
+    config = _read_config(folder)
+    try:
+        hf_cfg = AutoConfig.from_pretrained(folder, trust_remote_code=trust_remote_code)
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(hf_cfg, trust_remote_code=trust_remote_code)
+    except Exception as e:  # any failure here is the config's, and the user must see which
+        raise InputError(f"transformers cannot build {folder / 'config.json'}: {e}",
+                         field="model.name", value=id,
+                         fix="check the config, or use a supported model type: "
+                             f"{', '.join(SUPPORTED_TYPES)}") from e
+    seen: set[int] = set()  # tied tensors are counted where first met (the embedding)
+
+    def count(params: Any) -> int:
+        n = 0
+        for prm in params:
+            if builtins.id(prm) not in seen:  # `id` is the spec's id in this scope
+                seen.add(builtins.id(prm))
+                n += prm.numel()
+        return n
+
+    base = model.get_decoder() if hasattr(model, "get_decoder") else model
+    layers = max((m for m in base.children() if isinstance(m, torch.nn.ModuleList)), key=len,
+                 default=None)
+    if not layers:
+        raise InputError(f"cannot find the decoder layers of {folder}", field="model.name",
+                         value=id, fix=f"use a supported model type: {', '.join(SUPPORTED_TYPES)}")
+    total = sum(p.numel() for p in model.parameters())
+    emb_mod = model.get_input_embeddings()
+    tok = count(emb_mod.parameters())
+    pos = sum(count(m.parameters()) for m in model.modules()
+              if isinstance(m, torch.nn.Embedding) and m is not emb_mod
+              and not any(m is x for x in layers.modules()))
+    out = model.get_output_embeddings()
+    head = count(out.parameters()) if out is not None else 0
+    in_layers = count(layers.parameters())
+    n = len(layers)
+    per_layer = in_layers // n
+    other = total - tok - pos - head - n * per_layer
+    linears = []
+    for name, mod in layers[0].named_modules():
+        leaf = name.rsplit(".", 1)[-1]
+        if isinstance(mod, torch.nn.Linear):
+            linears.append(LinearShape(leaf, mod.in_features, mod.out_features,
+                                       mod.bias is not None))
+        elif isinstance(mod, Conv1D):
+            linears.append(LinearShape(leaf, mod.weight.shape[0], mod.weight.shape[1],
+                                       mod.bias is not None))
+    h = int(getattr(hf_cfg, "hidden_size", 0) or emb_mod.weight.shape[1])
+    heads = int(getattr(hf_cfg, "num_attention_heads", 0) or 1)
+    kv = int(getattr(hf_cfg, "num_key_value_heads", None) or heads)
+    names = " ".join(lin.name for lin in linears)
+    return ModelSpec(
+        id=id, model_type=str(hf_cfg.model_type), architecture=type(model).__name__,
+        n_layers=n, hidden=h, n_heads=heads, n_kv_heads=kv,
+        head_dim=int(getattr(hf_cfg, "head_dim", None) or h // heads),
+        intermediate=int(getattr(hf_cfg, "intermediate_size", None) or 4 * h),
+        vocab=int(emb_mod.weight.shape[0]),
+        max_positions=int(getattr(hf_cfg, "max_position_embeddings", 0) or 0),
+        tied_embeddings=out is not None and head == 0, mlp_gated="gate" in names,
+        parallel_block=bool(getattr(hf_cfg, "parallel_attn", False)
+                            or getattr(hf_cfg, "use_parallel_residual", False)),
+        linears=tuple(linears), params=total, params_embedding=tok + pos, params_lm_head=head,
+        params_per_layer=per_layer, params_other=other, source=source, path=str(folder),
+        attn_impl=str(model.config._attn_implementation), config=config,
+        params_token_embedding=tok)
 
 
 def _unknown(name: str) -> InputError:

@@ -63,7 +63,8 @@ def test_analytic_spec_equals_meta_device(mid: str) -> None:
     the stored count, each decoder-layer Linear and the largest module (ZeRO-3 sizing)."""
     spec = resolve(mid)
     model = _build_meta(spec.config)
-    assert spec.params == sum(p.numel() for p in model.parameters()) == _catalog()[mid]["parameters"]
+    counted = sum(p.numel() for p in model.parameters())
+    assert spec.params == counted == _catalog()[mid]["parameters"]
     assert sorted((lin.name, lin.d_in, lin.d_out, lin.bias) for lin in spec.linears) == \
         sorted(_meta_layer_linears(model))
     assert spec.largest_layer_params == _largest_module(model)
@@ -210,3 +211,16 @@ def test_resolve_catalog_imports_no_heavy_library() -> None:
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_other_architecture_falls_back_to_meta(tmp_path: Path) -> None:
+    """A local Mixtral (no analytic shape here) is sized off the meta model, exactly."""
+    config = {"model_type": "mixtral", "architectures": ["MixtralForCausalLM"],
+              "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 300,
+              "num_local_experts": 4, "tie_word_embeddings": False}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    spec = resolve(str(tmp_path))
+    assert spec.params == count_parameters_meta(config)
+    assert (spec.n_layers, spec.n_kv_heads, spec.params_lm_head) == (2, 2, 300 * 64)
+    assert {"q_proj", "o_proj"} <= set(spec.linear_names)
