@@ -169,7 +169,9 @@ class Encoder:
             return []
         if self._light:
             return self.tok.encode_batch(texts, add_special_tokens=special)
-        return list(self.tok(texts, add_special_tokens=special)["input_ids"])
+        # verbose=False: long documents are expected here (they are cut into blocks later), so
+        # transformers' "longer than the maximum sequence length" warning would only mislead.
+        return list(self.tok(texts, add_special_tokens=special, verbose=False)["input_ids"])
 
     def render_chat(self, messages: list[dict], add_generation_prompt: bool = False) -> str:
         if not getattr(self.tok, "chat_template", None):
