@@ -214,3 +214,15 @@ def test_cache_progress_and_cancel(tmp_path: Path, tiny_llama: Path, light) -> N
     assert not inspect(c.data, light).cached
     with pytest.raises(Cancelled):
         inspect(c.data, light, use_cache=False, cancel=lambda: True)
+
+
+def test_core_data_import_stays_light() -> None:
+    """The wizard imports ftwizard.core.data at start-up: no torch/transformers/datasets then."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ftwizard.core.data; "
+            "print(sorted(m for m in ('torch', 'transformers', 'datasets', 'pyarrow', 'textual') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
