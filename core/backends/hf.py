@@ -1,0 +1,539 @@
+"""The PyTorch backend: one run config -> a transformers Trainer run that reports live events.
+
+Each seed recipe was its own script (DeepSpeed ZeRO-3 in 001, TRL with LoRA/QLoRA and a split
+model in 004); here the method is a few config keys and the rest is shared: the same prepared
+sequences (core/data.py), the same step count and LR curve as the plan (core/schedule.py), and one
+TrainerCallback that writes events.jsonl and status.json.
+
+Heavy imports (torch, transformers, peft, deepspeed, bitsandbytes) are at the top of this module on
+purpose: it is only imported by the training process (`python -m ftwizard.core.train`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch  # ~1.5 s
+import transformers  # ~2 s with the Trainer
+from transformers import (AutoModelForCausalLM, Trainer, TrainerCallback, TrainerControl,
+                          TrainerState, TrainingArguments)
+
+from ftwizard.core import events as ev
+from ftwizard.core.errors import InputError
+from ftwizard.core.schedule import lr_at, plan_steps
+
+OPTIMIZERS = {  # config name -> TrainingArguments.optim
+    "adamw": "adamw_torch",
+    "adamw_8bit": "adamw_bnb_8bit",
+    "paged_adamw_8bit": "paged_adamw_8bit",
+    "adafactor": "adafactor",
+    "sgd": "sgd",
+}
+TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+# ---------------------------------------------------------------------------- process facts
+
+@dataclass
+class Dist:
+    """Where this process stands: rank, world, data-parallel replicas, device kind."""
+
+    rank: int
+    local_rank: int
+    world_size: int
+    cpu: bool
+    data_parallel: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def setup_distributed(cfg: Any) -> Dist:
+    """Read the launcher's environment; make a lone DeepSpeed process a world of one.
+
+    DeepSpeed insists on a process group even for one process, and ZeRO-3 under torchrun on gloo
+    fails while loading the model unless `deepspeed.init_distributed(dist_backend="gloo")` runs
+    before TrainingArguments (FACTS.md).
+    """
+    par = cfg.method.parallel
+    if par == "jax":
+        raise InputError("method.parallel=jax runs on the JAX backend, not this one",
+                         field="method.parallel", value=par, fix="launch with `ftwizard run`")
+    if par == "pipeline":
+        raise InputError("pipeline parallelism is not available in the PyTorch backend",
+                         field="method.parallel", value=par,
+                         fix="use deepspeed (ZeRO-3) or fsdp to spread a large model")
+    cpu = not torch.cuda.is_available()
+    if par == "deepspeed" and "RANK" not in os.environ:
+        os.environ.update({"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1",
+                           "MASTER_ADDR": "127.0.0.1"})
+        os.environ.setdefault("MASTER_PORT", str(_free_port()))
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    notes: list[str] = []
+    if par == "deepspeed":
+        import deepspeed  # ~3 s
+
+        deepspeed.init_distributed(dist_backend="gloo" if cpu else "nccl")
+    if par == "split" and world > 1:
+        raise InputError("method.parallel=split runs as one process that spreads the layers over "
+                         f"the GPUs, but {world} processes were started",
+                         field="method.parallel", value=par, fix="launch it with plain python")
+    if par == "fsdp" and cpu:
+        notes.append("FSDP needs GPUs: on the CPU accelerate runs this as plain DDP "
+                     "(every process holds the whole model; no sharding)")
+    return Dist(rank=rank, local_rank=local, world_size=world, cpu=cpu,
+                data_parallel=1 if par == "split" else world, notes=notes)
+
+
+# ---------------------------------------------------------------------------- data
+
+def load_data(cfg: Any) -> tuple[Any, list[dict], list[dict] | None]:
+    """The tokenizer and exactly the sequences core/data.py prepares (the plan counts these)."""
+    from ftwizard.core.data import load_tokenizer, prepare
+
+    tok = load_tokenizer(cfg.model)
+    ensure_pad_token(tok, cfg)
+    prepared = prepare(cfg, tok)
+    return tok, list(prepared.train), (list(prepared.validation) if prepared.validation else None)
+
+
+def apply_drop_last(train: list[dict], cfg: Any, data_parallel: int) -> tuple[list[dict], int]:
+    """Seed 001's rule: samples that do not fill a whole global batch are not trained on.
+
+    HF's `dataloader_drop_last` only drops a partial micro-batch (FACTS.md), so the rule is applied
+    to the data before the Trainer sees it; the Trainer's own step count then equals the plan's.
+    """
+    if not cfg.train.drop_last:
+        return train, 0
+    gb = cfg.train.micro_batch * cfg.train.grad_accum * data_parallel
+    keep = (len(train) // gb) * gb
+    return train[:keep], len(train) - keep
+
+
+class Collator:
+    """Pads a batch to its longest sequence; padding is masked out of attention and loss."""
+
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id = pad_id
+
+    def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
+        n = max(len(b["input_ids"]) for b in batch)
+        ids, att, lab = [], [], []
+        for b in batch:
+            k = len(b["input_ids"])
+            pad = n - k
+            ids.append(list(b["input_ids"]) + [self.pad_id] * pad)
+            mask = list(b.get("attention_mask") or [1] * k)
+            att.append(mask + [0] * pad)
+            labels = list(b.get("labels") or b["input_ids"])
+            lab.append(labels + [-100] * pad)
+        return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(att),
+                "labels": torch.tensor(lab)}
+
+
+def ensure_pad_token(tok: Any, cfg: Any) -> int:
+    """Models without a pad token (Llama 2, GPT-2): model.pad_token_id, else EOS (seed 004).
+
+    Padding never reaches the loss (the collator masks it), so reusing EOS is safe.
+    """
+    if cfg.model.pad_token_id is not None:
+        tok.pad_token_id = cfg.model.pad_token_id
+    elif tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return int(tok.pad_token_id)
+
+
+# ---------------------------------------------------------------------------- model
+
+def precision(cfg: Any, dist: Dist) -> tuple[str, list[str]]:
+    """The precision that will really run here ("fp32" | "fp16" | "bf16") and why it differs."""
+    want = cfg.model.dtype
+    if want == "fp16" and dist.cpu:
+        return "fp32", ["fp16 mixed precision needs a GPU: training in fp32 on the CPU"]
+    if want == "bf16" and not dist.cpu and not torch.cuda.is_bf16_supported():
+        return "fp32", ["this GPU has no bf16: training in fp32"]
+    return want, []
+
+
+def model_path(cfg: Any) -> str:
+    from ftwizard.core.models import local_path
+
+    p = local_path(cfg.model.name)
+    return str(p) if p is not None else cfg.model.name
+
+
+def load_model(cfg: Any, dist: Dist, prec: str, pad_id: int) -> Any:
+    """The model ready for the Trainer: full weights, or a frozen (maybe quantized) base + LoRA."""
+    kind = cfg.method.kind
+    kwargs: dict[str, Any] = {"trust_remote_code": cfg.model.trust_remote_code}
+    if kind == "full":
+        # Mixed precision keeps fp32 master weights; the Trainer autocasts the math.
+        kwargs["dtype"] = torch.float32
+    else:
+        # A frozen base needs no fp32 master copy: hold it in the compute dtype.
+        kwargs["dtype"] = TORCH_DTYPES[prec]
+    if kind == "qlora":
+        from transformers import BitsAndBytesConfig
+
+        if cfg.method.quant_bits == 8:
+            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
+        else:
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                bnb_4bit_use_double_quant=cfg.method.double_quant,
+                bnb_4bit_compute_dtype=TORCH_DTYPES[prec])
+    if cfg.method.parallel == "split":
+        kwargs["device_map"] = "cpu" if dist.cpu else "auto"
+    elif kind == "qlora":
+        # bitsandbytes quantizes while placing: name the device (FACTS.md: "cpu" on the CPU).
+        kwargs["device_map"] = "cpu" if dist.cpu else {"": dist.local_rank}
+    model = AutoModelForCausalLM.from_pretrained(model_path(cfg), **kwargs)
+    model.config.pad_token_id = pad_id
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.pad_token_id = pad_id
+    if kind == "full":
+        return model
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training  # ~1 s
+
+    if kind == "qlora":
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=cfg.method.gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False})
+    lc = cfg.method.lora
+    targets = lc.target_modules
+    peft_cfg = LoraConfig(r=lc.r, lora_alpha=lc.alpha, lora_dropout=lc.dropout,
+                          target_modules=targets, task_type="CAUSAL_LM")
+    return get_peft_model(model, peft_cfg)
+
+
+# ---------------------------------------------------------------------------- trainer
+
+class PlannedTrainer(Trainer):
+    """A Trainer whose LR curve is exactly the plan's (core.schedule.lr_at), warmup included."""
+
+    def __init__(self, *args: Any, lr_plan: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lr_plan = lr_plan
+
+    def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
+        if self.lr_scheduler is None:
+            opt = optimizer if optimizer is not None else self.optimizer
+            p = self.lr_plan
+            peak = p["lr"]
+
+            def factor(step: int) -> float:
+                return lr_at(step, lr=peak, end_lr=p["end_lr"], warmup=p["warmup"],
+                             total=p["total"], scheduler=p["scheduler"]) / peak
+
+            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+            self._created_lr_scheduler = True
+        return self.lr_scheduler
+
+
+def training_arguments(cfg: Any, run_dir: Path, dist: Dist, prec: str, steps: Any,
+                       has_eval: bool, ds_config: Path | None) -> TrainingArguments:
+    t = cfg.train
+    report = [] if cfg.output.report_to == "none" else [cfg.output.report_to]
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(run_dir / "checkpoints"),
+        per_device_train_batch_size=t.micro_batch,
+        per_device_eval_batch_size=t.micro_batch,
+        gradient_accumulation_steps=t.grad_accum,
+        learning_rate=t.lr,
+        weight_decay=t.weight_decay,
+        max_grad_norm=t.max_grad_norm,
+        warmup_steps=steps.warmup,
+        optim=OPTIMIZERS[cfg.method.optimizer],
+        logging_strategy="steps", logging_steps=t.log_every,
+        eval_strategy="steps" if has_eval else "no", eval_steps=t.eval_every,
+        save_strategy="steps", save_steps=t.save_every, save_total_limit=t.keep_checkpoints,
+        seed=t.seed, data_seed=t.seed,
+        bf16=prec == "bf16", fp16=prec == "fp16",
+        use_cpu=dist.cpu,
+        gradient_checkpointing=cfg.method.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        report_to=report, run_name=cfg.name, disable_tqdm=True,
+        remove_unused_columns=False, dataloader_drop_last=False,
+        ddp_backend="gloo" if dist.cpu and dist.world_size > 1 else None,
+        ddp_find_unused_parameters=False if dist.world_size > 1 else None,
+        save_only_model=False,
+    )
+    if cfg.train.max_steps is not None:
+        kwargs["max_steps"] = cfg.train.max_steps
+    else:
+        # Let the Trainer count the steps of the epochs itself: it is the judge, and the run's
+        # start event and the e2e tests compare its count with the plan's.
+        kwargs["num_train_epochs"] = float(t.epochs)
+    if ds_config is not None:
+        kwargs["deepspeed"] = str(ds_config)
+    if cfg.method.parallel == "fsdp" and not dist.cpu:
+        from ftwizard.core.launch import fsdp_trainer_options
+
+        kwargs.update(fsdp_trainer_options(cfg))
+    return TrainingArguments(**kwargs)
+
+
+# ---------------------------------------------------------------------------- stop requests
+
+_STOP = {"signal": False}
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:  # noqa: ARG001 - signal handler signature
+    _STOP["signal"] = True
+
+
+def install_stop_handler() -> None:
+    """SIGTERM (`ftwizard stop`, torchrun forwarding, a batch system) asks for a graceful stop."""
+    try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread
+        pass
+
+
+def _agree(flag: bool, dist: Dist) -> bool:
+    """Every rank must stop at the same step, or the collectives hang: take the max."""
+    if dist.world_size <= 1 or not torch.distributed.is_initialized():
+        return flag
+    dev = torch.device("cpu") if dist.cpu else torch.device("cuda", dist.local_rank)
+    t = torch.tensor([1 if flag else 0], device=dev)
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    return bool(t.item())
+
+
+# ---------------------------------------------------------------------------- events
+
+def dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+class EventsCallback(TrainerCallback):
+    """Turns the Trainer's hooks into events.jsonl lines and status.json updates (rank 0)."""
+
+    def __init__(self, run_dir: Path, writer: ev.EventWriter | None, dist: Dist,
+                 tokens_per_step: float, total: int, start_fields: dict[str, Any]) -> None:
+        self.run_dir = run_dir
+        self.w = writer
+        self.dist = dist
+        self.tokens_per_step = tokens_per_step
+        self.total = total
+        self.start_fields = start_fields
+        self.stopped = False
+        self._t_log = None
+        self._step_log = 0
+        self._t_status = 0.0
+        self._t_first = None
+        self._step_first = 0
+        self._lr: float | None = None
+
+    def on_train_begin(self, args: Any, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        self._t_log = time.time()
+        self._step_log = state.global_step
+        self._t_first, self._step_first = self._t_log, state.global_step
+        if self.w:
+            fields = dict(self.start_fields)
+            fields["total_steps"] = state.max_steps
+            fields["resumed_from"] = state.global_step or None
+            self.w.emit("start", **fields)
+            ev.write_status(self.run_dir, "running", step=state.global_step, total=state.max_steps)
+
+    def on_step_begin(self, args: Any, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        # The rate this step will use (the Trainer's own log shows the next step's).
+        opt = kw.get("optimizer")
+        try:
+            self._lr = float(opt.param_groups[0]["lr"])
+        except (AttributeError, IndexError, KeyError, TypeError):
+            self._lr = None
+
+    def on_step_end(self, args: Any, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        wanted = _STOP["signal"] or (self.run_dir / ev.STOP_FILE).exists()
+        if _agree(wanted, self.dist):
+            self.stopped = True
+            control.should_save = True
+            control.should_training_stop = True
+        now = time.time()
+        if self.w and (now - self._t_status > 0.5 or state.global_step >= state.max_steps):
+            self._t_status = now
+            ev.write_status(self.run_dir, "running", step=state.global_step, total=state.max_steps)
+
+    def on_log(self, args: Any, state: TrainerState, control: TrainerControl,
+               logs: dict[str, Any] | None = None, **kw: Any) -> None:
+        if not self.w or not logs or "loss" not in logs:
+            return
+        now = time.time()
+        step = state.global_step
+        dt = max(1e-9, now - (self._t_log or now))
+        tps = (step - self._step_log) * self.tokens_per_step / dt
+        done = step - self._step_first
+        rate = (now - self._t_first) / done if done > 0 and self._t_first else None
+        eta = (state.max_steps - step) * rate if rate is not None else None
+        self._t_log, self._step_log = now, step
+        alloc, reserved = ev.memory_now()
+        self.w.emit("step", step=step, total=state.max_steps, epoch=ev.clean_number(logs.get("epoch")),
+                    loss=ev.clean_number(logs.get("loss")),
+                    lr=ev.clean_number(self._lr if self._lr is not None else logs.get("learning_rate")),
+                    grad_norm=ev.clean_number(logs.get("grad_norm")),
+                    tokens_per_s=round(tps, 1), mem_allocated=alloc, mem_reserved=reserved,
+                    eta_s=round(eta, 1) if eta is not None else None)
+
+    def on_evaluate(self, args: Any, state: TrainerState, control: TrainerControl,
+                    metrics: dict[str, Any] | None = None, **kw: Any) -> None:
+        if self.w and metrics and "eval_loss" in metrics:
+            self.w.emit("eval", step=state.global_step, eval_loss=ev.clean_number(metrics["eval_loss"]))
+
+    def on_save(self, args: Any, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
+        if not self.w:
+            return
+        path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        self.w.emit("checkpoint", step=state.global_step, path=str(path),
+                    bytes=dir_bytes(path) if path.exists() else None)
+
+
+# ---------------------------------------------------------------------------- the run
+
+def model_facts(model: Any) -> dict[str, Any]:
+    """What was really built: parameter counts and the Linear classes (Linear4bit, Linear8bitLt,
+    lora.Linear...), so a run can show that QLoRA really quantized."""
+    total = trainable = 0
+    for p in model.parameters():
+        n = p.ds_numel if hasattr(p, "ds_numel") else p.numel()
+        total += n
+        if p.requires_grad:
+            trainable += n
+    kinds: dict[str, int] = {}
+    for mod in model.modules():
+        name = type(mod).__name__
+        if "Linear" in name or name == "Conv1D":
+            kinds[name] = kinds.get(name, 0) + 1
+    return {"params": total, "trainable_params": trainable, "linear_modules": kinds}
+
+
+def newest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint: trainer_state.json is written last, so a checkpoint killed
+    half-way through its save has none and is skipped."""
+    found = []
+    for p in (run_dir / "checkpoints").glob("checkpoint-*"):
+        try:
+            n = int(p.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if (p / "trainer_state.json").is_file():
+            found.append((n, p))
+    return max(found)[1] if found else None
+
+
+@dataclass
+class Outcome:
+    status: str           # finished | stopped
+    step: int
+    total: int
+    sample: str | None = None
+    trainer: Any = None   # kept for tests and the bench
+
+
+def train(cfg: Any, run_dir: Path, *, resume: bool = False, writer: ev.EventWriter | None = None,
+          log: Any = print) -> Outcome:
+    """Train `cfg` into `run_dir`; only rank 0 passes a writer. Raises on failure (train.py
+    turns exceptions into the end event)."""
+    dist = setup_distributed(cfg)
+    if not dist.main:
+        writer = None
+    notes = list(dist.notes)
+    transformers.set_seed(cfg.train.seed)
+    tok, train_data, val_data = load_data(cfg)
+    pad_id = ensure_pad_token(tok, cfg)
+    train_data, dropped = apply_drop_last(train_data, cfg, dist.data_parallel)
+    steps = plan_steps(cfg, len(train_data) + dropped, dist.data_parallel)
+    prec, why = precision(cfg, dist)
+    notes += why
+    for n in notes:
+        log(n)
+        if writer:
+            writer.log(n)
+
+    ds_path = None
+    if cfg.method.parallel == "deepspeed":
+        from ftwizard.core.launch import write_deepspeed_config
+
+        ds_path = run_dir / "ds_config.json"
+        if dist.main and not ds_path.exists():
+            write_deepspeed_config(cfg, run_dir)
+        if torch.distributed.is_initialized():
+            torch.distributed.barrier()
+
+    args = training_arguments(cfg, run_dir, dist, prec, steps, bool(val_data), ds_path)
+    model = load_model(cfg, dist, prec, pad_id)
+
+    lengths = [sum(s.get("attention_mask") or [1] * len(s["input_ids"])) for s in train_data]
+    tokens_per_step = (sum(lengths) / max(1, len(lengths))) * steps.global_batch
+    plan = None
+    try:
+        from ftwizard.core.plan import make_plan
+
+        plan = make_plan(cfg, sequences=steps.sequences).to_dict()
+    except Exception as err:  # noqa: BLE001 - the plan is informative; training must not depend on it
+        log(f"plan unavailable: {err}")
+    start_fields = {"run": run_dir.name, "epochs": cfg.train.epochs, "sequences": steps.sequences,
+                    "dropped_samples": steps.dropped_samples, "planned_steps": steps.total,
+                    "plan": plan, "config": cfg.name, "world_size": dist.world_size,
+                    "method": cfg.method.kind, "parallel": cfg.method.parallel,
+                    "precision": prec, "pid": os.getpid()}
+    start_fields["model"] = model_facts(model)
+    cb = EventsCallback(run_dir, writer, dist, tokens_per_step, steps.total, start_fields)
+    trainer = PlannedTrainer(
+        model=model, args=args, train_dataset=train_data, eval_dataset=val_data,
+        data_collator=Collator(pad_id), callbacks=[cb],
+        lr_plan={"lr": cfg.train.lr, "end_lr": cfg.train.end_lr, "warmup": steps.warmup,
+                 "total": steps.total, "scheduler": cfg.train.scheduler})
+    start_fields["fsdp_enabled"] = bool(getattr(trainer, "is_fsdp_enabled", False))
+    start_fields["deepspeed_enabled"] = bool(getattr(trainer, "is_deepspeed_enabled", False))
+    ckpt = None
+    if resume:
+        ckpt = newest_checkpoint(run_dir)
+        msg = f"resuming from {ckpt}" if ckpt else "no checkpoint to resume from: starting fresh"
+        log(msg)
+        if writer:
+            writer.log(msg)
+    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    state = trainer.state
+    if state.max_steps != steps.total and writer:
+        writer.log(f"the trainer took {state.max_steps} steps, the plan said {steps.total}")
+    if cb.stopped:
+        return Outcome("stopped", state.global_step, state.max_steps, trainer=trainer)
+
+    final = run_dir / "final"
+    trainer.save_model(str(final))
+    sample = None
+    if dist.main:
+        tok.save_pretrained(str(final))
+        from ftwizard.core.backends import export
+
+        if cfg.is_adapter and cfg.output.merge:
+            merged = export.merge_adapter(final, final / "merged", dtype=cfg.model.dtype)
+            if writer:
+                writer.log(f"merged model saved to {merged}")
+        if cfg.output.sample_prompt:
+            sample = export.sample_after_training(trainer, cfg, final, tok)
+            log(f"sample: {sample!r}")
+            if writer:
+                writer.log(f"sample: {sample}")
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+    return Outcome("finished", state.global_step, state.max_steps, sample=sample, trainer=trainer)
+

@@ -1,0 +1,202 @@
+"""The JSON-lines protocol between a training process and whoever watches it (DESIGN.md).
+
+A backend appends one JSON object per line to RUN_DIR/events.jsonl; the TUI, `attach` and the
+calibration store tail that file while it grows. Writers flush every line (a watcher never waits
+on a buffer) and fsync the few lines that matter after a crash (start, checkpoint, end); readers
+keep a byte offset and leave a half-written last line for the next read.
+
+Event types and their fields:
+
+- ``start``: run, total_steps, epochs, sequences, plan, config, world_size, pid
+- ``step``: step, total, epoch, loss, lr, grad_norm, tokens_per_s, mem_allocated, mem_reserved, eta_s
+- ``eval``: step, eval_loss
+- ``checkpoint``: step, path, bytes
+- ``log``: text
+- ``end``: status (finished|failed|stopped|oom), exit_code, step, peak_mem, estimate_mem, message,
+  suggestion, last_log_lines
+
+Every event also has ``type`` and ``time`` (unix seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+EVENTS_FILE = "events.jsonl"
+STATUS_FILE = "status.json"
+STOP_FILE = "stop"
+
+EVENT_TYPES = ("start", "step", "eval", "checkpoint", "log", "end")
+END_STATUSES = ("finished", "failed", "stopped", "oom")
+# Lines a crash would otherwise lose: synced to disk, not only flushed.
+_DURABLE = frozenset({"start", "checkpoint", "end"})
+
+
+class EventWriter:
+    """Appends events to one file; safe to reopen (resume appends to the same file)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
+
+    def emit(self, type_: str, **fields: Any) -> dict[str, Any]:
+        if type_ not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {type_!r}; expected one of {EVENT_TYPES}")
+        event = {"type": type_, "time": round(time.time(), 3), **fields}
+        self._fh.write(json.dumps(event, default=_jsonable, allow_nan=False) + "\n")
+        self._fh.flush()
+        if type_ in _DURABLE:
+            try:
+                os.fsync(self._fh.fileno())
+            except OSError:
+                pass
+        return event
+
+    def log(self, text: str) -> dict[str, Any]:
+        return self.emit("log", text=text)
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+    def __enter__(self) -> "EventWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _jsonable(value: Any) -> Any:
+    """NaN/inf losses and numpy/torch scalars must not break the stream: make them JSON."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float):
+        return None if value != value or value in (float("inf"), float("-inf")) else value
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def clean_number(value: Any) -> float | int | None:
+    """A float for the stream, with NaN and inf as null (json.dumps would refuse them)."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    if f != f or f in (float("inf"), float("-inf")):
+        return None
+    return int(f) if isinstance(value, int) else f
+
+
+def read_events(path: str | Path, from_offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Events appended since `from_offset`, and the offset to pass next time.
+
+    A last line without its newline is still being written: it is left for the next call. A
+    complete line that is not JSON (a disk-full truncation) is skipped rather than stopping the
+    reader forever.
+    """
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            fh.seek(from_offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return [], from_offset
+    end = data.rfind(b"\n")
+    if end < 0:
+        return [], from_offset
+    events: list[dict[str, Any]] = []
+    for raw in data[: end + 1].splitlines():
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(obj, dict) and "type" in obj:
+            events.append(obj)
+    return events, from_offset + end + 1
+
+
+def write_status(run_dir: str | Path, state: str, *, step: int = 0, total: int | None = None,
+                 pid: int | None = None, **extra: Any) -> None:
+    """status.json, replaced atomically so a reader never sees half a file."""
+    d = Path(run_dir)
+    body = {"state": state, "pid": pid if pid is not None else os.getpid(), "step": step,
+            "total": total, "updated": round(time.time(), 3), **extra}
+    tmp = d / f".{STATUS_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(body, default=_jsonable))
+    os.replace(tmp, d / STATUS_FILE)
+
+
+def read_status(run_dir: str | Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((Path(run_dir) / STATUS_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def memory_now() -> tuple[int, int]:
+    """(allocated, reserved) bytes: CUDA's allocator when a GPU is in use, else the process RSS."""
+    import sys
+
+    torch = sys.modules.get("torch")  # only ask CUDA if the process already uses torch
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        return int(torch.cuda.memory_allocated()), int(torch.cuda.memory_reserved())
+    rss = _rss()
+    return rss, rss
+
+
+def peak_memory() -> int:
+    """Peak bytes of the device that bounds the run: CUDA max allocated, else peak RSS."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        return int(torch.cuda.max_memory_allocated())
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux: KiB
+    except (ImportError, OSError):
+        return _rss()
+
+
+def _rss() -> int:
+    try:
+        import psutil  # ~10 ms
+
+        return int(psutil.Process().memory_info().rss)
+    except Exception:  # noqa: BLE001 - memory is informative, never fatal
+        return 0
+
+
+def tail_lines(path: str | Path, n: int = 20, max_bytes: int = 64_000) -> list[str]:
+    """The last `n` lines of a (log) file, reading at most `max_bytes` from its end."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - max_bytes))
+            data = fh.read()
+    except OSError:
+        return []
+    return data.decode("utf-8", "replace").splitlines()[-n:]
+
+
+def last_of(events: Iterable[dict[str, Any]], type_: str) -> dict[str, Any] | None:
+    found = None
+    for e in events:
+        if e.get("type") == type_:
+            found = e
+    return found

@@ -1,0 +1,165 @@
+"""`python -m ftwizard.core.train RUN_DIR [--resume]`: the training process of one run.
+
+Launched directly, or under torchrun, the deepspeed launcher or accelerate launch. Whatever
+happens, rank 0 leaves an `end` event and a final status.json: finished, stopped (SIGTERM or a
+RUN_DIR/stop file; a checkpoint is saved first), oom (with the planner's cheapest fix), or failed
+(with the exit code and the last lines of the log). A UI that tails events.jsonl therefore never
+waits for a run that is already dead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from ftwizard.core import events as ev
+
+EXIT_FAILED = 1
+EXIT_OOM = 3
+EXIT_BAD_INPUT = 2
+
+
+class LogTail:
+    """The last lines this process printed, for the `end` event when stdout.log is not ours."""
+
+    def __init__(self, n: int = 30) -> None:
+        self.lines: collections.deque[str] = collections.deque(maxlen=n)
+
+    def __call__(self, text: str) -> None:
+        print(text, flush=True)
+        self.lines.extend(str(text).splitlines())
+
+
+def is_oom(err: BaseException) -> bool:
+    """CUDA out of memory, however it surfaces (torch.OutOfMemoryError, or a RuntimeError from
+    cuBLAS/NCCL/DeepSpeed carrying the message)."""
+    torch = sys.modules.get("torch")
+    oom_type = getattr(torch, "OutOfMemoryError", None) if torch else None
+    if oom_type is not None and isinstance(err, oom_type):
+        return True
+    return isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+
+
+def oom_suggestion(cfg: Any) -> tuple[str | None, int | None]:
+    """The planner's first fit suggestion and its per-device estimate, if the planner can say."""
+    try:
+        from ftwizard.core.plan import make_plan
+
+        plan = make_plan(cfg)
+        sug = plan.memory.suggestions[0] if plan.memory.suggestions else None
+        text = None
+        if sug:
+            sets = " ".join(f"--set {k}={v}" for k, v in (sug.get("set") or {}).items())
+            text = f"{sug.get('text', '')} ({sets})" if sets else sug.get("text")
+        return text, int(plan.memory.per_device_bytes)
+    except Exception:  # noqa: BLE001 - a missing suggestion must not hide the OOM itself
+        return None, None
+
+
+def estimate_memory(cfg: Any) -> int | None:
+    try:
+        from ftwizard.core.plan import make_plan
+
+        return int(make_plan(cfg).memory.per_device_bytes)
+    except Exception:  # noqa: BLE001 - informative only
+        return None
+
+
+def last_log_lines(run_dir: Path, tail: LogTail, n: int = 20) -> list[str]:
+    lines = ev.tail_lines(run_dir / "stdout.log", n)
+    return lines if lines else list(tail.lines)[-n:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ftwizard.core.train")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=None,
+                        help=argparse.SUPPRESS)  # the deepspeed launcher passes it
+    args = parser.parse_args(argv)
+    run_dir: Path = args.run_dir.resolve()
+    if args.local_rank is not None:
+        os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
+    rank = int(os.environ.get("RANK", "0"))
+    tail = LogTail()
+
+    from ftwizard.core.config import load_config
+    from ftwizard.core.errors import FtwizardError
+
+    writer = ev.EventWriter(run_dir / ev.EVENTS_FILE) if rank == 0 else None
+    cfg = None
+    step = 0
+    total = None
+    if writer is not None:
+        ev.write_status(run_dir, "running", step=0)
+    try:
+        cfg = load_config(run_dir / "config.yaml")
+        from ftwizard.core.backends import hf  # ~5 s of torch/transformers imports
+
+        hf.install_stop_handler()
+        out = hf.train(cfg, run_dir, resume=args.resume, writer=writer, log=tail)
+        step, total = out.step, out.total
+        status, code, message = out.status, 0, None
+        if status == "stopped":
+            message = f"stopped at step {step}; `ftwizard resume {run_dir.name}` continues"
+            try:
+                (run_dir / ev.STOP_FILE).unlink()
+            except FileNotFoundError:
+                pass
+        end = {"status": status, "exit_code": code, "step": step, "message": message,
+               "sample": out.sample}
+    except KeyboardInterrupt:
+        end = {"status": "stopped", "exit_code": 130, "step": step,
+               "message": "interrupted before a checkpoint could be saved"}
+        code = 130
+    except BaseException as err:  # noqa: BLE001 - every failure must reach the end event
+        tb = traceback.format_exc()
+        for line in tb.splitlines():
+            tail(line)
+        if is_oom(err):
+            suggestion, estimate = oom_suggestion(cfg) if cfg is not None else (None, None)
+            code = EXIT_OOM
+            end = {"status": "oom", "exit_code": code, "step": _step_now(run_dir),
+                   "message": f"out of memory: {str(err).splitlines()[0] if str(err) else type(err).__name__}",
+                   "suggestion": suggestion}
+        else:
+            code = err.exit_code if isinstance(err, FtwizardError) else (
+                err.code if isinstance(err, SystemExit) and isinstance(err.code, int) else EXIT_FAILED)
+            code = code or EXIT_FAILED
+            end = {"status": "failed", "exit_code": code, "step": _step_now(run_dir),
+                   "message": f"{type(err).__name__}: {err}"}
+        end["last_log_lines"] = last_log_lines(run_dir, tail)
+    if writer is not None:
+        end.setdefault("suggestion", None)
+        end["peak_mem"] = ev.peak_memory()
+        end["estimate_mem"] = estimate_memory(cfg) if cfg is not None else None
+        writer.emit("end", **end)
+        ev.write_status(run_dir, end["status"], step=end["step"], total=total,
+                        exit_code=end["exit_code"])
+        writer.close()
+    _close_distributed()
+    return int(end["exit_code"])
+
+
+def _step_now(run_dir: Path) -> int:
+    st = ev.read_status(run_dir) or {}
+    return int(st.get("step") or 0)
+
+
+def _close_distributed() -> None:
+    """Leave the process group cleanly: gloo jobs that skip this sometimes abort at exit."""
+    torch = sys.modules.get("torch")
+    try:
+        if torch is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    except Exception:  # noqa: BLE001 - exiting anyway
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
