@@ -111,6 +111,10 @@ class HardwareSection(_Section):
     host_ram_gib: float | None = Field(None, gt=0)
     """Host RAM per node for offload checks. Null: measured on this machine, or the catalog's
     typical server for a target."""
+    planned_on: dict[str, Any] | None = None
+    """Written by ftwizard, not by hand: the hardware this config was last planned and launched on
+    (accelerator kind, devices per node, memory, nodes). A replay on other hardware re-plans and
+    says what changed. Null: never launched."""
 
 
 class DataSource(_Section):
@@ -130,7 +134,8 @@ class DataSource(_Section):
     @classmethod
     def _positive(cls, v: float) -> float:
         if not (v > 0) or v != v or v == float("inf"):
-            raise ValueError(f"weight must be a positive number, got {v}")
+            raise ValueError(f"weight must be a positive number, got {v} | fix: weights are "
+                             "relative and normalised, e.g. 0.2 and 0.8")
         return v
 
 
@@ -210,8 +215,9 @@ class TrainSection(_Section):
     @classmethod
     def _every(cls, v: int, info: Any) -> int:
         if v <= 0:
-            raise ValueError(f"{info.field_name} must be > 0 (0 divides by zero, as in seed 000); "
-                             "to evaluate or save rarely, set it above the total steps")
+            raise ValueError(f"{info.field_name} must be > 0 (0 divides by zero, as in seed 000)"
+                             " | fix: use a positive number; to evaluate or save rarely, set it "
+                             "above the total steps")
         return v
 
 
@@ -296,8 +302,16 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     """Read a YAML run config (safe loader), apply `--set a.b=value` overrides, validate."""
     p = Path(path)
     if not p.exists():
-        raise InputError(f"file not found: {p}", field="config", value=str(p),
-                         fix="give the path of a YAML run config (see presets/ or `ftwizard presets`)")
+        from ftwizard.core.presets import list_presets, preset_path
+
+        preset = preset_path(str(path))
+        if preset is None:
+            hint = did_you_mean(str(path), list(list_presets()))
+            raise InputError(f"file not found: {p}", field="config", value=str(p),
+                             fix=(f"did you mean the preset {hint!r}? " if hint else "")
+                             + "give the path of a YAML run config or a preset name "
+                             "(`ftwizard presets` lists them)")
+        p = preset
     if p.is_dir():
         cand = p / "config.yaml"
         if cand.exists():
@@ -310,7 +324,25 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     except UnicodeDecodeError as err:
         raise InputError(f"{p} is not UTF-8 text (byte {err.start})", field="config",
                          value=str(p), fix="save the file as UTF-8") from None
-    return parse_config(text, overrides, source=str(p))
+    cfg = parse_config(text, overrides, source=str(p))
+    return resolve_relative_paths(cfg, p.parent)
+
+
+def resolve_relative_paths(cfg: "RunConfig", base: Path) -> "RunConfig":
+    """Data paths are relative to the working directory, as users type them; a relative path that
+    is missing there but present beside the config file (a shipped preset's demo data) is made
+    absolute, so a preset replays from any folder."""
+    changed = False
+    data = cfg.to_dict()
+    for src in data["data"]["train"] + ([data["data"]["validation"]] if data["data"]["validation"] else []):
+        path = src.get("path")
+        if not path or path.startswith("hf:") or Path(path).is_absolute() or Path(path).exists():
+            continue
+        beside = base / path
+        if beside.exists():
+            src["path"] = str(beside.resolve())
+            changed = True
+    return from_dict(data) if changed else cfg
 
 
 def parse_config(text: str, overrides: list[str] | None = None, source: str = "config") -> RunConfig:
@@ -448,5 +480,7 @@ def _translate(err: ValidationError, data: dict[str, Any]) -> InputError:
             fix += f"choose one of {expected}"
         elif etype.startswith("value_error"):
             fix = None
+            if " | fix: " in msg:
+                msg, fix = msg.split(" | fix: ", 1)
         problems.append(InputError(f"{msg} (got {value!r})", field=field, value=value, fix=fix))
     return problems[0] if len(problems) == 1 else InputErrors(problems)

@@ -143,6 +143,28 @@ def layout(cfg: RunConfig, hw) -> tuple[int, int]:  # noqa: ANN001
     return devices, devices
 
 
+def data_sequences(cfg: RunConfig, notes: list[str] | None = None) -> int | None:
+    """Training sequences counted from the data when it is at hand (the light tokenizer reads
+    tokenizer.json without importing transformers; results are cached by content), or None to
+    fall back to data.sequences when the data is elsewhere."""
+    from pathlib import Path
+
+    if not cfg.data.train:
+        return None
+    present = [s for s in cfg.data.train if s.path.startswith("hf:") or Path(s.path).exists()]
+    if len(present) < len(cfg.data.train) and cfg.data.sequences:
+        if notes is not None:
+            notes.append("data not found here: planning with data.sequences")
+        return None
+    from ftwizard.core import data  # ~30 ms; tokenizers only when counting
+
+    tok = data.load_tokenizer(cfg.model, light=True)
+    stats = data.inspect(cfg.data, tok, seed=cfg.train.seed, pad_token_id=cfg.model.pad_token_id)
+    if notes is not None and not stats.tokens_exact:
+        notes.append(f"token count sampled (+-{stats.tokens_error:.0%})")
+    return stats.sequences
+
+
 # ---------------------------------------------------------------- the plan
 
 def make_plan(cfg: RunConfig, hardware=None, spec=None, sequences: int | None = None,  # noqa: ANN001
@@ -215,6 +237,8 @@ def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *
     if cfg.method.kind == "qlora":
         fpt *= 1.15  # dequantising every weight on each use (FACTS.md: ~1.2x per layer)
     compute_devices = world if cfg.method.parallel not in ("split",) else 1
+    if not on_cpu:
+        util *= sched.batch_efficiency(cfg.train.micro_batch, cfg.data.block_size, sp.hidden)
     rate = util * peak * 1e12 * compute_devices / fpt if fpt > 0 else 0.0
     overhead = 0.0
     if cfg.method.parallel == "deepspeed" and cfg.method.kind == "full":

@@ -1,0 +1,183 @@
+"""`ftwizard plan FILE`: the estimates before a run, as a rich report or JSON.
+
+Exit codes: 0 fits, 3 does not fit, 2 bad input (including combinations that cannot work).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from ftwizard.core.errors import EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT, EXIT_OK
+
+GiB = 1024**3
+
+
+def load_and_plan(file: str, overrides: list[str], target: str | None):  # noqa: ANN201
+    from ftwizard.core.config import load_config
+    from ftwizard.core.plan import data_sequences, make_plan
+
+    sets = list(overrides)
+    if target:
+        sets.append(f"hardware.target={json.dumps(target)}")
+    cfg = load_config(file, sets)
+    notes: list[str] = []
+    n = data_sequences(cfg, notes)
+    plan = make_plan(cfg, sequences=n)
+    plan.notes.extend(notes)
+    return plan
+
+
+def exit_code(plan) -> int:  # noqa: ANN001
+    if plan.problems:
+        return EXIT_BAD_INPUT
+    return EXIT_OK if plan.fits else EXIT_DOES_NOT_FIT
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=True))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key, e.g. --set train.micro_batch=4 (repeatable).")
+@click.option("--target", default=None, help='Plan for another machine: "A100-80GB x8", "TPU v3-8".')
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("--probe", is_flag=True, help="Also run the real configuration for a few steps and measure it.")
+@click.option("--steps", "probe_steps", type=int, default=6, show_default=True,
+              help="Optimizer steps for --probe.")
+def plan(file: str, overrides: tuple[str, ...], target: str | None, as_json: bool, probe: bool,
+         probe_steps: int) -> int:
+    """Estimate memory, fit, steps, time and disk for a run config, without launching it."""
+    p = load_and_plan(file, list(overrides), target)
+    probe_result = None
+    if probe:
+        from ftwizard.core.probe import run_probe
+
+        probe_result = run_probe(p.config, steps=probe_steps, plan=p)
+    if as_json:
+        out = p.to_dict()
+        if probe_result is not None:
+            out["probe"] = probe_result.to_dict()
+        click.echo(json.dumps(out, indent=2, default=str))
+    else:
+        from rich.console import Console
+
+        console = Console()
+        console.print(render_plan(p))
+        if probe_result is not None:
+            console.print(render_probe(probe_result))
+    if probe_result is not None and probe_result.status == "oom":
+        return EXIT_DOES_NOT_FIT
+    return exit_code(p)
+
+
+# ---------------------------------------------------------------- rich rendering
+
+def _gib(b: float) -> str:
+    return f"{b / GiB:.1f} GiB"
+
+
+def bar(used: int, capacity: int, width: int = 30) -> str:
+    frac = 0 if capacity <= 0 else min(1.0, used / capacity)
+    full = int(round(frac * width))
+    return "█" * full + "░" * (width - full)
+
+
+def render_plan(p) -> Any:  # noqa: ANN001
+    """The plan as rich renderables: words carry the verdict, colour only repeats it."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from ftwizard.core.plan import _yaml_value, format_duration
+
+    m = p.memory
+    cfg = p.config
+    hw_name = p.hardware.kind.key if p.hardware.kind else ("CPU" if p.hardware.is_cpu_only else "device")
+    head = Text.assemble(
+        (f"{cfg.name}", "bold"), "  ",
+        f"{p.model.id} ({p.model.params / 1e9:.2f} B params, "
+        f"{m.trainable_params / 1e6:,.1f} M trainable)  ·  {cfg.method.kind}"
+        f"{'-' + str(cfg.method.quant_bits) + 'bit' if cfg.method.quant_bits else ''}"
+        f" · {cfg.method.parallel} · {cfg.model.dtype}  ·  {p.world_size} x {hw_name}")
+    parts: list[Any] = [head]
+
+    unit = "RAM" if m.device == "cpu" else "VRAM"
+    verdict_style = "green" if m.fits else "bold red"
+    verdict = (f"fits · {_gib(m.headroom_bytes)} headroom" if m.fits
+               else f"does NOT fit · needs {_gib(-m.headroom_bytes)} more")
+    mt = Table.grid(padding=(0, 2))
+    mt.add_row(f"{unit} per device", Text(bar(m.per_device_bytes, m.capacity_bytes), style=verdict_style),
+               f"{_gib(m.per_device_bytes)} of {_gib(m.capacity_bytes)}")
+    mt.add_row("", Text(verdict, style=verdict_style),
+               f"(safety margin {_gib(m.margin_bytes)} kept free)")
+    for k, v in m.breakdown.items():
+        mt.add_row(f"  {k}", "", _gib(v))
+    mt.add_row("largest micro batch that fits", "", str(m.max_micro_batch))
+    if m.host_bytes:
+        host_v = "ok" if m.host_fits else "NOT enough"
+        mt.add_row("host RAM per node", "", f"{_gib(m.host_bytes)} of {_gib(m.host_capacity_bytes)} ({host_v})")
+    mt.add_row("counter", "", Text(m.counter, style="dim"))
+    parts.append(Text("\nMemory", style="bold"))
+    parts.append(mt)
+
+    if m.suggestions:
+        parts.append(Text("\nTo make it fit (cheapest first)", style="bold"))
+        for i, s in enumerate(m.suggestions, 1):
+            sets = " ".join(f"--set {k}={_yaml_value(v)}" for k, v in s["set"].items())
+            parts.append(Text(f"  {i}. {s['text']}  ({_gib(s['per_device_bytes'])}, "
+                              f"time x{s['time_ratio']:.2f})\n     {sets}"))
+
+    parts.append(Text("\nSteps", style="bold"))
+    st = p.steps
+    if st is None:
+        parts.append(Text("  sequences unknown: point data.train at your data or set data.sequences",
+                          style="yellow"))
+    else:
+        t = Table.grid(padding=(0, 2))
+        t.add_row("sequences per epoch", f"{st.sequences:,}")
+        t.add_row("global batch", f"{st.global_batch} = {st.micro_batch} x {st.grad_accum} "
+                                  f"x {st.world_size} replica(s)")
+        t.add_row("steps per epoch", f"{st.per_epoch:,}")
+        t.add_row("total steps", f"{st.total:,} ({st.epochs:g} epochs)")
+        t.add_row("dropped per epoch", f"{st.dropped_samples}" + (" (drop_last)" if st.dropped_samples else ""))
+        sched = cfg.train
+        end = sched.end_lr if sched.end_lr is not None else 0
+        t.add_row("schedule", f"warmup {st.warmup}, {sched.scheduler} anneal {st.anneal}, "
+                              f"lr {sched.lr:g} -> {end:g}")
+        g = p.grad_accum_suggestion
+        if g and g["grad_accum"] != cfg.train.grad_accum:
+            t.add_row("grad-accum suggestion",
+                      f"x{g['grad_accum']} (global batch {g['global_batch']}, "
+                      f"{g['remainder']} left over per epoch)")
+        parts.append(t)
+
+    if p.time:
+        parts.append(Text("\nTime and disk", style="bold"))
+        t = Table.grid(padding=(0, 2))
+        t.add_row("throughput", f"~{p.time.tokens_per_s:,.0f} tokens/s")
+        if p.time.seconds:
+            t.add_row("wall time", f"~{format_duration(p.time.seconds)}")
+        t.add_row("assumes", Text(p.time.assumptions, style="dim"))
+        t.add_row("per checkpoint", f"{p.checkpoint_bytes / 1e9:.2f} GB "
+                                    f"(x{cfg.train.keep_checkpoints} kept + final)")
+        parts.append(t)
+
+    if p.problems:
+        parts.append(Text("\nProblems", style="bold red"))
+        for e in p.problems:
+            parts.append(Text(f"  {e.field}: {e.message}\n    fix: {e.fix}", style="red"))
+    for n in p.notes:
+        parts.append(Text(f"note: {n}", style="dim"))
+    return Group(*parts)
+
+
+def render_probe(r) -> Any:  # noqa: ANN001
+    from rich.text import Text
+
+    return Text(r.summary())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(plan())
