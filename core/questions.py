@@ -1,0 +1,451 @@
+"""The wizard's steps and fields as data, so the Textual app and the plain questionary mode ask
+the same questions in the same order and can never disagree (accelerate keeps its questionnaire
+apart from its UI the same way).
+
+A field is addressed by its dotted config key (`method.kind`). Answers are a RunConfig: reading a
+field reads the config, answering builds a new config (never mutates), and the config's own
+validation is the field's validation, so a value the wizard accepts is one `ftwizard run` accepts.
+Choices carry availability and the reason ("bf16 needs Ampere or newer: this is a V100"), decided
+from the hardware and from which optional packages are installed (`find_spec`, no import).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ftwizard.core.config import RunConfig, from_dict, parse_source
+from ftwizard.core.errors import InputError
+
+Kind = str  # "choice" | "int" | "float" | "bool" | "text" | "path"
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: Any
+    label: str
+    available: bool = True
+    reason: str = ""
+    """Why it is unavailable, with the fix (an install command, another setting)."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What availability and defaults depend on: the answers so far and the machine planned for."""
+
+    config: RunConfig
+    hardware: Any = None          # core.hardware.Hardware, or None while detection runs
+
+    @property
+    def cpu_only(self) -> bool:
+        return bool(self.hardware is not None and self.hardware.is_cpu_only)
+
+    @property
+    def tpu(self) -> bool:
+        return bool(self.hardware is not None and self.hardware.is_tpu)
+
+    @property
+    def device_name(self) -> str:
+        hw = self.hardware
+        if hw is None:
+            return "this machine"
+        if hw.kind is not None:
+            return hw.kind.key
+        if hw.devices:
+            return hw.devices[0].name
+        return "CPU"
+
+
+@dataclass(frozen=True)
+class Field:
+    id: str                       # dotted config key, or a pseudo key handled by get/set below
+    label: str
+    kind: Kind
+    choices: Callable[[Context], list[Choice]] | None = None
+    applies: Callable[[RunConfig], bool] = lambda cfg: True
+    optional: bool = False        # "" / none means null
+    picker: bool = False          # long choice lists: pick from a searchable list
+    allow_other: bool = False     # a picker that also takes free text (a model folder)
+    help_extra: str = ""
+    validate: Callable[[Any, Context], str | None] | None = None
+    """Extra check beyond the config's own validation: returns a warning or None."""
+
+    @property
+    def help(self) -> str:
+        doc = field_docs().get(self.id, "")
+        return " ".join(x for x in (doc, self.help_extra) if x)
+
+    def options(self, ctx: Context) -> list[Choice]:
+        return self.choices(ctx) if self.choices else []
+
+    def get(self, cfg: RunConfig) -> Any:
+        return get_value(cfg, self.id)
+
+    def format(self, cfg: RunConfig) -> str:
+        return format_value(self, self.get(cfg))
+
+    def answer(self, cfg: RunConfig, value: Any) -> RunConfig:
+        """The config with this field answered; InputError (naming the field) when invalid."""
+        return set_value(cfg, self.id, parse_value(self, value))
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    fields: tuple[Field, ...]
+    blurb: str = ""
+
+    def visible(self, cfg: RunConfig) -> list[Field]:
+        return [f for f in self.fields if f.applies(cfg)]
+
+
+# ---------------------------------------------------------------- help from the config docstrings
+
+@functools.cache
+def field_docs() -> dict[str, str]:
+    """Dotted key -> the docstring under that field in core/config.py (the single source of help)."""
+    import ftwizard.core.config as config_mod
+
+    tree = ast.parse(Path(config_mod.__file__).read_text(encoding="utf-8"))
+    per_class: dict[str, dict[str, str]] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        docs: dict[str, str] = {}
+        body = node.body
+        for i, stmt in enumerate(body[:-1]):
+            nxt = body[i + 1]
+            if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+                    and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                    and isinstance(nxt.value.value, str)):
+                docs[stmt.target.id] = " ".join(nxt.value.value.split())
+        per_class[node.name] = docs
+    out: dict[str, str] = {}
+
+    def walk(model: Any, prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            key = f"{prefix}{name}"
+            doc = per_class.get(model.__name__, {}).get(name)
+            if doc:
+                out[key] = doc
+            ann = info.annotation
+            for cand in getattr(ann, "__args__", ()) or (ann,):
+                if isinstance(cand, type) and hasattr(cand, "model_fields"):
+                    walk(cand, key + ".")
+
+    walk(RunConfig, "")
+    return out
+
+
+# ---------------------------------------------------------------- reading and writing answers
+
+def get_value(cfg: RunConfig, key: str) -> Any:
+    if key == "data.train":
+        return ", ".join(s.path if s.weight == 1.0 else f"{s.path}:{s.weight:g}"
+                         for s in cfg.data.train)
+    if key == "data.validation.split":
+        return cfg.data.validation.split if cfg.data.validation else None
+    node: Any = cfg
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def set_value(cfg: RunConfig, key: str, value: Any) -> RunConfig:
+    data = cfg.to_dict()
+    if key == "data.train":
+        text = str(value or "")
+        data["data"]["train"] = [parse_source(s) for s in text.split(",") if s.strip()]
+    elif key == "data.validation.split":
+        data["data"]["validation"] = None if value in (None, 0) else {"split": value}
+    else:
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node[part]
+        node[parts[-1]] = value
+        if key == "method.kind":
+            m = data["method"]
+            m["quant_bits"] = (m.get("quant_bits") or 4) if value == "qlora" else None
+    return from_dict(data)
+
+
+def parse_value(f: Field, value: Any) -> Any:
+    """Text typed by a user (or a value from a choice) -> the config's type."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if f.optional and text.lower() in ("", "none", "null", "-"):
+        return None
+    try:
+        if f.kind == "int":
+            return int(text.replace("_", "").replace(",", ""))
+        if f.kind == "float":
+            return float(text)
+    except ValueError:
+        what = "a whole number" if f.kind == "int" else "a number"
+        raise InputError(f"{f.label}: {text!r} is not {what}", field=f.id, value=text,
+                         fix=f"type {what}" + (" or leave it empty" if f.optional else "")) from None
+    if f.kind == "bool":
+        return text.lower() in ("y", "yes", "true", "1", "on")
+    return text
+
+
+def format_value(f: Field, value: Any) -> str:
+    if value is None or value == "":
+        return "none" if f.kind != "path" else "(none)"
+    if f.kind == "bool":
+        return "yes" if value else "no"
+    if f.kind == "float":
+        return f"{value:g}"
+    if f.kind == "choice":
+        for c in f.choices(Context(RunConfig())) if f.choices and not f.picker else []:
+            if c.value == value:
+                return c.label
+    return str(value)
+
+
+# ---------------------------------------------------------------- what is installed
+
+@functools.cache
+def installed(module: str) -> bool:
+    """Whether an optional package is importable (find_spec: no import, microseconds)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------- choices
+
+def _targets(ctx: Context) -> list[Choice]:
+    from ftwizard.core.hardware import CATALOG
+
+    here = "this machine"
+    if ctx.hardware is not None and ctx.config.hardware.target == "auto":
+        here = f"this machine ({ctx.device_name})"
+    out = [Choice("auto", here)]
+    for key, kind in CATALOG.items():
+        out.append(Choice(key, f"{key}  {kind.memory_bytes / 1024**3:.0f} GiB"))
+    return out
+
+
+def _models(ctx: Context) -> list[Choice]:
+    from ftwizard.core.models import TINY_NAMES, catalog_ids
+
+    return [Choice(m, m) for m in list(catalog_ids()) + list(TINY_NAMES)]
+
+
+def _dtypes(ctx: Context) -> list[Choice]:
+    hw = ctx.hardware
+    bf16_ok = hw is None or hw.supports_bf16
+    return [
+        Choice("bf16", "bf16", bf16_ok,
+               "" if bf16_ok else f"bf16 needs Ampere or newer: this is a {ctx.device_name}; use fp16"),
+        Choice("fp16", "fp16"),
+        Choice("fp32", "fp32"),
+    ]
+
+
+def _kinds(ctx: Context) -> list[Choice]:
+    q_ok, why = True, ""
+    if not installed("bitsandbytes"):
+        q_ok, why = False, "QLoRA needs bitsandbytes: pip install 'ftwizard[bnb]'"
+    elif ctx.tpu or ctx.config.method.parallel == "jax":
+        q_ok, why = False, "the JAX/TPU backend trains full or LoRA, not QLoRA"
+    return [Choice("full", "Full"), Choice("lora", "LoRA"), Choice("qlora", "QLoRA", q_ok, why)]
+
+
+def _bits(ctx: Context) -> list[Choice]:
+    return [Choice(4, "4-bit NF4"), Choice(8, "8-bit")]
+
+
+def _parallel(ctx: Context) -> list[Choice]:
+    hw = ctx.hardware
+    gpus = 0 if hw is None or hw.is_cpu_only else hw.device_count
+    world = max(1, gpus) * ctx.config.hardware.nodes
+    adapter = ctx.config.method.kind in ("lora", "qlora")
+    out = [Choice("none", "none")]
+    if ctx.tpu:
+        na = "TPUs train through the JAX backend"
+        return [Choice("none", "none", False, na), Choice("ddp", "DDP", False, na),
+                Choice("deepspeed", "DeepSpeed", False, na), Choice("fsdp", "FSDP", False, na),
+                Choice("split", "split", False, na), Choice("pipeline", "pipeline", False, na),
+                Choice("jax", "JAX", installed("jax"), "" if installed("jax") else
+                       "JAX is not installed: pip install 'ftwizard[jax]'")]
+    out.append(Choice("ddp", "DDP", world > 1 or ctx.cpu_only,
+                      "" if world > 1 or ctx.cpu_only else "DDP needs more than one device"))
+    ds = installed("deepspeed")
+    out.append(Choice("deepspeed", "DeepSpeed", ds, "" if ds else
+                      "DeepSpeed is not installed: pip install 'ftwizard[deepspeed]'"))
+    fsdp_ok = not ctx.cpu_only
+    out.append(Choice("fsdp", "FSDP", fsdp_ok, "" if fsdp_ok else
+                      "FSDP needs GPUs: on a CPU the Trainer silently runs plain DDP"))
+    split_ok = adapter and gpus > 1
+    out.append(Choice("split", "split", split_ok, "" if split_ok else
+                      ("split is for LoRA/QLoRA" if not adapter else
+                       "split spreads layers over several GPUs of one machine")))
+    out.append(Choice("pipeline", "pipeline", world > 1, "" if world > 1 else
+                      "a pipeline needs more than one device"))
+    jx = installed("jax")
+    out.append(Choice("jax", "JAX", jx, "" if jx else
+                      "JAX is not installed: pip install 'ftwizard[jax]'"))
+    return out
+
+
+def _zero(ctx: Context) -> list[Choice]:
+    q3 = ctx.config.method.kind == "qlora"
+    return [Choice(1, "ZeRO-1"), Choice(2, "ZeRO-2"),
+            Choice(3, "ZeRO-3", not q3, "QLoRA base is not sharded by ZeRO-3" if q3 else "")]
+
+
+def _fsdp(ctx: Context) -> list[Choice]:
+    return [Choice("full_shard", "full shard"), Choice("shard_grad_op", "shard grads+opt")]
+
+
+def _optimizers(ctx: Context) -> list[Choice]:
+    bnb = installed("bitsandbytes")
+    why = "" if bnb else "needs bitsandbytes: pip install 'ftwizard[bnb]'"
+    return [Choice("adamw", "AdamW"), Choice("adamw_8bit", "AdamW 8-bit", bnb, why),
+            Choice("paged_adamw_8bit", "paged AdamW 8-bit", bnb, why),
+            Choice("adafactor", "Adafactor"), Choice("sgd", "SGD")]
+
+
+def _modes(ctx: Context) -> list[Choice]:
+    return [Choice("corpus", "corpus (pack)"), Choice("entries", "entries (one per seq)")]
+
+
+def _schedulers(ctx: Context) -> list[Choice]:
+    return [Choice("cosine", "cosine"), Choice("linear", "linear"), Choice("constant", "constant")]
+
+
+def _report(ctx: Context) -> list[Choice]:
+    wb = installed("wandb")
+    tb = installed("tensorboard")
+    return [Choice("none", "none"),
+            Choice("wandb", "wandb", wb, "" if wb else "wandb is not installed: pip install wandb"),
+            Choice("tensorboard", "tensorboard", tb, "" if tb else
+                   "tensorboard is not installed: pip install tensorboard")]
+
+
+def _data_paths(value: Any, ctx: Context) -> str | None:
+    missing = []
+    for part in str(value or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        path = parse_source(part)["path"]
+        if not path.startswith("hf:") and not Path(path).expanduser().exists():
+            missing.append(path)
+    return f"not found here: {', '.join(missing)}" if missing else None
+
+
+# ---------------------------------------------------------------- the steps
+
+def _m(cfg: RunConfig) -> Any:
+    return cfg.method
+
+
+STEPS: tuple[Step, ...] = (
+    Step("hardware", "Hardware", (
+        Field("hardware.target", "Plan for", "choice", _targets, picker=True, allow_other=True,
+              help_extra="Pick a catalog device to plan for a machine you are not on."),
+        Field("hardware.nodes", "Nodes", "int"),
+    ), "The machine the run will train on."),
+    Step("model", "Model", (
+        Field("model.name", "Model", "choice", _models, picker=True, allow_other=True,
+              help_extra="Type to search; Enter on free text takes it as a folder or hub id."),
+        Field("model.dtype", "Precision", "choice", _dtypes),
+    ), "What to fine-tune."),
+    Step("method", "Method", (
+        Field("method.kind", "Fine-tuning", "choice", _kinds),
+        Field("method.quant_bits", "Base bits", "choice", _bits,
+              applies=lambda c: c.method.kind == "qlora"),
+        Field("method.lora.r", "LoRA rank", "int", applies=lambda c: c.is_adapter),
+        Field("method.lora.alpha", "LoRA alpha", "float", applies=lambda c: c.is_adapter),
+        Field("method.parallel", "Parallel", "choice", _parallel),
+        Field("method.zero_stage", "ZeRO stage", "choice", _zero,
+              applies=lambda c: c.method.parallel == "deepspeed"),
+        Field("method.offload_optimizer", "Offload optimizer", "bool",
+              applies=lambda c: c.method.parallel == "deepspeed"),
+        Field("method.offload_params", "Offload params", "bool",
+              applies=lambda c: c.method.parallel == "deepspeed" and c.method.zero_stage == 3),
+        Field("method.fsdp", "FSDP", "choice", _fsdp, applies=lambda c: c.method.parallel == "fsdp"),
+        Field("method.pipeline_stages", "Pipeline stages", "int",
+              applies=lambda c: c.method.parallel == "pipeline"),
+        Field("method.gradient_checkpointing", "Grad checkpointing", "bool"),
+        Field("method.optimizer", "Optimizer", "choice", _optimizers),
+    ), "How to train it, and across which devices."),
+    Step("data", "Data", (
+        Field("data.train", "Train files", "path", validate=_data_paths,
+              help_extra="Comma-separate several; path:0.3 sets a mixing weight."),
+        Field("data.mode", "Mode", "choice", _modes),
+        Field("data.block_size", "Block size", "int"),
+        Field("data.validation.split", "Validation share", "float", optional=True,
+              help_extra="Empty for no evaluation."),
+        Field("data.sequences", "Assume sequences", "int", optional=True,
+              applies=lambda c: not c.data.train),
+    ), "What to train on."),
+    Step("train", "Train", (
+        Field("train.micro_batch", "Micro batch", "int"),
+        Field("train.grad_accum", "Grad accum", "int"),
+        Field("train.epochs", "Epochs", "float"),
+        Field("train.max_steps", "Max steps", "int", optional=True),
+        Field("train.lr", "Learning rate", "float"),
+        Field("train.end_lr", "End LR", "float", optional=True),
+        Field("train.scheduler", "Schedule", "choice", _schedulers),
+        Field("train.warmup_ratio", "Warmup share", "float"),
+        Field("train.save_every", "Save every", "int"),
+        Field("train.eval_every", "Eval every", "int"),
+        Field("train.keep_checkpoints", "Keep ckpts", "int"),
+    ), "Batch, length and learning rate."),
+    Step("review", "Review", (
+        Field("name", "Run name", "text"),
+        Field("output.dir", "Runs folder", "path"),
+        Field("output.report_to", "Report to", "choice", _report),
+    ), "The config that will be written, and how it runs."),
+)
+
+STEP_IDS = tuple(s.id for s in STEPS)
+
+
+def step(step_id: str) -> Step:
+    for s in STEPS:
+        if s.id == step_id:
+            return s
+    raise KeyError(step_id)
+
+
+def all_fields() -> list[Field]:
+    return [f for s in STEPS for f in s.fields]
+
+
+def default_config(hardware: Any = None, *, target: str = "auto") -> RunConfig:
+    """A sensible starting config for this machine: a small catalog model, LoRA when a GPU exists,
+    bf16 where supported (fp16 on a pre-Ampere GPU, fp32 on a CPU)."""
+    dtype = "bf16"
+    kind = "lora"
+    model = "gpt2"
+    if hardware is not None:
+        if hardware.is_cpu_only:
+            dtype, kind, model = "fp32", "full", "tiny-llama"
+        elif not hardware.supports_bf16:
+            dtype = "fp16"
+    return from_dict({"name": "my-run", "model": {"name": model, "dtype": dtype},
+                      "method": {"kind": kind},
+                      "hardware": {"target": target},
+                      "data": {"sequences": 1000, "block_size": 512},
+                      "train": {"micro_batch": 4, "grad_accum": 4, "lr": 2e-4 if kind != "full" else 2e-5}})
+
+
+def check_choice(f: Field, ctx: Context, value: Any) -> str | None:
+    """The reason a choice cannot be taken here, or None."""
+    for c in f.options(ctx):
+        if c.value == value:
+            return None if c.available else c.reason
+    return None

@@ -1,0 +1,335 @@
+"""The wizard app: one frozen RunConfig, replaced on every answer, re-planned at once, broadcast.
+
+State flows one way: a screen posts an answer, the app builds a new config through
+core.questions (so validation is the config's own), plans it (core.plan, ~0.2 ms) and publishes
+`plan_changed`; every visible screen re-renders from the app's state. Anything that can block
+(hardware detection, reading a model folder, counting tokens) runs in a named thread worker and
+posts a past-tense message back; the screen stays usable meanwhile.
+
+Imports stay light: no torch or transformers until a worker needs them (time to first frame is
+measured by bench/tui_latency.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
+
+from ftwizard.core import questions as q
+from ftwizard.core.config import RunConfig
+from ftwizard.core.errors import InputError
+
+STYLES = Path(__file__).parent / "styles"
+
+
+class WizardApp(App[int]):
+    """`ftwizard` / `ftwizard edit FILE` / `ftwizard attach RUN` (run_dir given)."""
+
+    CSS_PATH = [STYLES / "global.tcss", STYLES / "wizard.tcss"]
+    TITLE = "ftwizard"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [Binding("ctrl+c", "quit", "quit", show=False, priority=True)]
+
+    # ---------------------------------------------------------------- messages from workers
+
+    @dataclass
+    class HardwareDetected(Message):
+        """detect() finished (or failed: hardware None, error set)."""
+
+        hardware: Any
+        error: str | None = None
+
+    @dataclass
+    class ModelResolved(Message):
+        """A non-catalog model (folder, tiny, HF cache) was read."""
+
+        name: str
+        spec: Any
+        error: str | None = None
+
+    @dataclass
+    class DataInspected(Message):
+        """Token counting finished for the data section `key`."""
+
+        key: str
+        stats: Any
+        error: str | None = None
+
+    @dataclass
+    class DataProgressed(Message):
+        """Token counting progress (0..1); a newer one replaces an older one still queued."""
+
+        key: str
+        fraction: float
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, WizardApp.DataProgressed) and message.key == self.key
+
+    def __init__(self, config: RunConfig | None = None, *, hardware: Any = None,
+                 detect: bool = True, save_path: str | Path | None = None,
+                 step: str = "hardware", run_dir: str | Path | None = None) -> None:
+        super().__init__()
+        self.config: RunConfig = config or q.default_config(hardware)
+        self._given_config = config is not None
+        self.touched = False
+        self.detected = hardware
+        self.detect_hw = detect and hardware is None
+        self.detect_error: str | None = None
+        self.save_path = Path(save_path) if save_path else None
+        self.start_step = step
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.plan: Any = None
+        self.plan_state = "detecting"
+        self.plan_message = ""
+        self.specs: dict[str, Any] = {}        # model name -> ModelSpec | InputError
+        self.data_key = ""
+        self.data_stats: Any = None
+        self.data_error: str | None = None
+        self.data_progress: float | None = None
+        self.plan_changed: Signal[WizardApp] = Signal(self, "plan-changed")
+        self.result_message: str | None = None  # printed after exit (the attach command)
+
+    # ---------------------------------------------------------------- start
+
+    def on_mount(self) -> None:
+        if self.detect_hw:
+            self.detect_hardware()
+        self.replan()
+        if self.run_dir is not None:
+            from ftwizard.tui.screens.run import RunScreen
+
+            self.push_screen(RunScreen(self.run_dir))
+        else:
+            self.push_screen(self.step_screen(self.start_step))
+
+    def step_screen(self, step_id: str) -> Any:
+        from ftwizard.tui.screens import screen_for
+
+        return screen_for(step_id)
+
+    def goto(self, step_id: str) -> None:
+        self.switch_screen(self.step_screen(step_id))
+
+    # ---------------------------------------------------------------- workers
+
+    @work(thread=True, exclusive=True, group="hardware", name="detect-hardware",
+          exit_on_error=False, description="hardware detection")
+    def detect_hardware(self) -> None:
+        from ftwizard.core import hardware  # NVML / probes in a child process; torch stays out
+
+        try:
+            hw = hardware.detect()
+            self.post_message(self.HardwareDetected(hw))
+        except Exception as err:  # noqa: BLE001 - any failure must reach the screen as words
+            self.post_message(self.HardwareDetected(None, f"{type(err).__name__}: {err}"))
+
+    @on(HardwareDetected)
+    def _detected(self, event: HardwareDetected) -> None:
+        self.detected = event.hardware
+        self.detect_error = event.error
+        if event.hardware is not None and not self._given_config and not self.touched:
+            self.config = q.default_config(event.hardware)
+        self.replan()
+
+    @work(thread=True, group="model", name="resolve-model", exit_on_error=False,
+          description="reading the model")
+    def resolve_model(self, name: str, trust: bool) -> None:
+        from ftwizard.core.plan import model_for
+
+        try:
+            self.post_message(self.ModelResolved(name, model_for(name, trust)))
+        except InputError as err:
+            self.post_message(self.ModelResolved(name, None, str(err)))
+        except Exception as err:  # noqa: BLE001
+            self.post_message(self.ModelResolved(name, None, f"{type(err).__name__}: {err}"))
+
+    @on(ModelResolved)
+    def _resolved(self, event: ModelResolved) -> None:
+        self.specs[event.name] = event.spec if event.spec is not None else InputError(
+            event.error or "cannot read the model", field="model.name", value=event.name)
+        self.replan()
+
+    @work(thread=True, exclusive=True, group="data", name="inspect-data", exit_on_error=False,
+          description="counting tokens")
+    def inspect_data(self, key: str, cfg: RunConfig) -> None:
+        from textual.worker import get_current_worker
+
+        from ftwizard.core import data
+
+        worker = get_current_worker()
+        try:
+            tok = None
+            if data.tokenizer_folder(cfg.model) is not None:
+                tok = data.load_tokenizer(cfg.model, light=True)  # light: ~0.2 s; else transformers
+            stats = data.inspect(
+                cfg.data, tok, seed=cfg.train.seed, pad_token_id=cfg.model.pad_token_id,
+                progress=lambda f: self.post_message(self.DataProgressed(key, f)),
+                cancel=lambda: worker.is_cancelled)
+            self.post_message(self.DataInspected(key, stats))
+        except data.Cancelled:
+            return
+        except InputError as err:
+            self.post_message(self.DataInspected(key, None, str(err)))
+        except Exception as err:  # noqa: BLE001
+            self.post_message(self.DataInspected(key, None, f"{type(err).__name__}: {err}"))
+
+    @on(DataProgressed)
+    def _progress(self, event: DataProgressed) -> None:
+        if event.key == self.data_key:
+            self.data_progress = event.fraction
+            self.plan_changed.publish(self)
+
+    @on(DataInspected)
+    def _inspected(self, event: DataInspected) -> None:
+        if event.key != self.data_key:
+            return
+        self.data_stats, self.data_error, self.data_progress = event.stats, event.error, None
+        self.replan()
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.notify(f"{event.worker.description or event.worker.name}: {event.worker.error}",
+                        severity="error", timeout=8)
+
+    # ---------------------------------------------------------------- answers and the plan
+
+    def context(self) -> q.Context:
+        hw, _ = self.planning_hardware()
+        return q.Context(self.config, hw)
+
+    def answer(self, field: q.Field, value: Any) -> str | None:
+        """Apply an answer; the error text when it is refused (the config is then unchanged)."""
+        try:
+            new = field.answer(self.config, value)
+        except InputError as err:
+            return str(err)
+        if field.kind == "choice":
+            reason = q.check_choice(field, self.context(), field.get(new))
+            if reason:
+                return reason
+        self.set_config(new)
+        return None
+
+    def set_config(self, new: RunConfig) -> None:
+        self.touched = True
+        self.config = new
+        self.replan()
+
+    def make_it_fit(self) -> str | None:
+        from ftwizard.core.plan import apply_suggestion
+
+        plan = self.plan
+        if plan is None or plan.fits or not plan.memory.suggestions:
+            return None
+        sug = plan.memory.suggestions[0]
+        try:
+            self.set_config(apply_suggestion(self.config, sug))
+        except InputError as err:
+            self.notify(str(err), severity="error")
+            return None
+        return sug["text"]
+
+    def planning_hardware(self) -> tuple[Any, str | None]:
+        """(Hardware to plan against, error). (None, None) while detection runs."""
+        cfg = self.config
+        if cfg.hardware.target == "auto":
+            if self.detected is None:
+                return None, self.detect_error
+            hw = self.detected
+            if cfg.hardware.nodes != hw.nodes:
+                hw = replace(hw, nodes=cfg.hardware.nodes)
+            return hw, None
+        from ftwizard.core.plan import hardware_for
+
+        try:
+            return hardware_for(cfg.hardware.target, cfg.hardware.nodes, cfg.hardware.host_ram_gib), None
+        except InputError as err:
+            return None, str(err)
+
+    def _data_key(self, cfg: RunConfig) -> str:
+        d = cfg.data.model_dump(mode="json")
+        d.pop("sequences", None)
+        return json.dumps([d, cfg.model.name, cfg.model.tokenizer, cfg.train.seed], sort_keys=True)
+
+    def _maybe_inspect(self) -> None:
+        cfg = self.config
+        if not cfg.data.train:
+            self.data_key, self.data_stats, self.data_error, self.data_progress = "", None, None, None
+            return
+        key = self._data_key(cfg)
+        if key == self.data_key:
+            return
+        self.data_key, self.data_stats, self.data_error = key, None, None
+        missing = q._data_paths(q.get_value(cfg, "data.train"), self.context())
+        if missing:
+            self.data_error = missing
+            self.workers.cancel_group(self, "data")
+            return
+        self.data_progress = 0.0
+        self.inspect_data(key, cfg)
+
+    def replan(self) -> None:
+        from ftwizard.core.models import catalog_id
+        from ftwizard.core.plan import make_plan
+
+        self._maybe_inspect()
+        cfg = self.config
+        hw, err = self.planning_hardware()
+        self.plan = None
+        if hw is None:
+            self.plan_state = "error" if err else "detecting"
+            self.plan_message = err or ""
+            self.plan_changed.publish(self)
+            return
+        name = cfg.model.name
+        spec = self.specs.get(name)
+        if spec is None and catalog_id(name) is not None:
+            from ftwizard.core.plan import model_for
+
+            try:
+                spec = model_for(name)
+            except InputError as e:
+                spec = e
+            self.specs[name] = spec
+        if spec is None:
+            self.plan_state, self.plan_message = "reading", f"reading {name}…"
+            self.resolve_model(name, cfg.model.trust_remote_code)
+            self.plan_changed.publish(self)
+            return
+        if isinstance(spec, InputError):
+            self.plan_state, self.plan_message = "error", str(spec)
+            self.plan_changed.publish(self)
+            return
+        seqs = self.data_stats.sequences if self.data_stats is not None else None
+        try:
+            self.plan = make_plan(cfg, hardware=hw, spec=spec, sequences=seqs)
+            self.plan_state, self.plan_message = "ok", ""
+        except InputError as e:
+            self.plan_state, self.plan_message = "error", str(e)
+        self.plan_changed.publish(self)
+
+    # ---------------------------------------------------------------- files
+
+    def save(self, path: str | Path) -> Path:
+        p = Path(path).expanduser()
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(self.config.to_yaml(), encoding="utf-8")
+        return p
+
+    def preset_path(self) -> Path:
+        from ftwizard.core.paths import user_presets_dir
+
+        return user_presets_dir() / f"{self.config.name}.yaml"
+
+    def default_save_path(self) -> Path:
+        return self.save_path or Path(f"{self.config.name}.yaml")

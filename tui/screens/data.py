@@ -1,0 +1,57 @@
+"""The Data step: sources, mode, block size, and what the data really holds.
+
+Token counting runs in the app's `inspect-data` worker (tokenizer from local files, cached by file
+hash); this screen shows its progress, then the counts and, when there is room, the length
+histogram beside the form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import ProgressBar, Static
+
+from ftwizard.tui.screens.step import StepScreen
+from ftwizard.tui.widgets.charts import block_chart
+
+
+class DataScreen(StepScreen):
+    def __init__(self) -> None:
+        super().__init__("data")
+
+    def compose_extra(self) -> ComposeResult:
+        yield ProgressBar(total=1.0, show_eta=False, id="data-progress")
+        yield Static("", id="data-info")
+
+    def render_extra(self, app: Any) -> None:
+        bar = self.query_one("#data-progress", ProgressBar)
+        bar.display = app.data_progress is not None
+        if app.data_progress is not None:
+            bar.update(progress=app.data_progress)
+        info = self.query_one("#data-info", Static)
+        t = Text()
+        st = app.data_stats
+        if app.data_progress is not None:
+            t.append("counting tokens…", style="italic")
+        elif app.data_error:
+            t.append(f"✗ {app.data_error}", style="bold red")
+        elif st is not None:
+            exact = "" if st.tokens_exact else f" (±{st.tokens_error:.0%}, sampled)"
+            t.append(f"{st.examples:,} examples · {st.tokens:,} tokens{exact}\n")
+            t.append(f"{st.sequences:,} sequences of {st.block_size}")
+            if st.tokens_dropped:
+                t.append(f" · {st.tokens_dropped:,} tokens dropped")
+            if st.over_block:
+                t.append(f"\n{st.over_block:,} examples longer than a block", style="yellow")
+            if self.has_class("-wide") and st.histogram:
+                counts = [c for _, c in st.histogram]
+                t.append("\nlength histogram (tokens per example)\n", style="bold")
+                for line in block_chart(counts, min(40, max(10, len(counts) * 2)), 3, floor=0):
+                    t.append(line + "\n", style="cyan")
+                t.append(f"{st.histogram[0][0]:<10}…{st.histogram[-1][0]:>10}  longest "
+                         f"{st.longest_tokens:,}", style="dim")
+        elif not app.config.data.train:
+            t.append("no data yet: planning with data.sequences", style="dim")
+        info.update(t)

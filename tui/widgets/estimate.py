@@ -1,0 +1,167 @@
+"""The estimate panel: what the current answers cost and whether they fit, on every step.
+
+It only renders a Plan (core.plan) it is handed; it never plans itself, so every screen shows the
+same figures. Colour always comes with words or symbols (fits / does NOT fit, ✓ / ✗), so the panel
+reads in 16 colours and in monochrome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widget import Widget
+
+from ftwizard.tui.widgets.charts import bar
+
+GiB = 1024**3
+
+LABELS = {"weights": "weights", "gradients": "grads", "optimizer": "optimizer",
+          "activations": "activ.", "other": "other"}
+
+
+def gib(n: float) -> str:
+    return f"{n / GiB:.1f}"
+
+
+def human_bytes(n: float) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n / 1e3:.0f} kB"
+
+
+class EstimatePanel(Widget):
+    """Renders the latest plan; `show()` is cheap enough to call on every key press."""
+
+    DEFAULT_CSS = """
+    EstimatePanel { border: round $primary; padding: 0 1; height: auto; }
+    EstimatePanel.-bad { border: round $error; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plan: Any = None
+        self.state = "detecting"     # detecting | reading | error | ok
+        self.message = ""
+        self.wide = False
+        self.updates = 0             # counted by the latency bench and the tests
+
+    def show(self, plan: Any, state: str = "ok", message: str = "") -> None:
+        self.plan, self.state, self.message = plan, state, message
+        bad = state == "error" or (plan is not None and not plan.fits)
+        self.set_class(bad, "-bad")
+        self.border_title = self._title()
+        self.updates += 1
+        self.refresh(layout=True)
+
+    def _title(self) -> str:
+        p = self.plan
+        if p is None:
+            return "estimate"
+        hw = p.hardware
+        what = "CPU RAM" if p.memory.device == "cpu" else (
+            hw.kind.key if hw.kind else (hw.devices[0].name if hw.devices else "device"))
+        n = p.world_size
+        count = f" x{n}" if n > 1 else ""
+        return f"{what}{count} · {gib(p.memory.capacity_bytes)} GiB"
+
+    def get_content_height(self, container: Any, viewport: Any, width: int) -> int:
+        return len(self._lines(width).split("\n"))
+
+    def render(self) -> Text:
+        return self._lines(max(20, self.size.width - 4))
+
+    # ------------------------------------------------------------------ content
+
+    def _lines(self, width: int) -> Text:
+        t = Text(no_wrap=False, overflow="fold")
+        if self.state == "detecting":
+            t.append("detecting hardware…\n", style="italic")
+            t.append("the estimate appears when detection ends", style="dim")
+            return t
+        if self.state == "reading":
+            t.append(self.message or "reading the model…", style="italic")
+            return t
+        if self.state == "error" or self.plan is None:
+            t.append("✗ cannot plan\n", style="bold red")
+            t.append(self.message or "", style="red")
+            return t
+        p = self.plan
+        m = p.memory
+        used, cap = m.per_device_bytes, m.capacity_bytes
+        bw = max(8, width - 10)
+        filled, empty = bar(used / cap if cap else 1.0, bw)
+        style = "green" if m.fits else "bold red"
+        t.append(filled, style=style)
+        t.append(empty, style="dim")
+        t.append(f" {gib(used):>5} GiB\n")
+        if m.fits:
+            t.append("✓ fits", style="bold green")
+            t.append(f" · {gib(m.headroom_bytes)} GiB headroom\n")
+        else:
+            t.append("✗ does NOT fit", style="bold red")
+            t.append(f": needs {gib(-m.headroom_bytes)} GiB more\n", style="red")
+        self._breakdown(t, m, width)
+        if self.wide:
+            host = "host RAM"
+            ok = "✓" if m.host_fits else "✗ short"
+            t.append(f"{host} {gib(m.host_bytes)} of {gib(m.host_capacity_bytes)} GiB {ok}\n",
+                     style="" if m.host_fits else "red")
+        mb = m.max_micro_batch
+        t.append("largest batch that fits ")
+        t.append(f"{mb}\n" if mb > 0 else "none\n", style="bold" if mb > 0 else "bold red")
+        st = p.steps
+        if st is not None:
+            line = f"{st.per_epoch:,} steps/epoch"
+            if st.dropped_samples:
+                line += f" · {st.dropped_samples:,} dropped"
+            t.append(line + "\n")
+            total = f"{st.total:,} steps"
+        else:
+            t.append("steps: need data or data.sequences\n", style="dim")
+            total = ""
+        from ftwizard.core.plan import format_duration
+
+        bits = [total] if total else []
+        if p.time and p.time.seconds:
+            bits.append(f"~{format_duration(p.time.seconds)}")
+        bits.append(human_bytes(p.checkpoint_bytes) + "/ckpt")
+        t.append(" · ".join(bits) + "\n")
+        if self.wide and p.time:
+            t.append(f"{p.time.tokens_per_s:,.0f} tok/s: {p.time.assumptions}\n", style="dim")
+        for prob in p.problems[:2]:
+            t.append(f"⚠ {prob.message}\n", style="bold yellow")
+            if prob.fix:
+                t.append(f"  fix: {prob.fix}\n", style="yellow")
+        if not m.fits:
+            sugg = m.suggestions
+            if sugg:
+                t.append("cheapest fixes (f applies 1):\n", style="bold")
+                for i, s in enumerate(sugg[: 4 if self.wide else 3], 1):
+                    t.append(f"{i} {s['text']} → {gib(s['per_device_bytes'])} GiB\n")
+            else:
+                t.append("no single change makes it fit: a bigger device or more of them\n",
+                         style="red")
+        elif p.fits:
+            t.append("")
+        t.rstrip()
+        return t
+
+    def _breakdown(self, t: Text, m: Any, width: int) -> None:
+        items = [(LABELS[k], m.breakdown.get(k, 0)) for k in LABELS]
+        if self.wide:
+            top = max(v for _, v in items) or 1
+            bw = max(4, width - 18)
+            for label, v in items:
+                filled, _ = bar(v / top, bw)
+                t.append(f"{label:<10}{gib(v):>6} ")
+                t.append(filled + "\n", style="cyan")
+            return
+        half = width // 2
+        for i in range(0, len(items), 2):
+            row = ""
+            for label, v in items[i:i + 2]:
+                cell = f"{label:<{half - 6}}{gib(v):>5}"
+                row += cell + " "
+            t.append(row.rstrip() + "\n")
