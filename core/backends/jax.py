@@ -186,15 +186,23 @@ class Batches:
                 if n >= self.total_steps * self.grad_accum:
                     return
                 # Stop only between optimizer steps, so the checkpoint holds whole steps.
-                if n % self.grad_accum == 0 and n and self.stop_requested():
+                if n % self.grad_accum == 0 and n and self.stop_requested(n // self.grad_accum):
                     self.stopped = True
                     return
                 n += 1
                 yield self._stack(mb)
             e += 1
 
-    def stop_requested(self) -> bool:
-        return bool(self.stop_file is not None and self.stop_file.exists())
+    def stop_requested(self, steps_done: int) -> bool:
+        """RUN_DIR/stop asks for a graceful stop now; a step number in it (`ftwizard stop RUN`
+        writes none) stops once that many steps are done, which makes stops reproducible."""
+        if self.stop_file is None or not self.stop_file.exists():
+            return False
+        try:
+            text = self.stop_file.read_text().strip()
+        except OSError:
+            return True
+        return not text.isdigit() or steps_done >= int(text)
 
     def epoch_at(self, step: int) -> float:
         return round(step / self.steps_per_epoch, 4)
@@ -420,7 +428,7 @@ def train(cfg: Any, run_dir: Path, *, resume: bool = False, writer: ev.EventWrit
         lengths = [sum(s.get("attention_mask") or [1] * len(s["input_ids"])) for s in train_data]
         tokens_per_step = (sum(lengths) / max(1, len(lengths))) * steps.global_batch
         n_params = sum(int(np.prod(v.shape)) for _, v in nnx.iter_graph(model)
-                       if isinstance(v, nnx.Param))
+                       if isinstance(v, nnx.Param) and not isinstance(v, nnx.LoRAParam))
         n_train = sum(int(np.prod(v.shape)) for _, v in nnx.iter_graph(model)
                       if isinstance(v, nnx.LoRAParam)) if cfg.is_adapter else n_params
         start = {"run": run_dir.name, "epochs": cfg.train.epochs, "sequences": steps.sequences,
@@ -488,10 +496,11 @@ def greedy_sample(model: Any, tok: Any, prompt: str, new_tokens: int = 12) -> st
     n = len(ids)
     buf = np.zeros((1, n + new_tokens), np.int32)
     buf[0, :n] = ids
-    forward = nnx.jit(lambda m, x, am: jm.logits_of(m, x, am))
+    graph, state = nnx.split(model)
+    forward = jax.jit(lambda st, x, am: jm.logits_of(nnx.merge(graph, st), x, am))
     for i in range(n, n + new_tokens):
         am = (np.arange(buf.shape[1]) < i).astype(np.int32)[None]
-        logits = forward(model, buf, am)
+        logits = forward(state, buf, am)
         buf[0, i] = int(jnp.argmax(logits[0, i - 1]))
     try:
         return (raw or tok).decode(buf[0, n:].tolist())
