@@ -313,3 +313,10 @@ def shell_line(argv: list[str], env: dict[str, str] | None = None) -> str:
     prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
     cmd = " ".join(shlex.quote(a) for a in argv)
     return f"{prefix} {cmd}".strip()
+
+
+# ---------------------------------------------------------------------------- many nodes, Slurm, TPU pods
+# Rendered in launch_cluster (the runs helper's module, tested by each launcher's own parser);
+# re-exported here so every launch line can be found in one place.
+from ftwizard.core.launch_cluster import (hostfile_text, multinode_command, slurm_script,  # noqa: E402,F401
+                                          tpu_vm_command, write_hostfile, write_slurm_script)
