@@ -248,6 +248,8 @@ def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *
             passes = 3 if cfg.method.gradient_checkpointing else 2
             overhead += cfg.train.grad_accum * passes * 2.0 * sp.params / sched.PCIE_BYTES_PER_S
     tokens_per_step = cfg.train.micro_batch * cfg.train.grad_accum * max(1, world if cfg.method.parallel not in ("split", "pipeline", "none") else (world // max(1, cfg.method.pipeline_stages) if cfg.method.parallel == "pipeline" else 1)) * cfg.data.block_size
+    micro_batches = cfg.train.grad_accum
+    overhead += micro_batches * sched.MICRO_BATCH_OVERHEAD_S["cpu" if on_cpu else "tpu" if tpu else "gpu"]
     if rate > 0:
         step_s = tokens_per_step / rate + overhead
         tps = tokens_per_step / step_s
@@ -263,7 +265,7 @@ def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *
         utilisation=util, devices=compute_devices, overhead_s_per_step=overhead,
         assumptions=(f"{fpt / 1e9:.1f} GFLOP/token over {compute_devices} x {what} at "
                      f"{peak:g} TFLOP/s ({dtype}) and {util:.0%} utilisation"
-                     + (f", plus {overhead:.1f} s/step of offload traffic" if overhead else "")),
+                     + (f", plus {overhead:.2f} s/step of framework and offload time" if overhead else "")),
     )
 
 
