@@ -523,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     args = parser.parse_args(argv)
     run_dir: Path = args.run_dir.resolve()
+    if _multi_host():
+        jax.distributed.initialize()  # TPU pod: every worker runs this line (jax_env.tpu_pod_command)
     lead = jax.process_index() == 0
     writer = ev.EventWriter(run_dir / ev.EVENTS_FILE) if lead else None
     tail: list[str] = []
@@ -567,6 +569,14 @@ def main(argv: list[str] | None = None) -> int:
                         exit_code=end["exit_code"])
         writer.close()
     return int(end["exit_code"])
+
+
+def _multi_host() -> bool:
+    """A TPU pod slice with several hosts (or FTWIZARD_JAX_DISTRIBUTED=1 elsewhere)."""
+    if os.environ.get("FTWIZARD_JAX_DISTRIBUTED") == "1":
+        return True
+    hosts = [h for h in os.environ.get("TPU_WORKER_HOSTNAMES", "").split(",") if h.strip()]
+    return len(hosts) > 1
 
 
 def _step_now(run_dir: Path) -> int:
