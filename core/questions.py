@@ -161,6 +161,8 @@ def set_value(cfg: RunConfig, key: str, value: Any) -> RunConfig:
     if key == "data.train":
         text = str(value or "")
         data["data"]["train"] = [parse_source(s) for s in text.split(",") if s.strip()]
+        if data["data"]["train"]:
+            data["data"]["sequences"] = None  # the data itself is counted from now on
     elif key == "data.validation.split":
         data["data"]["validation"] = None if value in (None, 0) else {"split": value}
     else:

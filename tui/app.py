@@ -333,3 +333,12 @@ class WizardApp(App[int]):
 
     def default_save_path(self) -> Path:
         return self.save_path or Path(f"{self.config.name}.yaml")
+
+
+def run_attach(run_dir: str | Path) -> int:
+    """`ftwizard attach RUN` in a terminal: the Run screen alone (quitting leaves the run going)."""
+    app = WizardApp(None, detect=False, run_dir=run_dir)
+    code = app.run()
+    if app.result_message:
+        print(app.result_message)
+    return int(code or 0)

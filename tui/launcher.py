@@ -24,11 +24,15 @@ def new_run_dir(cfg: RunConfig) -> Path:
     return base / f"{cfg.name}-{n}"
 
 
-def launch_command(cfg: RunConfig, run_dir: str | Path) -> str:
-    """The exact line launch.sh runs, for the Review screen."""
+def launch_command(cfg: RunConfig, run_dir: str | Path, *, env: bool = True) -> str:
+    """The line launch.sh runs. `env=False` drops the environment and shows `python` for this
+    interpreter: the short form the Review screen has room for (and the same on every host)."""
     from ftwizard.core import launch
 
     argv = launch.train_command(cfg, run_dir, nproc=1)
+    if not env:
+        argv = ["python" if a == sys.executable else a for a in argv]
+        return launch.shell_line(argv)
     return launch.shell_line(argv, launch.train_environment(cfg))
 
 
@@ -51,13 +55,15 @@ def _core_runs() -> Any:
     return runs if hasattr(runs, "start_run") else None
 
 
-def prepare(cfg: RunConfig) -> Path:
+def prepare(cfg: RunConfig, *, hardware: Any = None, plan: Any = None) -> Path:
     """Write the run dir without starting anything (the dry run)."""
     from ftwizard.core import launch
 
     runs = _core_runs()
-    if runs is not None and hasattr(runs, "prepare_run"):
-        return Path(runs.prepare_run(cfg))
+    if runs is not None:
+        d = runs.create_run_dir(cfg)
+        runs.prepare_run(cfg, d, hardware=hardware, plan=plan)
+        return Path(d)
     run_dir = new_run_dir(cfg)
     run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
@@ -69,12 +75,11 @@ def prepare(cfg: RunConfig) -> Path:
     return run_dir
 
 
-def start(cfg: RunConfig) -> Path:
+def start(cfg: RunConfig, *, hardware: Any = None, plan: Any = None) -> Path:
     """Start training; returns the run dir. The process outlives the wizard (own session)."""
     runs = _core_runs()
     if runs is not None:
-        out = runs.start_run(cfg)
-        return Path(getattr(out, "run_dir", out))
+        return Path(runs.start_run(cfg, hardware=hardware, plan=plan))
     from ftwizard.core import launch
 
     run_dir = prepare(cfg)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,6 +13,31 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ftwizard.tui.screens.step import StepScreen
+
+
+def highlight_yaml(text: str) -> Text:
+    """Keys, values and list marks in distinct styles. Rich's Syntax paints the terminal's
+    default background as black inside Textual; this small highlighter keeps the panel's own."""
+    out = Text()
+    for line in text.rstrip().splitlines():
+        body = line.lstrip(" ")
+        out.append(line[: len(line) - len(body)])
+        if body.startswith("- "):
+            out.append("- ", style="bold magenta")
+            body = body[2:]
+        key, sep, value = body.partition(":")
+        if sep and " " not in key.strip():
+            out.append(key, style="bold blue")
+            out.append(":")
+            v = value.strip()
+            style = ("yellow" if v in ("true", "false", "null") else
+                     "green" if v[:1].isdigit() or v[:1] == "-" else "")
+            out.append(value, style=style)
+        else:
+            out.append(body)
+        out.append("\n")
+    out.rstrip()
+    return out
 
 
 class ReviewScreen(StepScreen):
@@ -35,23 +59,29 @@ class ReviewScreen(StepScreen):
         cfg = app.config
         run_dir = f"{cfg.output.dir}/{cfg.name}-N"
         try:
-            cmd = launcher.launch_command(cfg, run_dir)
+            cmd = launcher.launch_command(cfg, run_dir, env=False)
         except Exception as err:  # noqa: BLE001 - shown, not raised: the user fixes the answers
             cmd = f"(cannot build the launch line: {err})"
+        saved = app.default_save_path()
         head = Text()
-        head.append("launch: ", style="bold")
+        head.append("replay: ", style="bold")
+        head.append(f"ftwizard run {saved}\n", style="cyan")
+        head.append("trains with: ", style="bold")
         head.append(cmd + "\n", style="cyan")
         head.append("run dir: ", style="bold")
         head.append(f"{run_dir}/  " + " ".join(launcher.run_files(cfg)) + "\n")
-        yaml_text = Syntax(cfg.to_yaml().rstrip(), "yaml", theme="ansi_dark",
-                           background_color="default", word_wrap=True)
+        yaml_text = highlight_yaml(cfg.to_yaml())
         self.query_one("#review-yaml", Static).update(Group(head, yaml_text))
+
+    def _hw(self) -> Any:
+        hw, _ = self.app.planning_hardware()
+        return hw
 
     def action_dry_run(self) -> None:
         from ftwizard.tui import launcher
 
         try:
-            run_dir = launcher.prepare(self.app.config)
+            run_dir = launcher.prepare(self.app.config, hardware=self._hw(), plan=self.app.plan)
         except Exception as err:  # noqa: BLE001
             self.notify(f"dry run failed: {err}", severity="error", timeout=8)
             return
@@ -66,7 +96,7 @@ class ReviewScreen(StepScreen):
             self.notify(f"fix first: {plan.problems[0].message}", severity="error", timeout=6)
             return
         try:
-            run_dir = launcher.start(self.app.config)
+            run_dir = launcher.start(self.app.config, hardware=self._hw(), plan=self.app.plan)
         except Exception as err:  # noqa: BLE001
             self.notify(f"launch failed: {err}", severity="error", timeout=8)
             return

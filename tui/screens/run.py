@@ -223,12 +223,15 @@ class RunScreen(Screen):
         try:
             from ftwizard.core import runs
 
-            runs.stop(str(self.run_dir))  # the runs issue's graceful stop, when it is there
-        except (ImportError, AttributeError, TypeError):
+            outcome = runs.stop_run(self.run_dir)  # graceful first; a second press kills
+        except ImportError:
             from ftwizard.core.events import STOP_FILE
 
             (self.run_dir / STOP_FILE).write_text("stop requested from the wizard\n")
-        self.notify("stop requested: the run saves a checkpoint and ends", timeout=5)
+            outcome = "requested"
+        words = {"requested": "stop requested: the run saves a checkpoint and ends (s again kills)",
+                 "killed": "killed the run's processes", "not running": "the run is not running"}
+        self.notify(words.get(outcome, outcome), timeout=5)
 
     def _attach_line(self) -> str:
         return f"ftwizard attach {self.run_dir}"

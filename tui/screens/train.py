@@ -43,5 +43,6 @@ class TrainScreen(StepScreen):
                     t.append(label, style="dim")
                     t.append(line + "\n", style="green")
                 end = lrs[-1] if lrs else 0
-                t.append(f"{'':9}0{'':<30}{st.total:>9,}  end {end:.1e}", style="dim")
+                t.append(f"{'':9}{'0':<20}{st.total:>20,}\n{'':9}steps, end LR {end:.1e}",
+                         style="dim")
         self.query_one("#train-info", Static).update(t)

@@ -67,7 +67,7 @@ class EstimatePanel(Widget):
         return f"{what}{count} · {gib(p.memory.capacity_bytes)} GiB"
 
     def get_content_height(self, container: Any, viewport: Any, width: int) -> int:
-        return len(self._lines(width).split("\n"))
+        return len(self._lines(width).wrap(self.app.console, max(1, width)))
 
     def render(self) -> Text:
         return self._lines(max(20, self.size.width - 4))
@@ -100,8 +100,10 @@ class EstimatePanel(Widget):
             t.append("✓ fits", style="bold green")
             t.append(f" · {gib(m.headroom_bytes)} GiB headroom\n")
         else:
+            more = f"needs {gib(-m.headroom_bytes)} GiB more"
             t.append("✗ does NOT fit", style="bold red")
-            t.append(f": needs {gib(-m.headroom_bytes)} GiB more\n", style="red")
+            t.append(": " if width >= 18 + len(more) else "\n", style="red")
+            t.append(more + "\n", style="red")
         self._breakdown(t, m, width)
         if self.wide:
             host = "host RAM"
@@ -126,8 +128,13 @@ class EstimatePanel(Widget):
         bits = [total] if total else []
         if p.time and p.time.seconds:
             bits.append(f"~{format_duration(p.time.seconds)}")
-        bits.append(human_bytes(p.checkpoint_bytes) + "/ckpt")
-        t.append(" · ".join(bits) + "\n")
+        disk = f"disk {human_bytes(p.checkpoint_bytes)} per checkpoint"
+        line = " · ".join(bits)
+        if len(line) + len(disk) + 3 <= width:
+            t.append(f"{line} · {disk}\n" if line else disk + "\n")
+        else:
+            t.append(line + "\n" if line else "")
+            t.append(disk + "\n")
         if self.wide and p.time:
             t.append(f"{p.time.tokens_per_s:,.0f} tok/s: {p.time.assumptions}\n", style="dim")
         for prob in p.problems[:2]:

@@ -76,6 +76,9 @@ class FieldRow(Horizontal, can_focus=True):
                     shown = c.label
             return Text.assemble(("◂ ", "dim"), (shown, "bold"), (" ▸", "dim"))
         if f.kind == "choice":
+            for c in f.options(self.ctx):
+                if c.value == self.value:
+                    shown = c.label
             return Text.assemble((shown, "bold"), (" ▾", "dim"))
         if f.kind == "bool":
             return Text("[x] yes" if self.value else "[ ] no", style="bold")

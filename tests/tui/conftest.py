@@ -1,0 +1,34 @@
+"""Shared pieces of the wizard tests: a deterministic app (fixed target, no detection, no cursor
+blink), and key helpers."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from ftwizard.core import questions as q
+from ftwizard.core.config import from_dict
+from ftwizard.tui.app import WizardApp
+
+TARGET = "RTX 4090"
+
+
+def snapshot_config(**over):  # noqa: ANN001, ANN201
+    data = q.default_config(None, target=TARGET).to_dict()
+    for key, value in over.items():
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node[part]
+        node[parts[-1]] = value
+    return from_dict(data)
+
+
+def make_app(cfg=None, **kw) -> WizardApp:  # noqa: ANN001
+    """The app as snapshots see it: planned against a catalog GPU, never this machine."""
+    return WizardApp(cfg or snapshot_config(), detect=False, **kw)
+
+
+@pytest.fixture(autouse=True)
+def no_blink(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Input, "cursor_blink", False)

@@ -1,0 +1,87 @@
+"""Snapshots of every wizard step at 80x24 and 120x40, a plan that does not fit, and the Run screen.
+
+Deterministic by construction: planned against a catalog RTX 4090 (no detection), relative paths
+inside a temporary folder, a fixed event log for the Run screen, no cursor blink, no timings.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.tui.conftest import make_app, snapshot_config
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+
+DATA = [{"text": ("the quick brown fox jumps over the lazy dog " * (1 + i % 7)).strip()}
+        for i in range(120)]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.jsonl").write_text("\n".join(json.dumps(r) for r in DATA) + "\n")
+    return tmp_path
+
+
+async def _settle(pilot) -> None:  # noqa: ANN001
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("step", ["hardware", "model", "method", "train", "review"])
+def test_step(snap_compare, workdir: Path, step: str, size: tuple[int, int]) -> None:
+    """A step with the estimate panel beside it (LR curve on Train at 120x40)."""
+    assert snap_compare(make_app(step=step), terminal_size=size, run_before=_settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_data_step(snap_compare, workdir: Path, size: tuple[int, int]) -> None:
+    """Data step after token counting of a small JSONL (histogram at 120x40)."""
+    cfg = snapshot_config(**{"data.train": [{"path": "train.jsonl"}], "data.sequences": None,
+                             "data.block_size": 64, "data.mode": "entries"})
+    assert snap_compare(make_app(cfg, step="data"), terminal_size=size, run_before=_settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_does_not_fit(snap_compare, workdir: Path, size: tuple[int, int]) -> None:
+    """Llama-2-7B full fine-tuning in fp16 on one 24 GiB card: red, by how much, ranked fixes."""
+    cfg = snapshot_config(**{"model.name": "meta-llama/Llama-2-7b-hf", "model.dtype": "fp16",
+                             "method.kind": "full"})
+    assert snap_compare(make_app(cfg, step="method"), terminal_size=size, run_before=_settle)
+
+
+def write_run(run_dir: Path) -> None:
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(snapshot_config(name="demo").to_yaml())
+    events = [{"type": "start", "total_steps": 40,
+               "plan": {"memory": {"per_device_bytes": 3 * 2**30, "capacity_bytes": 24 * 2**30}}}]
+    for s in range(1, 17):
+        events.append({"type": "step", "step": s, "total": 40, "loss": round(3.0 - 0.1 * s, 3),
+                       "lr": 1e-4, "tokens_per_s": 1240.0, "mem_allocated": int(2.5 * 2**30),
+                       "eta_s": 3 * (40 - s)})
+    events.append({"type": "eval", "step": 16, "eval_loss": 1.52})
+    (run_dir / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    (run_dir / "stdout.log").write_text("".join(
+        f"step {s}  loss {3.0 - 0.1 * s:.3f}  lr 1.0e-04\n" for s in range(1, 17)))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_run_screen(snap_compare, workdir: Path, size: tuple[int, int]) -> None:
+    """Run screen attached to a run dir mid-training: progress, loss, memory, log tail."""
+    write_run(workdir / "runs" / "demo-1")
+
+    async def settle(pilot) -> None:  # noqa: ANN001
+        for _ in range(20):
+            await pilot.pause(0.1)
+            if pilot.app.screen.state.step == 16:
+                break
+        await pilot.pause()
+
+    app = make_app(run_dir="runs/demo-1")
+    assert snap_compare(app, terminal_size=size, run_before=settle)
