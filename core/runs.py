@@ -15,7 +15,7 @@ States: created (written, never started: a --dry-run), running, finished, failed
 lost (status says running but no process of the run is alive: the machine rebooted, or the
 processes were killed from outside).
 
-The Textual app calls the same functions as the CLI: create_run_dir, start_run, run_state,
+The Textual app calls the same functions as the CLI: prepare_run (dry run), start_run, run_state,
 list_runs, stop_run, resume_run, find_run, and :class:`Follower` to tail the events.
 """
 
@@ -365,9 +365,17 @@ def _write(path: Path, text: str, redactor: Redactor, mode: int | None = None) -
     return path
 
 
-def prepare_run(cfg: RunConfig, run_dir: str | Path, *, hardware: Any = None, plan: Any = None,
-                nproc: int | None = None, resume: bool = False, node: dict[str, Any] | None = None,
-                ) -> dict[str, Any]:
+def prepare_run(cfg: RunConfig, *, name: str | None = None, overwrite: bool = False,
+                hardware: Any = None, plan: Any = None, nproc: int | None = None) -> Path:
+    """The dry run: create the run dir and write every file, start nothing. Returns the run dir."""
+    d = create_run_dir(cfg, name=name, overwrite=overwrite)
+    write_run_files(cfg, d, hardware=hardware, plan=plan, nproc=nproc)
+    return d
+
+
+def write_run_files(cfg: RunConfig, run_dir: str | Path, *, hardware: Any = None, plan: Any = None,
+                    nproc: int | None = None, resume: bool = False,
+                    node: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write config.yaml, launch.sh, native configs, hardware.json and plan.json.
 
     `node` (for hardware.nodes > 1): {"node_rank", "master_addr", "master_port", "hosts"}; values
@@ -474,7 +482,7 @@ def start_run(cfg: RunConfig, *, name: str | None = None, detach: bool = True,
     the process is started (detach=True) or when it has ended (detach=False). Either way the
     training runs in its own session and survives this process."""
     d = create_run_dir(cfg, name=name, overwrite=overwrite, resume=resume)
-    prepare_run(cfg, d, hardware=hardware, plan=plan, nproc=nproc)
+    write_run_files(cfg, d, hardware=hardware, plan=plan, nproc=nproc)
     spawn(d, resume=resume)
     if not detach:
         wait_run(d)
@@ -562,6 +570,9 @@ def stop_run(run_dir: str | Path, force: bool = False) -> str:
         with contextlib.suppress(OSError):
             os.kill(int(target), signal.SIGTERM)
     return "requested"
+
+
+stop = stop_run  # the name the wizard's run screen calls
 
 
 def _signal_group(pgid: int | None, sig: int) -> None:

@@ -95,6 +95,9 @@ def run(file: str, overrides: tuple[str, ...], dry_run: bool, detach: bool, name
         refuse = (f"checkpoints need ~{need / GiB:.1f} GiB ({cfg.train.keep_checkpoints} kept + the "
                   f"final model) but {runs.runs_root(cfg)} has {free / GiB:.1f} GiB free; lower "
                   "train.keep_checkpoints, set output.dir elsewhere, or add --force")
+    if refuse and dry_run and plan.fits:
+        con.print(f"[bold yellow]warning:[/] {refuse}")  # a dry run writes no checkpoint
+        refuse = None
     if refuse and not force:
         con.print(f"[bold red]not launched:[/] {refuse}")
         return EXIT_DOES_NOT_FIT
@@ -107,7 +110,7 @@ def run(file: str, overrides: tuple[str, ...], dry_run: bool, detach: bool, name
     node = {"node_rank": node_rank, "master_addr": master_addr, "master_port": master_port,
             "hosts": [h for h in (hosts or "").split(",") if h.strip()] or None}
     node = {k: v for k, v in node.items() if v is not None}
-    prep = runs.prepare_run(cfg, run_dir, hardware=hw, plan=plan, nproc=nproc, resume=resume,
+    prep = runs.write_run_files(cfg, run_dir, hardware=hw, plan=plan, nproc=nproc, resume=resume,
                             node=node)
     from ftwizard.core.launch_cluster import shell_join
 

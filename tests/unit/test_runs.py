@@ -98,7 +98,7 @@ def test_prepare_writes_resolved_config_launch_and_fingerprint(tmp_path: Path, m
     cfg = make_cfg(tmp_path, **{"data.train": "data.txt", "description": f"uses {FAKE_HF}"})
     hw = from_target("cpu") if _has_cpu_target() else None
     d = runs.create_run_dir(cfg)
-    out = runs.prepare_run(cfg, d, hardware=hw)
+    out = runs.write_run_files(cfg, d, hardware=hw)
     saved = load_config(d / "config.yaml")
     assert saved.data.train[0].path == str(tmp_path / "data.txt")
     assert saved.hardware.planned_on == out["fingerprint"]
