@@ -561,9 +561,10 @@ def stop_run(run_dir: str | Path, force: bool = False) -> str:
                         message=message, killed=True)
         return "killed"
     stop_file.write_text(f"requested {time.time():.3f}\n")
-    # SIGTERM the training itself: its handler sets the same flag the stop file does, and every
-    # rank agrees at the next step. The launchers (torchrun, deepspeed) are spared: on SIGTERM
-    # they tear their workers down without waiting for the checkpoint.
+    # SIGTERM the training itself (rank 0): its handler sets the same flag the stop file does, and
+    # every rank agrees at the next step. The launcher is spared: torchrun answers SIGTERM by
+    # forwarding it and SIGKILLing its workers 30 s later (elastic agent _shutdown), too soon for
+    # a large checkpoint, and then exits with an error.
     st = ev.read_status(d) or {}
     target = st.get("pid") if st.get("state") == "running" else None
     if target and target != proc.get("supervisor_pid") and pid_alive(target):
