@@ -221,21 +221,26 @@ def _slug(text: str) -> str:
 
 def tpu_worker_command(run_dir: str | Path, *, workdir: str | Path | None = None,
                        env: dict[str, str] | None = None, resume: bool = False,
-                       python: str = "python3") -> str:
+                       python: str = "python3", detach: bool = True) -> str:
     """What every TPU VM worker runs: the same training entry point, one process per host
-    (JAX sees all local chips from one process)."""
+    (JAX sees all local chips from one process). Detached (setsid nohup, output per worker in the
+    run dir), so the pod keeps training when the gcloud ssh connection drops."""
     parts = []
     if workdir:
         parts.append(f"cd {shlex.quote(str(workdir))}")
     prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
     cmd = shell_join([python, "-m", TRAIN_MODULE, str(run_dir)] + (["--resume"] if resume else []))
-    parts.append(f"{prefix} {cmd}".strip())
+    line = f"{prefix} {cmd}".strip()
+    if detach:
+        log = shlex.quote(str(Path(run_dir) / "stdout-worker")) + '-"$(hostname)".log'
+        line = f"{{ setsid nohup env {line} > {log} 2>&1 < /dev/null & }}"
+    parts.append(line)
     return " && ".join(parts)
 
 
 def tpu_vm_command(run_dir: str | Path, *, tpu_name: str, zone: str, project: str | None = None,
                    workdir: str | Path | None = None, env: dict[str, str] | None = None,
-                   resume: bool = False, python: str = "python3") -> list[str]:
+                   resume: bool = False, python: str = "python3", detach: bool = True) -> list[str]:
     """`gcloud compute tpus tpu-vm ssh NAME --zone ZONE --worker=all --command "..."`: starts the
     run on every host of a pod at once (a pod slice trains only when all hosts join)."""
     for label, value in (("--tpu-name", tpu_name), ("--zone", zone)):
@@ -246,7 +251,8 @@ def tpu_vm_command(run_dir: str | Path, *, tpu_name: str, zone: str, project: st
     if project:
         argv.append(f"--project={project}")
     argv += ["--worker=all", "--command",
-             tpu_worker_command(run_dir, workdir=workdir, env=env, resume=resume, python=python)]
+             tpu_worker_command(run_dir, workdir=workdir, env=env, resume=resume, python=python,
+                                detach=detach)]
     return argv
 
 

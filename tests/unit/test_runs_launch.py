@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -117,8 +118,25 @@ def test_tpu_vm_pod_line(tmp_path: Path) -> None:
     assert argv[:6] == ["gcloud", "compute", "tpus", "tpu-vm", "ssh", "my-v3-8"]
     assert "--zone=europe-west4-a" in argv and "--worker=all" in argv and "--project=proj" in argv
     command = argv[argv.index("--command") + 1]
-    assert command == (f"cd /home/me/work && PYTHONUNBUFFERED=1 python3 -m ftwizard.core.train "
-                       f"{tmp_path}")
+    assert command.startswith("cd /home/me/work && { setsid nohup env PYTHONUNBUFFERED=1 python3 "
+                              f"-m ftwizard.core.train {tmp_path} > ")
+    assert subprocess.run(["bash", "-n", "-c", command]).returncode == 0
+    # what a worker does with it (python3 swapped for a stand-in that prints its arguments)
+    worker = tmp_path / "w"
+    worker.mkdir()
+    (worker / "python3").write_text("#!/bin/sh\necho \"$PYTHONUNBUFFERED $*\"\n")
+    (worker / "python3").chmod(0o755)
+    run = subprocess.run(["bash", "-c", command.replace("cd /home/me/work", f"cd {worker}")],
+                         env={"PATH": f"{worker}:/usr/bin:/bin"}, timeout=10)
+    assert run.returncode == 0
+    for _ in range(50):
+        logs = list(tmp_path.glob("stdout-worker-*.log"))
+        if logs and logs[0].read_text():
+            break
+        time.sleep(0.1)
+    assert logs[0].read_text().strip() == f"1 -m ftwizard.core.train {tmp_path}"
+    fg = lc.tpu_vm_command(tmp_path, tpu_name="t", zone="z", detach=False)
+    assert fg[-1] == f"python3 -m ftwizard.core.train {tmp_path}"
     script = lc.tpu_script(tmp_path, tpu_name="my-v3-8", zone="europe-west4-a")
     line = script.splitlines()[-1]
     assert shlex.split(line)[:6] == argv[:6] and "--worker=all" in shlex.split(line)
