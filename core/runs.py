@@ -302,6 +302,18 @@ def create_run_dir(cfg: RunConfig, *, name: str | None = None, overwrite: bool =
     return d
 
 
+def unique_name(cfg: RunConfig) -> str:
+    """The config's name, or name-2, name-3, ... when a run already holds it (the wizard's default,
+    which never asks to overwrite)."""
+    root = runs_root(cfg)
+    name, n = cfg.name, 1
+    while (root / name).exists() and any((root / name).iterdir()) \
+            and run_state(root / name).state != "created":
+        n += 1
+        name = f"{cfg.name}-{n}"
+    return name
+
+
 def resolved_config(cfg: RunConfig, fingerprint: dict[str, Any] | None = None) -> RunConfig:
     """The config as it will run: data paths absolute (the run dir replays from any folder) and
     the hardware it is planned on."""

@@ -76,6 +76,7 @@ def test_run_dir_refuses_reuse_unless_asked(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="already holds a run") as err:
         runs.create_run_dir(cfg)
     assert "--overwrite" in err.value.fix and "resume" in err.value.fix
+    assert runs.unique_name(cfg) == "r1-2"
     assert runs.create_run_dir(cfg, resume=True) == d and (d / "status.json").exists()
     assert runs.create_run_dir(cfg, overwrite=True) == d and not (d / "status.json").exists()
     other = tmp_path / "runs" / "notarun"
