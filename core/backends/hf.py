@@ -267,8 +267,8 @@ def training_arguments(cfg: Any, run_dir: Path, dist: Dist, prec: str, steps: An
         seed=t.seed, data_seed=t.seed,
         bf16=prec == "bf16", fp16=prec == "fp16",
         use_cpu=dist.cpu,
-        gradient_checkpointing=cfg.method.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False},
+        activation_checkpointing=cfg.method.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False},
         report_to=report, run_name=cfg.name, disable_tqdm=True,
         remove_unused_columns=False, dataloader_drop_last=False,
         ddp_backend="gloo" if dist.cpu and dist.world_size > 1 else None,
@@ -519,6 +519,12 @@ def train(cfg: Any, run_dir: Path, *, resume: bool = False, writer: ev.EventWrit
 
     final = run_dir / "final"
     trainer.save_model(str(final))
+    if trainer.is_deepspeed_enabled:
+        # Under ZeRO-3 from_pretrained would build an empty, partitioned model: the merge and the
+        # sample below load the saved files as plain models.
+        from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+        unset_hf_deepspeed_config()
     sample = None
     if dist.main:
         tok.save_pretrained(str(final))

@@ -1,0 +1,68 @@
+"""`ftwizard export RUN [--merge] [--out DIR]`: a finished run's model, ready to use elsewhere.
+
+Without --merge it reports where the final model (or adapter) is. With --merge it folds a
+LoRA/QLoRA adapter into a 16-bit copy of its base (seed 004's lora_merge) and checks the result
+by generating a few tokens from it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ftwizard.core.errors import EXIT_OK, InputError
+
+
+def _run_dir(run: str) -> Path:
+    p = Path(run).expanduser()
+    if (p / "config.yaml").is_file():
+        return p
+    try:
+        from ftwizard.core.runs import find_run
+
+        return Path(find_run(run))
+    except ImportError:  # pragma: no cover - runs.py is part of the package
+        raise InputError(f"no run directory {run!r}", field="RUN", value=run,
+                         fix="give the run's folder (see `ftwizard runs`)") from None
+
+
+@click.command("export")
+@click.argument("run")
+@click.option("--merge", is_flag=True, help="Merge the LoRA adapter into its base model.")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Where the merged model goes (default: RUN/final/merged).")
+@click.option("--prompt", default=None, help="Text to continue as a check (default: the run's sample_prompt).")
+def export(run: str, merge: bool, out: str | None, prompt: str | None) -> int:
+    """Show or merge the final model of RUN."""
+    run_dir = _run_dir(run)
+    final = run_dir / "final"
+    if not final.is_dir():
+        raise InputError(f"{run_dir} has no final model yet", field="RUN", value=run,
+                         fix="wait for the run to finish, or `ftwizard resume` it")
+    from ftwizard.core.backends import export as ex  # ~2 s: torch
+
+    if not merge:
+        kind = "LoRA adapter" if ex.is_adapter_dir(final) else "model"
+        click.echo(f"{kind}: {final}")
+        return EXIT_OK
+    if not ex.is_adapter_dir(final):
+        raise InputError(f"{final} holds a full model, not an adapter: nothing to merge",
+                         field="--merge", value=True, fix="drop --merge; the model is ready as is")
+    from ftwizard.core.config import load_config
+
+    cfg = load_config(run_dir / "config.yaml")
+    target = Path(out) if out else final / "merged"
+    merged = ex.merge_adapter(final, target, dtype=cfg.model.dtype)
+    model, tok = ex.load_for_generation(merged)
+    text = ex.sample(model, tok, prompt or cfg.output.sample_prompt or "The", max_new_tokens=16)
+    click.echo(f"merged model: {merged}")
+    click.echo(f"sample: {text!r}")
+    return EXIT_OK
+
+
+@click.command("export-config")
+def export_config() -> int:
+    """Export a run config to another tool's format (not yet available)."""
+    raise InputError("not yet available", field="export-config",
+                     fix="use the native files in the run directory (ds_config.json, accelerate.yaml)")
