@@ -45,6 +45,13 @@ class LazyGroup(DefaultGroup):
         module = COMMANDS[name].split(":")[0]
         return importlib.util.find_spec(module) is not None
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # `ftwizard --plain` / `ftwizard -o x.yaml`: options of the default command (the wizard)
+        # given without its name; the group itself only knows --version and --help.
+        if args and args[0].startswith("-") and args[0] not in ("--version", "-h", "--help"):
+            args = [self.default_cmd_name, *args]
+        return super().parse_args(ctx, args)
+
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         target = COMMANDS.get(name)
         if target is None or not self._available(name):
