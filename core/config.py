@@ -108,6 +108,9 @@ class HardwareSection(_Section):
     """auto = this machine; or a catalog name with a count: "RTX 4090", "A100-80GB x8", "TPU v3-8"."""
     nodes: int = Field(1, ge=1)
     """Machines taking part; devices per node come from the target."""
+    devices: int | None = Field(None, gt=0)
+    """Devices (processes) per node to use. Null: every GPU of the target or this machine; on a
+    CPU-only machine, one process (set 2 to run two gloo processes)."""
     host_ram_gib: float | None = Field(None, gt=0)
     """Host RAM per node for offload checks. Null: measured on this machine, or the catalog's
     typical server for a target."""

@@ -55,6 +55,7 @@ class Plan:
     problems: list[InputError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     grad_accum_suggestion: dict | None = None
+    calibration: dict | None = None  # set by core.calibration.correct: the measured correction
 
     @property
     def fits(self) -> bool:
@@ -71,7 +72,9 @@ class Plan:
                          "kind": getattr(self.hardware.kind, "key", None),
                          "devices": self.world_size, "data_parallel": self.data_parallel,
                          "device_memory_bytes": self.memory.capacity_bytes},
-            "memory": self.memory.to_dict(),
+            "memory": {**self.memory.to_dict(),
+                       "calibrated_bytes": (self.calibration or {}).get("calibrated_bytes")},
+            "calibration": self.calibration,
             "steps": None if st is None else {
                 "sequences": st.sequences, "per_epoch": st.per_epoch, "total": st.total,
                 "dropped_samples": st.dropped_samples, "warmup": st.warmup, "anneal": st.anneal,
@@ -131,6 +134,8 @@ def model_for(name: str, trust_remote_code: bool = False):  # noqa: ANN201
 def layout(cfg: RunConfig, hw) -> tuple[int, int]:  # noqa: ANN001
     """(devices taking part, data-parallel replicas) for the chosen parallelism."""
     per_node = max(1, hw.device_count) if not hw.is_cpu_only else 1
+    if cfg.hardware.devices:
+        per_node = cfg.hardware.devices if hw.is_cpu_only else min(cfg.hardware.devices, per_node)
     devices = per_node * max(1, cfg.hardware.nodes)
     p = cfg.method.parallel
     if p == "none":
@@ -212,7 +217,20 @@ def make_plan(cfg: RunConfig, hardware=None, spec=None, sequences: int | None = 
                 notes=notes, grad_accum_suggestion=gas)
     if with_suggestions and not plan.fits:
         estimate.suggestions = suggestions(plan)
+    if with_suggestions:
+        calibrate(plan)
     return plan
+
+
+def calibrate(plan: Plan) -> None:
+    """Show the estimate corrected by the user's own measurements (core/calibration.py): one stat
+    of the store per plan, a read only when it changed. A broken store never breaks a plan."""
+    try:
+        from ftwizard.core import calibration
+
+        calibration.correct(plan)
+    except Exception as err:  # noqa: BLE001
+        plan.notes.append(f"calibration store unreadable: {err}")
 
 
 def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *,  # noqa: ANN001

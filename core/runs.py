@@ -329,7 +329,10 @@ def resolved_config(cfg: RunConfig, fingerprint: dict[str, Any] | None = None) -
 
 
 def default_nproc(cfg: RunConfig, hw: Any) -> int:
-    """Processes on this node: one per GPU for the data-parallel methods, else one."""
+    """Processes on this node: one per GPU for the data-parallel methods, else one;
+    hardware.devices caps it (and sets the CPU's gloo process count)."""
+    if cfg.method.parallel in ("ddp", "deepspeed", "fsdp", "pipeline") and cfg.hardware.devices:
+        return cfg.hardware.devices
     if hw is None or hw.is_cpu_only or cfg.method.parallel in ("none", "split", "jax"):
         return 1
     return max(1, hw.device_count)

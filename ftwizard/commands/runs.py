@@ -67,7 +67,8 @@ def run(file: str, overrides: tuple[str, ...], dry_run: bool, detach: bool, name
         raise InputError("--resume and --overwrite contradict each other", field="--resume",
                          value=True, fix="--resume continues the run; --overwrite deletes it")
     con = _console()
-    cfg = load_config(file, list(overrides))
+    sets = list(overrides) + ([f"hardware.devices={nproc}"] if nproc else [])
+    cfg = load_config(file, sets)
     hw = hardware_for(cfg.hardware.target, cfg.hardware.nodes, cfg.hardware.host_ram_gib)
     notes: list[str] = []
     plan = make_plan(cfg, hw, sequences=_sequences(cfg, notes))
