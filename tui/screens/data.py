@@ -54,4 +54,6 @@ class DataScreen(StepScreen):
                          f"{st.longest_tokens:,}", style="dim")
         elif not app.config.data.train:
             t.append("no data yet: planning with data.sequences", style="dim")
-        info.update(t)
+        if t != getattr(info, "_shown", None):
+            info._shown = t
+            info.update(t)

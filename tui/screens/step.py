@@ -90,7 +90,9 @@ class StepScreen(Screen):
     def on_plan_changed(self, app: Any) -> None:
         ctx = app.context()
         for row in self.query(FieldRow):
-            row.display = row.field.applies(ctx.config)
+            show = row.field.applies(ctx.config)
+            if row.display != show:
+                row.display = show
             row.sync(ctx)
         self.query_one(EstimatePanel).show(app.plan, app.plan_state, app.plan_message)
         self.query_one(StepBar).show(TITLES, self.index, self._flagged(app))
@@ -140,7 +142,9 @@ class StepScreen(Screen):
             t.append(f"\n{keys}", style="dim")
         elif self.step.blurb:
             t.append(self.step.blurb)
-        help_box.update(t)
+        if t != getattr(help_box, "_shown", None):
+            help_box._shown = t
+            help_box.update(t)
 
     @on(FieldRow.Answered)
     def _answered(self, event: FieldRow.Answered) -> None:

@@ -45,4 +45,7 @@ class TrainScreen(StepScreen):
                 end = lrs[-1] if lrs else 0
                 t.append(f"{'':9}{'0':<20}{st.total:>20,}\n{'':9}steps, end LR {end:.1e}",
                          style="dim")
-        self.query_one("#train-info", Static).update(t)
+        box = self.query_one("#train-info", Static)
+        if t != getattr(box, "_shown", None):
+            box._shown = t
+            box.update(t)

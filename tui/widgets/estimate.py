@@ -53,7 +53,11 @@ class EstimatePanel(Widget):
         self.set_class(bad, "-bad")
         self.border_title = self._title()
         self.updates += 1
-        self.refresh(layout=True)
+        # A new layout only when the panel's height changes; otherwise a repaint is enough.
+        width = max(20, self.size.width - 4)
+        height = len(self._lines(width).wrap(self.app.console, width)) if self.size.width else -1
+        self.refresh(layout=height != getattr(self, "_height", None))
+        self._height = height
 
     def _title(self) -> str:
         p = self.plan

@@ -61,7 +61,10 @@ class FieldRow(Horizontal, can_focus=True):
         self.ctx = ctx
         self.value = self.field.get(ctx.config)
         if self.is_mounted:
-            self.query_one(".value", Static).update(self._value_text())
+            text = self._value_text()
+            if text != getattr(self, "_shown", None):  # an update costs a layout pass: skip no-ops
+                self._shown = text
+                self.query_one(".value", Static).update(text, layout=False)  # fixed 1x1fr cell
 
     def on_mount(self) -> None:
         if self.ctx is not None:
