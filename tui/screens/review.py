@@ -57,7 +57,7 @@ class ReviewScreen(StepScreen):
         from ftwizard.tui import launcher
 
         cfg = app.config
-        run_dir = f"{cfg.output.dir}/{cfg.name}-N"
+        run_dir = f"{cfg.output.dir}/{cfg.name}"  # core.runs.create_run_dir
         try:
             cmd = launcher.launch_command(cfg, run_dir, env=False)
         except Exception as err:  # noqa: BLE001 - shown, not raised: the user fixes the answers
