@@ -35,14 +35,23 @@ class LogTail:
         self.lines.extend(str(text).splitlines())
 
 
+# How running out of memory reads when it is not torch.OutOfMemoryError: CUDA via cuBLAS/NCCL/
+# DeepSpeed, and host RAM (torch's DefaultCPUAllocator, a std::bad_alloc, ENOMEM under a ulimit).
+OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory",
+               "not enough memory", "bad_alloc")
+
+
 def is_oom(err: BaseException) -> bool:
-    """CUDA out of memory, however it surfaces (torch.OutOfMemoryError, or a RuntimeError from
-    cuBLAS/NCCL/DeepSpeed carrying the message)."""
+    """Out of memory, however it surfaces (torch.OutOfMemoryError, MemoryError, or a RuntimeError
+    carrying one of OOM_MARKERS)."""
     torch = sys.modules.get("torch")
     oom_type = getattr(torch, "OutOfMemoryError", None) if torch else None
     if oom_type is not None and isinstance(err, oom_type):
         return True
-    return isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+    if isinstance(err, MemoryError):
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and any(m in text for m in OOM_MARKERS)
 
 
 def oom_suggestion(cfg: Any) -> tuple[str | None, int | None]:
@@ -137,13 +146,40 @@ def main(argv: list[str] | None = None) -> int:
     if writer is not None:
         end.setdefault("suggestion", None)
         end["peak_mem"] = ev.peak_memory()
+        end.update(_gpu_peaks())
         end["estimate_mem"] = estimate_memory(cfg) if cfg is not None else None
         writer.emit("end", **end)
         ev.write_status(run_dir, end["status"], step=end["step"], total=total,
                         exit_code=end["exit_code"])
         writer.close()
+        _record_calibration(run_dir)
     _close_distributed()
     return int(end["exit_code"])
+
+
+def _gpu_peaks() -> dict[str, int]:
+    """On a GPU, the counters the estimate models: torch's peak reserved, and that plus what the
+    device holds beyond torch's reserve (CUDA context, cuBLAS workspace) as nvidia-smi shows it."""
+    torch = sys.modules.get("torch")
+    try:
+        if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+            return {}
+        reserved_peak = int(torch.cuda.max_memory_reserved())
+        free, total = torch.cuda.mem_get_info()
+        beyond = max(0, int(total - free) - int(torch.cuda.memory_reserved()))
+        return {"peak_reserved": reserved_peak, "peak_device_used": reserved_peak + beyond}
+    except Exception:  # noqa: BLE001 - informative only
+        return {}
+
+
+def _record_calibration(run_dir: Path) -> None:
+    """Every ended run is a calibration point (issue 9); the store must never fail a run."""
+    try:
+        from ftwizard.core import calibration
+
+        calibration.record_run(run_dir)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def _step_now(run_dir: Path) -> int:

@@ -21,6 +21,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("DISABLE_TQDM", "1")
+# The calibration store corrects later plans from past runs: off by default here, so one test's
+# run never changes another test's plan; tests of the store turn it on (core/calibration.py).
+os.environ.setdefault("FTWIZARD_CALIBRATION", "off")
 
 
 @pytest.fixture(scope="session", autouse=True)
