@@ -135,9 +135,10 @@ def _probe_dir(cfg: Any) -> Path:
 
 
 def _nproc(cfg: Any, hw: Any) -> int:
-    if hw is None or hw.is_cpu_only or cfg.method.parallel in ("none", "split", "jax"):
-        return 1
-    return max(1, hw.device_count)
+    """As many processes as the real launch starts (core/runs.py decides)."""
+    from ftwizard.core.runs import default_nproc
+
+    return default_nproc(cfg, hw)
 
 
 def _limit_address_space(limit: int) -> Callable[[], None]:
@@ -336,8 +337,8 @@ def run_probe(cfg: Any, *, steps: int = 6, plan: Any = None, time_limit_s: float
             if time.monotonic() - t0 > time_limit_s:
                 _kill_group(proc)
                 result.status = "timeout"
-                result.message = (f"stopped after the {time_limit_s:.0f} s time limit; raise it "
-                                  "(--probe-time) or probe fewer steps")
+                result.message = (f"stopped after the {time_limit_s:.0f} s time limit: probe "
+                                  "fewer steps or allow more time")
                 break
             time.sleep(POLL_S)
     finally:
@@ -513,7 +514,7 @@ def relaunch_with_fix(run_dir: str | Path, *, detach: bool = True) -> Path:
     new = apply_suggestion(cfg, fix)
     if set(fix["set"]) <= RESUMABLE_KEYS:
         shutil.copyfile(d / "config.yaml", d / "config.before-fix.yaml")
-        runs.prepare_run(new, d)
+        runs.write_run_files(new, d)
         (d / "fix.json").write_text(json.dumps({"applied": fix, "time": time.time()}, default=str))
         return runs.resume_run(d, detach=detach)
     data = new.to_dict()

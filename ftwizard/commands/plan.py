@@ -114,6 +114,9 @@ def render_plan(p) -> Any:  # noqa: ANN001
                f"(safety margin {_gib(m.margin_bytes)} kept free)")
     for k, v in m.breakdown.items():
         mt.add_row(f"  {k}", "", _gib(v))
+    if p.calibration:
+        mt.add_row("measured correction", "",
+                   f"{_gib(p.calibration['calibrated_bytes'])} (x{p.calibration['ratio']:.2f}, see note)")
     mt.add_row("largest micro batch that fits", "", str(m.max_micro_batch))
     if m.host_bytes:
         host_v = "ok" if m.host_fits else "NOT enough"

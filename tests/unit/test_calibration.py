@@ -187,13 +187,13 @@ def test_probe_config_trains_a_few_steps_and_keeps_nothing(tiny_llama: Path, tmp
 def test_after_oom_suggestions_ask_for_less_than_was_reached(store: Path, tiny_llama: Path) -> None:
     from ftwizard.core.probe import suggestions_after_oom
 
-    c = cfg(tiny_llama, train__micro_batch=64, data__block_size=256)
+    c = cfg(tiny_llama, train__micro_batch=128, data__block_size=512)
     plan = make_plan(c)
     assert plan.fits and not plan.memory.suggestions
-    reached = int(plan.memory.per_device_bytes * 0.8)
+    reached = int(plan.memory.per_device_bytes * 0.9)  # the run needed more than it reached
     found = suggestions_after_oom(c, plan, reached)
-    assert found and all(s["per_device_bytes"] < reached for s in found)
-    assert found[0]["set"]["train.micro_batch"] < 64
+    assert found and all(s["per_device_bytes"] < 0.8 * reached for s in found)
+    assert found[0]["set"]["train.micro_batch"] < 128
 
 
 def test_cli_list_and_clear(store: Path, tiny_llama: Path) -> None:
