@@ -193,9 +193,10 @@ def batch_efficiency(micro_batch: int, seq: int, hidden: int) -> float:
 # PCIe 4.0 x16 moves ~12 GB/s in practice.
 CPU_ADAM_PARAMS_PER_S = 1.0e9
 # Framework time per micro batch that no FLOP count sees (Python, the Trainer loop, kernel
-# launches, the dataloader). It dominates tiny models: the tiny-cpu-demo run measured ~0.3 s per
-# 4x32-token micro batch on 2 loaded CPU cores; a GPU step of the HF Trainer pays a few ms.
-MICRO_BATCH_OVERHEAD_S = {"cpu": 0.15, "gpu": 0.005, "tpu": 0.005}
+# launches, the dataloader). It dominates tiny models: probes of tiny-cpu-demo measured ~0.024 s
+# per 8x32-token step on an idle 2-core CPU (0.3-0.6 s when other jobs share the cores); a GPU
+# step of the HF Trainer pays a few ms.
+MICRO_BATCH_OVERHEAD_S = {"cpu": 0.02, "gpu": 0.005, "tpu": 0.005}
 PCIE_BYTES_PER_S = 12e9
 
 
