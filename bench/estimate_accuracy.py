@@ -108,6 +108,16 @@ def reestimate(point: dict[str, Any], env: dict[str, Any],
 
 # ---------------------------------------------------------------------------- the table
 
+def _label(point: dict[str, Any]) -> str | None:
+    """The method label of measure_vram.py, from the stored config (so older files group alike)."""
+    if not point.get("config"):
+        return point.get("method")
+    sys.path.insert(0, str(REPO / "bench"))
+    from measure_vram import method_label
+
+    return method_label(point["config"])
+
+
 def rows(files: list[Path], stored: bool = False) -> list[dict[str, Any]]:
     """One row per measured point: method, memory error, time error, fit verdict."""
     out: list[dict[str, Any]] = []
@@ -132,7 +142,7 @@ def rows(files: list[Path], stored: bool = False) -> list[dict[str, Any]]:
             status = p.get("status")
             measured = cmp.get("measured_bytes")
             row = {"file": f.name, "gpu": env.get("gpu", "cpu"), "id": p.get("id"),
-                   "method": p.get("method"), "status": status, "counter": cmp.get("counter"),
+                   "method": _label(p), "status": status, "counter": cmp.get("counter"),
                    "estimate_bytes": est.get("per_device_bytes"), "measured_bytes": measured,
                    "mem_error": None, "time_error": None, "fit_right": None}
             if status == "ok" and measured and est.get("per_device_bytes"):

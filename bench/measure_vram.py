@@ -521,7 +521,8 @@ def _public_config(cfg: dict[str, Any], model_key: str) -> dict[str, Any]:
 
 
 def method_label(cfg: dict[str, Any]) -> str:
-    """A short method name to group errors by: full-bf16, lora, qlora-nf4-dq, zero3-offload..."""
+    """A short method name to group errors by: full-bf16, lora, qlora-nf4-dq, full-bf16-zero3-offload,
+    full-fp32+adafactor..."""
     m, dtype = cfg.get("method", {}), cfg.get("model", {}).get("dtype", "bf16")
     kind = m.get("kind", "full")
     if kind == "qlora":
@@ -534,6 +535,8 @@ def method_label(cfg: dict[str, Any]) -> str:
         label += f"-zero{m.get('zero_stage', 2)}"
         if m.get("offload_optimizer") or m.get("offload_params"):
             label += "-offload"
+    if m.get("optimizer", "adamw") != "adamw":
+        label += f"+{m['optimizer']}"
     return label
 
 
