@@ -131,7 +131,12 @@ def model_folder(spec: dict[str, Any], cache: Path, on_gpu: bool) -> Path:
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     train_tokenizer(tmp, arch=arch)
-    write_random_weights(tmp, config, on_gpu)
+    # In a child process: the bench itself never touches the GPU, so no CUDA context of ours sits
+    # on the device (and in NVML's figures) while the points run.
+    (tmp / "random_config.json").write_text(json.dumps(config))
+    subprocess.run([sys.executable, str(Path(__file__).resolve()), "--write-weights", str(tmp)]
+                   + (["--on-gpu"] if on_gpu else []), check=True, cwd=str(REPO))
+    (tmp / "random_config.json").unlink()
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out
@@ -629,7 +634,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", help="folder for the random-weight model folders (reused)")
     ap.add_argument("--list", action="store_true", help="list the section's points and exit")
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--write-weights", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--on-gpu", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.write_weights:
+        write_random_weights(args.write_weights,
+                             json.loads((args.write_weights / "random_config.json").read_text()),
+                             args.on_gpu)
+        return 0
     if args.child:
         return child(args.child)
     if args.list:
