@@ -13,6 +13,7 @@ measured by bench/tui_latency.py).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,20 @@ from ftwizard.core.config import RunConfig
 from ftwizard.core.errors import InputError
 
 STYLES = Path(__file__).parent / "styles"
+
+
+@dataclass(frozen=True)
+class ProbeView:
+    """What the estimate panel shows of "test fit": idle, running (steps done), done or error."""
+
+    state: str = "idle"            # idle | running | done | error
+    steps: int = 4
+    steps_done: int = 0
+    config: Any = None             # the answers it measures (a stale result is marked so)
+    result: Any = None             # core.probe.ProbeResult
+    error: str | None = None
+    started: float = 0.0
+    applied: str | None = None     # the fix applied before this probe, when `f` started it
 
 
 class WizardApp(App[int]):
@@ -74,9 +89,29 @@ class WizardApp(App[int]):
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, WizardApp.DataProgressed) and message.key == self.key
 
+    @dataclass
+    class ProbeProgressed(Message):
+        """A probe's backend wrote a step event; a newer one replaces an older one still queued."""
+
+        token: int
+        steps_done: int
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, WizardApp.ProbeProgressed) and message.token == self.token
+
+    @dataclass
+    class ProbeFinished(Message):
+        """A probe ended (result None and error set when it could not even start)."""
+
+        token: int
+        config: Any
+        result: Any
+        error: str | None = None
+
     def __init__(self, config: RunConfig | None = None, *, hardware: Any = None,
                  detect: bool = True, save_path: str | Path | None = None,
-                 step: str = "hardware", run_dir: str | Path | None = None) -> None:
+                 step: str = "hardware", run_dir: str | Path | None = None,
+                 probe_steps: int = 4, probe_kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.config: RunConfig = config or q.default_config(hardware)
         self._given_config = config is not None
@@ -97,6 +132,9 @@ class WizardApp(App[int]):
         self.data_progress: float | None = None
         self.plan_changed: Signal[WizardApp] = Signal(self, "plan-changed")
         self.result_message: str | None = None  # printed after exit (the attach command)
+        self.probe = ProbeView(steps=probe_steps)
+        self.probe_kwargs = dict(probe_kwargs or {})  # tests: memory_limit_bytes, time_limit_s
+        self._probe_token = 0
 
     # ---------------------------------------------------------------- start
 
@@ -200,6 +238,86 @@ class WizardApp(App[int]):
         if event.state == WorkerState.ERROR:
             self.notify(f"{event.worker.description or event.worker.name}: {event.worker.error}",
                         severity="error", timeout=8)
+
+    # ---------------------------------------------------------------- test fit (probe)
+
+    def start_probe(self, *, fix_first: bool = False) -> str | None:
+        """Run the current answers for a few real steps (or, after an OOM probe with fix_first,
+        apply its first fix and probe that). The reason when nothing starts."""
+        if self.probe.state == "running":
+            return "a probe is already running"
+        if fix_first:
+            res = self.probe.result
+            if res is None or res.status != "oom" or not res.suggestions or not self.probe_current():
+                return "no measured fix to apply"
+            cfg, plan = self.config, res
+        else:
+            if self.plan is None:
+                return "nothing to test yet: the estimate is not ready"
+            cfg, plan = self.config, self.plan
+        self._probe_token += 1
+        self.probe = ProbeView(state="running", steps=self.probe.steps, config=cfg,
+                               started=time.monotonic(),
+                               applied=res.suggestions[0]["text"] if fix_first else None)
+        self.probe_worker(self._probe_token, cfg, plan, fix_first, self.planning_hardware()[0])
+        self.plan_changed.publish(self)
+        return None
+
+    @work(thread=True, exclusive=True, group="probe", name="probe", exit_on_error=False,
+          description="test fit")
+    def probe_worker(self, token: int, cfg: RunConfig, plan_or_result: Any, fix_first: bool,
+                     hardware: Any) -> None:
+        """`plan_or_result`: the plan shown (a fresh probe), or the OOM result whose fix to apply."""
+        from ftwizard.core import probe  # subprocess + psutil; torch only in the child
+
+        def progress(event: dict[str, Any]) -> None:
+            if event.get("type") == "step":
+                self.post_message(self.ProbeProgressed(token, int(event.get("step") or 0)))
+
+        kw = {"steps": self.probe.steps, "on_progress": progress, "hardware": hardware,
+              **self.probe_kwargs}
+        try:
+            if fix_first:
+                out = probe.apply_first_and_probe_again(cfg, plan_or_result, **kw)
+                if out is None:
+                    self.post_message(self.ProbeFinished(token, cfg, None, "no fix to apply"))
+                    return
+                new_cfg, result = out
+            else:
+                new_cfg, result = cfg, probe.run_probe(cfg, plan=plan_or_result, **kw)
+            self.post_message(self.ProbeFinished(token, new_cfg, result))
+        except InputError as err:
+            self.post_message(self.ProbeFinished(token, cfg, None, str(err)))
+        except Exception as err:  # noqa: BLE001 - the panel says why; the wizard goes on
+            self.post_message(self.ProbeFinished(token, cfg, None, f"{type(err).__name__}: {err}"))
+
+    @on(ProbeProgressed)
+    def _probe_progressed(self, event: ProbeProgressed) -> None:
+        if event.token == self._probe_token and self.probe.state == "running":
+            self.probe = replace(self.probe, steps_done=event.steps_done)
+            self.plan_changed.publish(self)
+
+    @on(ProbeFinished)
+    def _probe_finished(self, event: ProbeFinished) -> None:
+        if event.token != self._probe_token:
+            return
+        applied = self.probe.applied
+        if applied and event.result is not None and event.config != self.config:
+            self.set_config(event.config)   # the fix the probe measured becomes the answer
+        self.show_probe_result(event.result, event.config, error=event.error, applied=applied)
+
+    def show_probe_result(self, result: Any, config: RunConfig | None = None, *,
+                          error: str | None = None, applied: str | None = None) -> None:
+        """Show a finished probe in the panel (also how snapshot tests inject a fixed one)."""
+        self.probe = ProbeView(state="done" if result is not None else "error",
+                               steps=self.probe.steps, config=config or self.config,
+                               result=result, error=error, applied=applied,
+                               steps_done=getattr(result, "steps_done", 0))
+        self.plan_changed.publish(self)
+
+    def probe_current(self) -> bool:
+        """Whether the probe shown was measured for the answers as they are now."""
+        return self.probe.config is not None and self.probe.config == self.config
 
     # ---------------------------------------------------------------- answers and the plan
 

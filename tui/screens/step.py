@@ -34,6 +34,7 @@ class StepScreen(Screen):
         Binding("n,pagedown", "next", "next"),
         Binding("b,pageup", "back", "back"),
         Binding("f", "fit", "make it fit"),
+        Binding("t", "test_fit", "test fit"),
         Binding("s", "save", "save"),
         Binding("q", "quit", "quit"),
     ] + [Binding(str(i + 1), f"jump({i})", f"step {i + 1}", show=False) for i in range(len(q.STEPS))]
@@ -94,7 +95,8 @@ class StepScreen(Screen):
             if row.display != show:
                 row.display = show
             row.sync(ctx)
-        self.query_one(EstimatePanel).show(app.plan, app.plan_state, app.plan_message)
+        self.query_one(EstimatePanel).show(app.plan, app.plan_state, app.plan_message,
+                                           app.probe, app.probe_current())
         self.query_one(StepBar).show(TITLES, self.index, self._flagged(app))
         self.render_extra(app)
         self._show_help()
@@ -187,7 +189,18 @@ class StepScreen(Screen):
         if i != self.index:
             self.app.goto(q.STEP_IDS[i])
 
+    def action_test_fit(self) -> None:
+        why = self.app.start_probe()
+        if why:
+            self.notify(why, severity="warning", timeout=3)
+
     def action_fit(self) -> None:
+        pv = self.app.probe
+        if pv.state == "done" and pv.result.status == "oom" and self.app.probe_current():
+            why = self.app.start_probe(fix_first=True)   # the measured fix, then measure again
+            if why:
+                self.notify(why, severity="warning", timeout=3)
+            return
         text = self.app.make_it_fit()
         if text:
             self.notify(f"applied: {text}", timeout=4)

@@ -46,15 +46,19 @@ class EstimatePanel(Widget):
         self.message = ""
         self.wide = False
         self.updates = 0             # counted by the latency bench and the tests
+        self.probe: Any = None       # app.ProbeView: "test fit" running or its result
+        self.probe_current = True    # False: measured for earlier answers
 
-    def show(self, plan: Any, state: str = "ok", message: str = "") -> None:
+    def show(self, plan: Any, state: str = "ok", message: str = "", probe: Any = None,
+             probe_current: bool = True) -> None:
         self.plan, self.state, self.message = plan, state, message
-        bad = state == "error" or (plan is not None and not plan.fits)
+        self.probe, self.probe_current = probe, probe_current
+        bad = state == "error" or (plan is not None and not plan.fits) or self._probe_oom()
         self.set_class(bad, "-bad")
         self.border_title = self._title()
         self.updates += 1
         # A new layout only when the panel's height changes; otherwise a repaint is enough.
-        width = max(20, self.size.width - 4)
+        width = max(20, self.size.width)   # `size` is the content area (border, padding off)
         height = len(self._lines(width).wrap(self.app.console, width)) if self.size.width else -1
         self.refresh(layout=height != getattr(self, "_height", None))
         self._height = height
@@ -74,7 +78,7 @@ class EstimatePanel(Widget):
         return len(self._lines(width).wrap(self.app.console, max(1, width)))
 
     def render(self) -> Text:
-        return self._lines(max(20, self.size.width - 4))
+        return self._lines(max(20, self.size.width))
 
     # ------------------------------------------------------------------ content
 
@@ -102,7 +106,10 @@ class EstimatePanel(Widget):
         t.append(f" {gib(used):>5} GiB\n")
         if m.fits:
             t.append("✓ fits", style="bold green")
-            t.append(f" · {gib(m.headroom_bytes)} GiB headroom\n")
+            if self._probe_oom():   # the measurement below says otherwise: say whose verdict
+                t.append(f" (estimate) · {gib(m.headroom_bytes)} GiB spare\n")
+            else:
+                t.append(f" · {gib(m.headroom_bytes)} GiB headroom\n")
         else:
             more = f"needs {gib(-m.headroom_bytes)} GiB more"
             t.append("✗ does NOT fit", style="bold red")
@@ -145,7 +152,7 @@ class EstimatePanel(Widget):
             t.append(f"⚠ {prob.message}\n", style="bold yellow")
             if prob.fix:
                 t.append(f"  fix: {prob.fix}\n", style="yellow")
-        if not m.fits:
+        if not m.fits and not self._probe_oom():
             sugg = m.suggestions
             if sugg:
                 t.append("cheapest fixes (f applies 1):\n", style="bold")
@@ -154,10 +161,71 @@ class EstimatePanel(Widget):
             else:
                 t.append("no single change makes it fit: a bigger device or more of them\n",
                          style="red")
-        elif p.fits:
-            t.append("")
+        self._probe_lines(t, width)
         t.rstrip()
         return t
+
+    # ------------------------------------------------------------------ test fit
+
+    def _probe_oom(self) -> bool:
+        pv = self.probe
+        return bool(pv is not None and pv.state == "done" and self.probe_current
+                    and pv.result.status == "oom")
+
+    def _probe_lines(self, t: Text, width: int) -> None:
+        """The probe beside the estimate: progress while it runs, then measured vs estimated."""
+        pv = self.probe
+        if pv is None or pv.state == "idle":
+            return
+        t.append("─" * max(4, width) + "\n", style="dim")
+        if pv.applied:
+            t.append(f"applied: {pv.applied}\n", style="cyan")
+        if pv.state == "running":
+            t.append("testing fit… ", style="bold")
+            t.append(f"step {pv.steps_done}/{pv.steps}\n" if pv.steps_done
+                     else "starting (loading the model)\n")
+            filled, empty = bar(pv.steps_done / pv.steps if pv.steps else 0, max(8, width))
+            t.append(filled, style="cyan")
+            t.append(empty + "\n", style="dim")
+            return
+        if pv.state == "error" or pv.result is None:
+            t.append("✗ test fit could not run\n", style="bold red")
+            t.append(f"{pv.error or ''}\n", style="red")
+            return
+        r = pv.result
+        stale = "" if self.probe_current else " (earlier answers; t again)"
+        verdict = {"ok": ("✓ fits (measured)", "bold green"),
+                   "oom": ("✗ does not fit (measured)", "bold red"),
+                   "timeout": ("⚠ time limit reached", "bold yellow"),
+                   "failed": ("✗ test run failed", "bold red")}[r.status]
+        t.append(verdict[0], style=verdict[1] if self.probe_current else "dim")
+        t.append(f"{stale}\n", style="dim")
+        where = f"at step {r.steps_done}/{r.steps}" if r.status != "ok" else f"in {r.steps_done} steps"
+        if r.peak_bytes:
+            verb = "reached" if r.status == "oom" else "measured"
+            t.append(f"{verb} {gib(r.peak_bytes)} GiB {where}\n")
+            if r.estimate_bytes:
+                diff = r.peak_bytes - r.estimate_bytes
+                t.append(f"estimate {gib(r.estimate_bytes)} GiB: ")
+                t.append(f"{'+' if diff >= 0 else '-'}{abs(diff) / GiB:.1f} "
+                         f"({diff / r.estimate_bytes * 100:+.0f}%)\n",
+                         style="bold" if abs(diff) > 0.1 * r.estimate_bytes else "")
+        else:
+            t.append(f"no measurement {where}\n", style="dim")
+        if r.tokens_per_s:
+            line = f"{r.tokens_per_s:,.0f} tok/s"
+            if r.estimate_tokens_per_s:
+                line += f" · est {r.estimate_tokens_per_s:,.0f} (x{r.tokens_per_s / r.estimate_tokens_per_s:.2f})"
+            t.append(line + "\n")
+        if r.status in ("failed", "timeout") and r.message:
+            t.append(f"{r.message}\n", style="yellow")
+        if r.status == "oom" and self.probe_current:
+            if r.suggestions:
+                t.append("fixes (f applies 1, tests again):\n", style="bold")
+                for i, s in enumerate(r.suggestions[: 4 if self.wide else 3], 1):
+                    t.append(f"{i} {s['text']}\n")
+            else:
+                t.append("no single change makes it fit\n", style="red")
 
     def _breakdown(self, t: Text, m: Any, width: int) -> None:
         items = [(LABELS[k], m.breakdown.get(k, 0)) for k in LABELS]
