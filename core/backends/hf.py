@@ -30,7 +30,7 @@ from ftwizard.core.errors import InputError
 from ftwizard.core.schedule import lr_at, plan_steps
 
 OPTIMIZERS = {  # config name -> TrainingArguments.optim
-    "adamw": "adamw_torch",
+    "adamw": "adamw_torch_fused",  # the Trainer's default: one kernel per step, CPU and CUDA
     "adamw_8bit": "adamw_bnb_8bit",
     "paged_adamw_8bit": "paged_adamw_8bit",
     "adafactor": "adafactor",

@@ -118,12 +118,15 @@ def test_lora_gpt2_merge_and_export(tmp_path, tiny_gpt2):
     assert not any("lora" in n for n, _ in m.named_parameters())
 
 
-@pytest.mark.parametrize("bits,layer", [(4, "Linear4bit"), (8, "Linear8bitLt")])
-def test_qlora_really_quantizes_and_trains(tmp_path, tiny_llama, bits, layer):
-    """bitsandbytes runs on the CPU (FACTS.md): the base is really quantized, the adapter learns."""
+@pytest.mark.parametrize("bits,layer,checkpointing", [(4, "Linear4bit", True),
+                                                     (8, "Linear8bitLt", False)])
+def test_qlora_really_quantizes_and_trains(tmp_path, tiny_llama, bits, layer, checkpointing):
+    """bitsandbytes runs on the CPU (FACTS.md): the base is really quantized, the adapter learns
+    (with gradient checkpointing in the 4-bit run)."""
     data = write_data(tmp_path / "data")
     cfg = config(tiny_llama, data, model={"dtype": "bf16"},
                  method={"kind": "qlora", "quant_bits": bits,
+                         "gradient_checkpointing": checkpointing,
                          "lora": {"r": 16, "alpha": 32, "dropout": 0.0}},
                  train={"max_steps": 24, "lr": 1e-2, "micro_batch": 16})
     run = make_run(tmp_path / "run", cfg)

@@ -138,3 +138,17 @@ def test_environment(monkeypatch):
     assert launch.train_environment(_cfg(parallel="deepspeed"), cpu=True)["DS_SKIP_CUDA_CHECK"] == "1"
     line = launch.shell_line(["python", "-m", "x", "a b"], {"A": "1"})
     assert line == "A=1 python -m x 'a b'"
+
+
+def test_every_config_optimizer_is_a_trainer_optimizer():
+    """adamw_8bit / paged_adamw_8bit go to bitsandbytes, adafactor and sgd to the Trainer's own."""
+    from typing import get_args
+
+    from transformers.training_args import OptimizerNames
+
+    from ftwizard.core.backends.hf import OPTIMIZERS
+    from ftwizard.core.config import Optimizer
+
+    assert set(OPTIMIZERS) == set(get_args(Optimizer))
+    for name in OPTIMIZERS.values():
+        OptimizerNames(name)  # raises for a name the Trainer does not know
