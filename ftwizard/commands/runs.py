@@ -352,7 +352,16 @@ def runs(root: str | None, as_json: bool) -> int:
         step = f"{i.step}/{i.total}" if i.total else str(i.step)
         t.add_row(i.name, f"[{colour.get(i.state, '')}]{i.state}[/]", step, started, str(i.path))
     con.print(t)
+    for i in infos:
+        if i.extra.get("status") == "oom":
+            con.print(f"{oom_hint(i.name, i.message)}", soft_wrap=True, markup=False)
     return EXIT_OK
+
+
+def oom_hint(name: str, message: str | None = None) -> str:
+    """The line `ftwizard runs` prints under a run that died of OOM."""
+    why = (message or "out of memory").splitlines()[0]
+    return f"{name}: {why}; relaunch with fix: ftwizard resume {name} --fix"
 
 
 @click.command("attach")
@@ -413,13 +422,27 @@ def stop(run_ref: str, force: bool, wait_s: float | None) -> int:
 @click.argument("run_ref", metavar="RUN")
 @click.option("--detach", "-d", is_flag=True, help="Start and return at once.")
 @click.option("--plain", is_flag=True, help="Progress as lines, not a bar.")
-def resume(run_ref: str, detach: bool, plain: bool) -> int:
+@click.option("--fix", is_flag=True,
+              help="A run that died of OOM: apply its first fix (batch, accumulation or recompute: "
+                   "resumed here; anything else: a new run NAME-fix) and relaunch.")
+def resume(run_ref: str, detach: bool, plain: bool, fix: bool) -> int:
     """Continue a stopped, failed or lost run from its newest checkpoint, with the same config."""
     from ftwizard.core import runs as core_runs
 
     run_dir = core_runs.find_run(run_ref)
     ckpt = core_runs.newest_checkpoint(run_dir)
     con = _console()
+    if fix:
+        from ftwizard.core.probe import oom_fix, relaunch_with_fix
+
+        change = oom_fix(run_dir)
+        new_dir = relaunch_with_fix(run_dir, detach=True)   # InputError when not an OOM run
+        con.print(f"relaunched {new_dir.name} with: {change['text'] if change else 'its fix'}"
+                  + (f", from {ckpt.name}" if ckpt and new_dir == run_dir else ""))
+        if detach:
+            _print_detached(con, new_dir)
+            return EXIT_OK
+        return follow(new_dir, con, plain=plain)
     core_runs.resume_run(run_dir)
     con.print(f"resuming {run_dir.name} from "
               + (f"{ckpt.name}" if ckpt else "the start (no complete checkpoint was saved)"))

@@ -41,12 +41,23 @@ class RunState:
     end: dict | None = None
 
 
+def _reason(end: dict) -> str:
+    """The end event's message as one line, with the backend's own hint when it gave one."""
+    msg = str(end.get("message") or "out of memory").splitlines()[0]
+    if len(msg) > 90:
+        msg = msg[:89] + "…"
+    if end.get("suggestion"):
+        msg += f"; try: {end['suggestion']}"
+    return msg
+
+
 class RunScreen(Screen):
     BINDINGS = [
-        Binding("s", "stop", "stop and save"),
+        Binding("s", "stop", "stop+save"),
         Binding("d", "detach", "detach"),
         Binding("o", "run_dir", "run dir"),
-        Binding("q", "quit", "quit (training goes on)"),
+        Binding("r", "relaunch", "relaunch with fix"),
+        Binding("q", "quit", "quit (run goes on)"),
     ]
 
     @dataclass
@@ -56,15 +67,33 @@ class RunScreen(Screen):
         events: list[dict]
         lines: list[str]
 
+    @dataclass
+    class FixFound(Message):
+        """core.probe.oom_fix answered for this run (fix None: nothing to offer)."""
+
+        fix: dict | None
+        error: str | None = None
+
+    @dataclass
+    class Relaunched(Message):
+        """relaunch_with_fix started the fixed run (the same dir resumed, or `<name>-fix`)."""
+
+        run_dir: Path | None
+        error: str | None = None
+
     def __init__(self, run_dir: str | Path, *, poll: float = 0.3) -> None:
         super().__init__(id="run")
         self.run_dir = Path(run_dir)
         self.poll = poll
         self.state = RunState(name=self.run_dir.name)
+        self.fix: dict | None = None        # the OOM fix `r` applies, once oom_fix answered
+        self.fix_state = "none"             # none | looking | found | nothing | relaunching
+        self.fix_error: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="run-header")
         yield Static("", id="run-progress")
+        yield Static("", id="run-end")
         with Horizontal(id="run-panels"):
             yield Static("", id="run-loss")
             yield Static("", id="run-memory")
@@ -93,13 +122,14 @@ class RunScreen(Screen):
     def tail(self) -> None:
         from textual.worker import get_current_worker
 
-        from ftwizard.core.events import EVENTS_FILE, read_events
+        from ftwizard.core.events import EVENTS_FILE, read_events, read_status
 
         worker = get_current_worker()
         ev_off = 0
         log_off = 0
         partial = b""
         ended_reads = 0
+        ended = False      # the newest start/end event is an end (a resume appends a new start)
         while not worker.is_cancelled:
             events, ev_off = read_events(self.run_dir / EVENTS_FILE, ev_off)
             lines: list[str] = []
@@ -115,7 +145,10 @@ class RunScreen(Screen):
                 pass
             if events or lines:
                 self.post_message(self.Tailed(events, lines))
-            if any(e.get("type") == "end" for e in events) or self.state.end is not None:
+            for e in events:
+                if e.get("type") in ("start", "end"):
+                    ended = e["type"] == "end"
+            if ended and (read_status(self.run_dir) or {}).get("state") not in ("starting", "running"):
                 ended_reads += 1
                 if ended_reads > 3:
                     if partial:
@@ -129,6 +162,7 @@ class RunScreen(Screen):
         for e in event.events:
             kind = e.get("type")
             if kind == "start":
+                s.end = None            # a resumed run: the old end no longer holds
                 s.total = e.get("total_steps") or s.total
                 plan = e.get("plan") or {}
                 mem = plan.get("memory") if isinstance(plan, dict) else None
@@ -151,8 +185,70 @@ class RunScreen(Screen):
                 s.mem = e.get("peak_mem") or s.mem
                 s.estimate = e.get("estimate_mem") or s.estimate
         if event.lines:
-            self.query_one(Log).write_lines(event.lines)
+            log = self.query_one(Log)
+            log.write_lines(event.lines)
+            # The first batch lands before the log has a size: scroll once it has one.
+            self.call_after_refresh(log.scroll_end, animate=False)
+        if s.end is not None and s.end.get("status") == "oom" and self.fix_state == "none":
+            self.fix_state = "looking"
+            self.find_fix()
         self._render_state()
+        self.refresh_bindings()
+
+    # ---------------------------------------------------------------- out of memory
+
+    @work(thread=True, exclusive=True, group="oom-fix", name="oom-fix", exit_on_error=False,
+          description="finding the OOM fix")
+    def find_fix(self) -> None:
+        from ftwizard.core.probe import oom_fix  # plans again: reads the model's config
+
+        try:
+            self.post_message(self.FixFound(oom_fix(self.run_dir)))
+        except Exception as err:  # noqa: BLE001 - shown as words; `ftwizard resume --fix` remains
+            self.post_message(self.FixFound(None, f"{type(err).__name__}: {err}"))
+
+    @on(FixFound)
+    def _fix_found(self, event: FixFound) -> None:
+        self.fix = event.fix
+        self.fix_state = "found" if event.fix else "nothing"
+        self.fix_error = event.error
+        self._render_state()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "relaunch":   # shown only for a run that died of OOM and has a fix
+            return self.fix_state == "found"
+        return True
+
+    def action_relaunch(self) -> None:
+        if self.fix_state != "found":
+            return
+        self.fix_state = "relaunching"
+        self._render_state()
+        self.refresh_bindings()
+        self.relaunch()
+
+    @work(thread=True, exclusive=True, group="relaunch", name="relaunch-with-fix",
+          exit_on_error=False, description="relaunching with the fix")
+    def relaunch(self) -> None:
+        from ftwizard.core.probe import relaunch_with_fix
+
+        try:
+            self.post_message(self.Relaunched(Path(relaunch_with_fix(self.run_dir, detach=True))))
+        except Exception as err:  # noqa: BLE001 - InputError and spawn failures alike
+            self.post_message(self.Relaunched(None, str(err)))
+
+    @on(Relaunched)
+    def _relaunched(self, event: Relaunched) -> None:
+        if event.run_dir is None:
+            self.fix_state = "found"
+            self.notify(f"relaunch failed: {event.error}", severity="error", timeout=8)
+            self._render_state()
+            self.refresh_bindings()
+            return
+        self.app.run_dir = event.run_dir
+        self.notify(f"relaunched with: {self.fix['text']}", timeout=6)
+        self.app.switch_screen(RunScreen(event.run_dir, poll=self.poll))
 
     def _render_state(self) -> None:
         from ftwizard.core.plan import format_duration
@@ -166,7 +262,7 @@ class RunScreen(Screen):
         else:
             status = s.end.get("status", "ended")
             head.append(status, style="bold green" if status == "finished" else "bold red")
-            if s.end.get("message"):
+            if s.end.get("message") and status != "oom":   # OOM: its own line below
                 head.append(f": {s.end['message']}")
         self.query_one("#run-header", Static).update(head)
         prog = Text()
@@ -191,7 +287,8 @@ class RunScreen(Screen):
             rows = block_chart(s.losses, w, 3)
             hi, lo = max(s.losses), min(s.losses)
             for i, line in enumerate(rows):
-                label = f"{hi:7.3f} " if i == 0 else (f"{lo:7.3f} " if i == len(rows) - 1 else " " * 8)
+                last = i == len(rows) - 1 and hi != lo   # one value: one label
+                label = f"{hi:7.3f} " if i == 0 else (f"{lo:7.3f} " if last else " " * 8)
                 loss.append(label, style="dim")
                 loss.append(line + "\n", style="cyan")
             if s.eval_losses:
@@ -213,9 +310,33 @@ class RunScreen(Screen):
                 mem.append(f" of {s.capacity / GiB:.1f} GiB")
         else:
             mem.append("no measurement yet", style="dim")
-        if s.end is not None and s.end.get("suggestion"):
+        if s.end is not None and s.end.get("suggestion") and s.end.get("status") != "oom":
             mem.append(f"\ntry: {s.end['suggestion']}", style="yellow")
         self.query_one("#run-memory", Static).update(mem)
+        self._render_end()
+
+    def _render_end(self) -> None:
+        """Why it died, in one line, and what `r` would change (OOM only)."""
+        s = self.state
+        box = self.query_one("#run-end", Static)
+        oom = s.end is not None and s.end.get("status") == "oom"
+        box.display = oom
+        if not oom:
+            return
+        t = Text()
+        t.append(" ✗ ", style="bold red")
+        t.append(_reason(s.end), style="bold")
+        if self.fix_state == "found" and self.fix:
+            t.append("\n r", style="bold reverse")
+            t.append(f" relaunch with fix: {self.fix['text']}")
+        elif self.fix_state == "relaunching":
+            t.append(f"\n relaunching with: {self.fix['text'] if self.fix else ''}…", style="italic")
+        elif self.fix_state == "looking":
+            t.append("\n looking for a fix…", style="dim")
+        elif self.fix_state == "nothing":
+            why = self.fix_error
+            t.append(f"\n no single change would help{': ' + why if why else ''}", style="yellow")
+        box.update(t)
 
     # ---------------------------------------------------------------- actions
 
