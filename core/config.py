@@ -41,6 +41,10 @@ class ModelSection(_Section):
     holding config.json."""
     dtype: Dtype = "bf16"
     """Training precision: fp32, fp16 (mixed precision) or bf16 (needs Ampere or newer)."""
+    fp32_master: bool = False
+    """Full fine-tuning in bf16: keep fp32 weights and autocast the math to bf16 (16 B/param with
+    AdamW, steadier on long runs) instead of pure bf16 weights, gradients and Adam states (8 B/param).
+    fp16 always keeps fp32 weights (mixed precision); DeepSpeed keeps its own fp32 master copy."""
     trust_remote_code: bool = False
     """Run modelling code shipped with the model. Off unless you trust its author; the plan shows it."""
     pad_token_id: int | None = None

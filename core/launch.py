@@ -277,6 +277,11 @@ def train_command(cfg: RunConfig, run_dir: str | Path, *, nproc: int, resume: bo
     --cpu` would start one process only, and FSDP would run as DDP anyway (FACTS.md).
     """
     par = cfg.method.parallel
+    if par == "jax":
+        # The JAX stack lives in its own environment (tunix pins what the PyTorch stack refuses).
+        from ftwizard.core.backends.jax_env import train_command as jax_command
+
+        return jax_command(run_dir, resume=resume)
     if par == "split" or nproc <= 1 and par not in ("deepspeed",):
         return python_command(run_dir, resume=resume)
     cpu = on_cpu(cfg) if cpu is None else cpu

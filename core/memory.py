@@ -86,6 +86,7 @@ class Setup:
 
     kind: str                  # full | lora | qlora
     dtype: str                 # fp32 | fp16 | bf16
+    fp32_master: bool          # bf16 with fp32 weights + autocast (mixed precision)
     quant_bits: int | None
     double_quant: bool
     lora_r: int
@@ -107,7 +108,8 @@ class Setup:
     @classmethod
     def from_config(cls, cfg, world: int) -> "Setup":  # noqa: ANN001 - RunConfig
         m = cfg.method
-        return cls(kind=m.kind, dtype=cfg.model.dtype, quant_bits=m.quant_bits,
+        return cls(kind=m.kind, dtype=cfg.model.dtype, fp32_master=cfg.model.fp32_master,
+                   quant_bits=m.quant_bits,
                    double_quant=m.double_quant, lora_r=m.lora.r,
                    lora_targets=m.lora.target_modules, lora_dropout=m.lora.dropout,
                    parallel=m.parallel, zero_stage=m.zero_stage,
@@ -152,6 +154,12 @@ class MemoryEstimate:
 
 # ---------------------------------------------------------------- parameters
 
+def full_weight_bytes(s: Setup) -> float:
+    """Bytes per parameter of trained weights (and of their gradients) outside DeepSpeed: fp32
+    for fp32 and for mixed precision (fp16, or bf16 with fp32_master), 2 for pure bf16."""
+    return 2.0 if (s.dtype == "bf16" and not s.fp32_master) else 4.0
+
+
 def trainable_params(spec, s: Setup) -> int:  # noqa: ANN001 - ModelSpec
     if s.kind == "full":
         return spec.params
@@ -168,9 +176,7 @@ def weight_bytes(spec, s: Setup) -> float:  # noqa: ANN001
     if s.kind == "full":
         if s.parallel == "deepspeed" and s.dtype != "fp32":
             return 2.0 * spec.params
-        if s.dtype == "fp16" or s.dtype == "fp32":
-            return 4.0 * spec.params        # AMP keeps the fp32 model
-        return 2.0 * spec.params            # pure bf16
+        return full_weight_bytes(s) * spec.params   # AMP keeps the fp32 model; pure bf16 does not
     if s.kind == "lora":
         return float(e16 * spec.params)
     # qlora: decoder Linears quantized, the rest 16-bit
@@ -197,8 +203,8 @@ def _opt_state_bytes(spec, s: Setup, n: int) -> float:  # noqa: ANN001
             return 4.0 * (mats + max(0, vec))
         return 4.0 * n * 0.1
     # adamw: two moments in the trainable params' dtype
-    if s.kind == "full" and s.dtype == "bf16":
-        return 4.0 * n
+    if s.kind == "full" and full_weight_bytes(s) == 2.0:
+        return 4.0 * n                   # torch AdamW keeps m and v in the params' dtype
     return 8.0 * n
 
 
@@ -383,7 +389,7 @@ def _terms(spec, s: Setup, *, on_cpu: bool, tpu: bool) -> dict[str, float]:  # n
         unit = spec.params_per_layer
         gathered = 2 * e * unit * 2 if s.fsdp == "full_shard" else 0   # current + prefetched unit
         if s.kind == "full":
-            wb = 4.0 if s.dtype in ("fp32", "fp16") else 2.0
+            wb = full_weight_bytes(s)
             d["weights.shard"] = wb * spec.params / n if s.fsdp == "full_shard" else wb * spec.params
             d["weights.gathered"] = gathered
             d["gradients.shard"] = wb * spec.params / n
@@ -402,7 +408,7 @@ def _terms(spec, s: Setup, *, on_cpu: bool, tpu: bool) -> dict[str, float]:  # n
         frac = frac_params / spec.params
         d["weights.stage"] = w_all * frac
         if s.kind == "full":
-            gb = 4.0 if s.dtype in ("fp32", "fp16") else 2.0
+            gb = full_weight_bytes(s)
             d["gradients.stage"] = gb * spec.params * frac
             d["optimizer.stage"] = _opt_state_bytes(spec, s, spec.params) * frac
         else:
@@ -413,10 +419,9 @@ def _terms(spec, s: Setup, *, on_cpu: bool, tpu: bool) -> dict[str, float]:  # n
         # none / ddp: a full replica per device.
         if s.kind == "full":
             d["weights.model"] = w_all
-            gb = 4.0 if s.dtype in ("fp32", "fp16") else 2.0
-            d["gradients.model"] = gb * spec.params
+            d["gradients.model"] = full_weight_bytes(s) * spec.params
             d["optimizer.model"] = _opt_state_bytes(spec, s, spec.params)
-            if s.dtype == "fp16" and not on_cpu:
+            if s.dtype != "fp32" and full_weight_bytes(s) == 4.0 and not on_cpu:
                 d["other.autocast_cache"] = 2.0 * spec.n_layers * spec.linear_params_per_layer
         else:
             d["weights.base"] = w_all

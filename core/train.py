@@ -84,6 +84,24 @@ def last_log_lines(run_dir: Path, tail: LogTail, n: int = 20) -> list[str]:
     return lines if lines else list(tail.lines)[-n:]
 
 
+def _hand_off_to_jax(run_dir: Path, resume: bool) -> None:
+    """`method.parallel: jax` runs in the JAX environment's interpreter (its own events, run dir
+    and stop protocol are the same), so one entry point serves every method."""
+    from ftwizard.core.config import load_config
+    from ftwizard.core.errors import FtwizardError
+
+    try:
+        cfg = load_config(run_dir / "config.yaml")
+    except FtwizardError:
+        return  # main() reports it through the end event
+    if cfg.method.parallel != "jax":
+        return
+    from ftwizard.core.backends.jax_env import train_command
+
+    argv = train_command(run_dir, resume=resume)
+    os.execv(argv[0], argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ftwizard.core.train")
     parser.add_argument("run_dir", type=Path)
@@ -95,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.local_rank is not None:
         os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
     rank = int(os.environ.get("RANK", "0"))
+    _hand_off_to_jax(run_dir, args.resume)
     tail = LogTail()
 
     from ftwizard.core.config import load_config

@@ -184,8 +184,12 @@ def load_model(cfg: Any, dist: Dist, prec: str, pad_id: int) -> Any:
     kind = cfg.method.kind
     kwargs: dict[str, Any] = {"trust_remote_code": cfg.model.trust_remote_code}
     if kind == "full":
-        # Mixed precision keeps fp32 master weights; the Trainer autocasts the math.
-        kwargs["dtype"] = torch.float32
+        # fp16 (and bf16 with model.fp32_master) is mixed precision: fp32 weights, autocast math.
+        # DeepSpeed keeps its own fp32 master copy and casts the module itself. Plain bf16 is pure
+        # bf16: weights, gradients and Adam states in bf16 (core/memory.py models the same).
+        pure_bf16 = (prec == "bf16" and not cfg.model.fp32_master
+                     and cfg.method.parallel != "deepspeed")
+        kwargs["dtype"] = torch.bfloat16 if pure_bf16 else torch.float32
     else:
         # A frozen base needs no fp32 master copy: hold it in the compute dtype.
         kwargs["dtype"] = TORCH_DTYPES[prec]

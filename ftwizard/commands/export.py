@@ -61,8 +61,42 @@ def export(run: str, merge: bool, out: str | None, prompt: str | None) -> int:
     return EXIT_OK
 
 
+
 @click.command("export-config")
-def export_config() -> int:
-    """Export a run config to another tool's format (not yet available)."""
-    raise InputError("not yet available", field="export-config",
-                     fix="use the native files in the run directory (ds_config.json, accelerate.yaml)")
+@click.argument("source")
+@click.option("--format", "fmt", type=click.Choice(["mesh-transformer-jax"]), required=True,
+              help="The other tool's config format.")
+@click.option("--bucket", default="YOUR-BUCKET", show_default=True, help="Cloud storage bucket.")
+@click.option("--model-dir", default=None, help="Checkpoint folder in the bucket (default: the run name).")
+@click.option("--train-index", default=None, help="Index file of training tfrecords (data/NAME.train.index).")
+@click.option("--val-index", default=None, help="Index file of validation tfrecords, if any.")
+@click.option("--tpu-size", type=int, default=None, help="TPU cores (default: from hardware.target).")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write the JSON here (default: print it).")
+def export_config(source: str, fmt: str, bucket: str, model_dir: str | None,
+                  train_index: str | None, val_index: str | None, tpu_size: int | None,
+                  out: str | None) -> int:
+    """Write a run's plan as another tool's config: seed 000's mesh-transformer-jax JSON for GPT-J
+    on TPUs, with the plan's steps, warmup and anneal and every *_every above zero."""
+    import json
+
+    from ftwizard.core.config import load_config
+    from ftwizard.core.mtj import mesh_transformer_jax_config, write_mesh_transformer_jax_config
+    from ftwizard.core.plan import data_sequences, make_plan
+
+    cfg = load_config(source)
+    plan = make_plan(cfg, sequences=data_sequences(cfg))
+    if plan.steps is None:
+        raise InputError("the plan has no step count", field="data.sequences", value=None,
+                         fix="point data.train at the data or set data.sequences")
+    name = cfg.name
+    conf = mesh_transformer_jax_config(
+        cfg, plan.steps, bucket=bucket, model_dir=model_dir or f"{name}/checkpoints",
+        train_index=train_index or f"data/{name}.train.index", val_index=val_index,
+        tpu_size=tpu_size)
+    if out:
+        path = write_mesh_transformer_jax_config(out, conf)
+        click.echo(f"wrote {path}")
+    else:
+        click.echo(json.dumps(conf, indent=2))
+    return EXIT_OK

@@ -95,3 +95,16 @@ def test_gptj_tpu_plan_is_seed_000() -> None:
     assert (p.steps.total, p.steps.warmup, p.steps.anneal) == (72, 7, 65)
     assert abs(p.time.tokens_per_s - 5000) / 5000 < 0.10
     assert p.memory.device == "tpu" and p.memory.capacity_bytes == 16 * 1024**3
+
+
+def test_export_config_mesh_transformer_jax_is_seed_000() -> None:
+    """Seed 000's JSON from the TPU preset: batch 16, 72 steps, warmup 7, anneal 65, no 0 *_every."""
+    r = ftw("export-config", "gptj-6b-tpu-v3-8", "--format", "mesh-transformer-jax")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert (d["gradient_accumulation_steps"], d["total_steps"], d["warmup_steps"],
+            d["anneal_steps"]) == (16, 72, 7, 65)
+    assert d["lr"] == 5e-5 and d["end_lr"] == 1e-5 and d["tpu_size"] == 8
+    assert min(d["val_every"], d["ckpt_every"], d["keep_every"]) > 0
+    bad = ftw("export-config", "llama2-7b-lora", "--format", "mesh-transformer-jax")
+    assert bad.returncode == 2 and "GPT-J" in bad.stderr and "Traceback" not in bad.stderr
