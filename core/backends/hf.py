@@ -25,6 +25,7 @@ import transformers  # ~2 s with the Trainer
 from transformers import (AutoModelForCausalLM, Trainer, TrainerCallback, TrainerControl,
                           TrainerState, TrainingArguments)
 
+from ftwizard.core.backends import Outcome
 from ftwizard.core import events as ev
 from ftwizard.core.errors import InputError
 from ftwizard.core.schedule import lr_at, plan_steps
@@ -442,13 +443,6 @@ def newest_checkpoint(run_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-@dataclass
-class Outcome:
-    status: str           # finished | stopped
-    step: int
-    total: int
-    sample: str | None = None
-    trainer: Any = None   # kept for tests and the bench
 
 
 def train(cfg: Any, run_dir: Path, *, resume: bool = False, writer: ev.EventWriter | None = None,

@@ -40,6 +40,7 @@ from flax import nnx  # ~1 s
 from tunix.sft import hooks as tunix_hooks  # ~2 s (pulls grain, metrax)
 from tunix.sft import peft_trainer
 
+from ftwizard.core.backends import Outcome
 from ftwizard.core import events as ev
 from ftwizard.core.backends import jax_model as jm
 from ftwizard.core.errors import InputError
@@ -336,13 +337,6 @@ def _dir_bytes(p: Path) -> int | None:
 
 # ---------------------------------------------------------------------------- the run
 
-@dataclass
-class Outcome:
-    status: str           # finished | stopped
-    step: int
-    total: int
-    sample: str | None = None
-    trainer: Any = None
 
 
 def _notify(msg: str, writer: ev.EventWriter | None, log: Any) -> None:
