@@ -70,7 +70,7 @@ async def test_run_screen_shows_oom_reason_and_relaunch_key(tmp_path: Path, tiny
 
 
 async def test_finished_run_offers_no_relaunch(tmp_path: Path, tiny_llama: Path) -> None:
-    """A run that finished has no OOM line and no `r`."""
+    """A run that finished says where its model is, with no OOM line, no `r` and no `s`."""
     d = write_run(tmp_path / "runs" / "fine-1", status="finished", tiny_llama=tiny_llama)
     app = WizardApp(None, detect=False, run_dir=d)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -79,8 +79,10 @@ async def test_finished_run_offers_no_relaunch(tmp_path: Path, tiny_llama: Path)
             if app.screen.state.end is not None:
                 break
         assert app.screen.state.end["status"] == "finished"
-        assert not app.screen.query_one("#run-end").display
-        assert "r" not in {b.key for _, b, _, _ in app.active_bindings.values()}
+        line = str(app.screen.query_one("#run-end").render())
+        assert f"model: {d / 'final'}" in line and "relaunch" not in line
+        keys = {b.key for _, b, enabled, _ in app.active_bindings.values() if enabled}
+        assert "r" not in keys and "s" not in keys and "q" in keys
 
 
 def test_runs_lists_the_relaunch_hint(tmp_path: Path, tiny_llama: Path) -> None:

@@ -39,6 +39,7 @@ class RunState:
     estimate: int | None = None
     capacity: int | None = None
     end: dict | None = None
+    started: float | None = None
 
 
 def _reason(end: dict) -> str:
@@ -163,6 +164,7 @@ class RunScreen(Screen):
             kind = e.get("type")
             if kind == "start":
                 s.end = None            # a resumed run: the old end no longer holds
+                s.started = s.started or e.get("time")
                 s.total = e.get("total_steps") or s.total
                 plan = e.get("plan") or {}
                 mem = plan.get("memory") if isinstance(plan, dict) else None
@@ -218,6 +220,8 @@ class RunScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "relaunch":   # shown only for a run that died of OOM and has a fix
             return self.fix_state == "found"
+        if action == "stop":       # nothing to stop once the run has ended
+            return self.state.end is None
         return True
 
     def action_relaunch(self) -> None:
@@ -315,12 +319,35 @@ class RunScreen(Screen):
         self.query_one("#run-memory", Static).update(mem)
         self._render_end()
 
+    def _finished_text(self) -> Text:
+        """Where the model is and how it went, once it is done."""
+        s = self.state
+        end = s.end or {}
+        t = Text()
+        t.append(" ✓ ", style="bold green")
+        bits = [f"loss {s.loss:.3f}" if s.loss is not None else ""]
+        if s.started and end.get("time"):
+            from ftwizard.core.plan import format_duration
+
+            bits.append(f"took {format_duration(end['time'] - s.started)}")
+        if s.mem:
+            bits.append(f"peak {s.mem / GiB:.2f} GiB"
+                        + (f" (est {s.estimate / GiB:.2f})" if s.estimate else ""))
+        t.append(" · ".join(b for b in bits if b))
+        t.append("\n model: ", style="bold")
+        t.append(str(self.run_dir / "final"))
+        return t
+
     def _render_end(self) -> None:
         """Why it died, in one line, and what `r` would change (OOM only)."""
         s = self.state
         box = self.query_one("#run-end", Static)
         oom = s.end is not None and s.end.get("status") == "oom"
-        box.display = oom
+        done = s.end is not None and s.end.get("status") == "finished"
+        box.display = oom or done
+        if done:
+            box.update(self._finished_text())
+            return
         if not oom:
             return
         t = Text()
@@ -358,7 +385,11 @@ class RunScreen(Screen):
         return f"ftwizard attach {self.run_dir}"
 
     def action_detach(self) -> None:
-        self.app.result_message = f"training goes on; to watch it again: {self._attach_line()}"
+        if self.state.end is not None:
+            self.app.result_message = (f"{self.run_dir.name} {self.state.end.get('status', 'ended')}; "
+                                       f"its files: {self.run_dir}")
+        else:
+            self.app.result_message = f"training goes on; to watch it again: {self._attach_line()}"
         self.app.exit(0)
 
     def action_run_dir(self) -> None:
