@@ -76,8 +76,9 @@ async def test_test_fit_key_probes_for_real_then_f_applies_the_measured_fix(tiny
         assert r.status == "ok", r.summary()
         assert r.steps_done == 3 and r.peak_bytes and r.estimate_bytes
         text = str(panel.render())
-        assert "✓ fits (measured)" in text and f"measured {r.peak_bytes / GiB:>5.1f} GiB" in text
-        assert f"est {r.estimate_bytes / GiB:.1f}" in text
+        assert "✓ fits (measured)" in text and f"measured {r.peak_bytes / GiB:.1f} GiB in 3 steps" in text
+        diff = (r.peak_bytes - r.estimate_bytes) / GiB
+        assert f"estimate {r.estimate_bytes / GiB:.1f} GiB: {'+' if diff >= 0 else '-'}{abs(diff):.2f}" in text
 
         # An OOM result for these answers (a real OOM under a memory cap is tests/e2e/
         # test_probe.py's job; here: the keys and the loop). The tiny model's memory is all
