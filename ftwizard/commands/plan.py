@@ -78,6 +78,13 @@ def _gib(b: float) -> str:
     return f"{b / GiB:.1f} GiB"
 
 
+def _count(n: int) -> str:
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= div:
+            return f"{n / div:.2f} {unit}"
+    return str(n)
+
+
 def bar(used: int, capacity: int, width: int = 30) -> str:
     frac = 0 if capacity <= 0 else min(1.0, used / capacity)
     full = int(round(frac * width))
@@ -97,8 +104,8 @@ def render_plan(p) -> Any:  # noqa: ANN001
     hw_name = p.hardware.kind.key if p.hardware.kind else ("CPU" if p.hardware.is_cpu_only else "device")
     head = Text.assemble(
         (f"{cfg.name}", "bold"), "  ",
-        f"{p.model.id} ({p.model.params / 1e9:.2f} B params, "
-        f"{m.trainable_params / 1e6:,.1f} M trainable)  ·  {cfg.method.kind}"
+        f"{p.model.id} ({_count(p.model.params)} params, "
+        f"{_count(m.trainable_params)} trainable)  ·  {cfg.method.kind}"
         f"{'-' + str(cfg.method.quant_bits) + 'bit' if cfg.method.quant_bits else ''}"
         f" · {cfg.method.parallel} · {cfg.model.dtype}  ·  {p.world_size} x {hw_name}")
     parts: list[Any] = [head]

@@ -256,7 +256,10 @@ def _describe_event(e: dict) -> str | None:
         return str(e.get("text", ""))
     if t == "end":
         msg = f" - {e['message']}" if e.get("message") else ""
-        return f"end: {e.get('status')} at step {e.get('step')}{msg}"
+        peak, est = e.get("peak_mem"), e.get("estimate_mem")
+        mem = (f"  peak {peak / GiB:.2f} GiB (estimate {est / GiB:.2f} GiB)"
+               if peak and est else "")
+        return f"end: {e.get('status')} at step {e.get('step')}{mem}{msg}"
     return None
 
 
