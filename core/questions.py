@@ -90,7 +90,8 @@ class Field:
 
     def answer(self, cfg: RunConfig, value: Any) -> RunConfig:
         """The config with this field answered; InputError (naming the field) when invalid."""
-        return set_value(cfg, self.id, parse_value(self, value))
+        out = set_value(cfg, self.id, parse_value(self, value))
+        return follow_target(out) if self.id == "hardware.target" else out
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,40 @@ def format_value(f: Field, value: Any) -> str:
     return str(value)
 
 
+# ---------------------------------------------------------------- TPU targets
+
+def follow_target(cfg: RunConfig) -> RunConfig:
+    """Choosing a TPU switches to the JAX backend, the only one that trains there (bf16, and LoRA
+    instead of QLoRA); the rest of the answers stay."""
+    from ftwizard.core.errors import InputError
+    from ftwizard.core.hardware import from_target
+
+    if cfg.hardware.target == "auto":
+        return cfg
+    try:
+        tpu = from_target(cfg.hardware.target).is_tpu
+    except InputError:
+        return cfg
+    if not tpu or cfg.method.parallel == "jax":
+        return cfg
+    data = cfg.to_dict()
+    data["method"]["parallel"] = "jax"
+    data["model"]["dtype"] = "bf16"
+    if data["method"]["kind"] == "qlora":
+        data["method"].update(kind="lora", quant_bits=None)
+    return from_dict(data)
+
+
+def jax_choice(ctx: "Context") -> Choice:
+    """JAX runs from its own environment (.venv-jax); planning for a TPU elsewhere needs none here."""
+    from ftwizard.core.backends.jax_env import available  # light: no JAX import
+
+    ok, hint = available()
+    if not ok and ctx.tpu and ctx.config.hardware.target != "auto":
+        ok = True  # a config written here for a TPU VM; it installs there
+    return Choice("jax", "JAX", ok, "" if ok else hint)
+
+
 # ---------------------------------------------------------------- what is installed
 
 @functools.cache
@@ -278,8 +313,7 @@ def _parallel(ctx: Context) -> list[Choice]:
         return [Choice("none", "none", False, na), Choice("ddp", "DDP", False, na),
                 Choice("deepspeed", "DeepSpeed", False, na), Choice("fsdp", "FSDP", False, na),
                 Choice("split", "split", False, na), Choice("pipeline", "pipeline", False, na),
-                Choice("jax", "JAX", installed("jax"), "" if installed("jax") else
-                       "JAX is not installed: pip install 'ftwizard[jax]'")]
+                jax_choice(ctx)]
     out.append(Choice("ddp", "DDP", world > 1 or ctx.cpu_only,
                       "" if world > 1 or ctx.cpu_only else "DDP needs more than one device"))
     ds = installed("deepspeed")
@@ -294,9 +328,7 @@ def _parallel(ctx: Context) -> list[Choice]:
                        "split spreads layers over several GPUs of one machine")))
     out.append(Choice("pipeline", "pipeline", world > 1, "" if world > 1 else
                       "a pipeline needs more than one device"))
-    jx = installed("jax")
-    out.append(Choice("jax", "JAX", jx, "" if jx else
-                      "JAX is not installed: pip install 'ftwizard[jax]'"))
+    out.append(jax_choice(ctx))
     return out
 
 

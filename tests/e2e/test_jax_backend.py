@@ -192,3 +192,33 @@ def test_jax_env_finds_the_interpreter(jax_python: Path):
     assert ok, where
     argv = jax_env.train_command("runs/x", resume=True)
     assert argv[1:] == ["-m", "ftwizard.core.backends.jax", "runs/x", "--resume"]
+
+
+def test_ftwizard_run_launches_the_jax_backend(jax_python: Path, tmp_path: Path) -> None:
+    """Issue 8: `ftwizard run` replays a `parallel: jax` config through the JAX environment (the
+    rendered launch line uses its interpreter), with the same run dir, events and plan."""
+    import sys
+
+    from ftwizard.core.tiny import build_tiny_model
+
+    model = build_tiny_model(tmp_path / "qwen", arch="qwen2")
+    cfg = {"version": 1, "name": "jax-via-run", "model": {"name": str(model), "dtype": "fp32"},
+           "method": {"kind": "lora", "parallel": "jax", "lora": {"dropout": 0.0}},
+           "data": {"train": [{"path": str(_data(tmp_path / "data.jsonl"))}], "block_size": 32},
+           "train": {"micro_batch": 2, "grad_accum": 1, "max_steps": 6, "save_every": 100,
+                     "eval_every": 100},
+           "output": {"dir": str(tmp_path / "runs"), "sample_prompt": None}}
+    path = tmp_path / "jax.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    env = dict(os.environ, FTWIZARD_JAX_PYTHON=str(jax_python), JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-m", "ftwizard", "run", str(path)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=600)
+    run = tmp_path / "runs" / "jax-via-run"
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert str(jax_python) in (run / "launch.sh").read_text()
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    steps = [e for e in events if e["type"] == "step"]
+    start = next(e for e in events if e["type"] == "start")
+    assert start["total_steps"] == 6 and events[-1]["status"] == "finished"
+    assert [e["step"] for e in steps][-1] == 6
+    assert (run / "final").is_dir()
