@@ -128,6 +128,20 @@ def read_events(path: str | Path, from_offset: int = 0) -> tuple[list[dict[str, 
     return events, from_offset + end + 1
 
 
+def step_line(e: dict[str, Any]) -> str:
+    """`step 41/66  loss 1.3112  lr 2.9e-03  grad_norm 0.93  8,351 tok/s`: the log's line per step."""
+    parts = [f"step {e.get('step')}/{e.get('total')}"]
+    if e.get("loss") is not None:
+        parts.append(f"loss {e['loss']:.4f}")
+    if e.get("lr") is not None:
+        parts.append(f"lr {e['lr']:.2e}")
+    if e.get("grad_norm") is not None:
+        parts.append(f"grad_norm {e['grad_norm']:.3f}")
+    if e.get("tokens_per_s"):
+        parts.append(f"{e['tokens_per_s']:,.0f} tok/s")
+    return "  ".join(parts)
+
+
 def write_status(run_dir: str | Path, state: str, *, step: int = 0, total: int | None = None,
                  pid: int | None = None, **extra: Any) -> None:
     """status.json, replaced atomically so a reader never sees half a file."""

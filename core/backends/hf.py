@@ -390,12 +390,15 @@ class EventsCallback(TrainerCallback):
         eta = (state.max_steps - step) * rate if rate is not None else None
         self._t_log, self._step_log = now, step
         alloc, reserved = ev.memory_now()
-        self.w.emit("step", step=step, total=state.max_steps, epoch=ev.clean_number(logs.get("epoch")),
-                    loss=ev.clean_number(logs.get("loss")),
-                    lr=ev.clean_number(self._lr if self._lr is not None else logs.get("learning_rate")),
-                    grad_norm=ev.clean_number(logs.get("grad_norm")),
-                    tokens_per_s=round(tps, 1), mem_allocated=alloc, mem_reserved=reserved,
-                    eta_s=round(eta, 1) if eta is not None else None)
+        e = self.w.emit("step", step=step, total=state.max_steps, epoch=ev.clean_number(logs.get("epoch")),
+                        loss=ev.clean_number(logs.get("loss")),
+                        lr=ev.clean_number(self._lr if self._lr is not None else logs.get("learning_rate")),
+                        grad_norm=ev.clean_number(logs.get("grad_norm")),
+                        tokens_per_s=round(tps, 1), mem_allocated=alloc, mem_reserved=reserved,
+                        eta_s=round(eta, 1) if eta is not None else None)
+        # One short line per step for stdout.log (the Run screen's log panel at 80 columns), in
+        # place of the Trainer's printed dict.
+        print(ev.step_line(e), flush=True)
 
     def on_evaluate(self, args: Any, state: TrainerState, control: TrainerControl,
                     metrics: dict[str, Any] | None = None, **kw: Any) -> None:
@@ -452,6 +455,7 @@ def train(cfg: Any, run_dir: Path, *, resume: bool = False, writer: ev.EventWrit
     dist = setup_distributed(cfg)
     if not dist.main:
         writer = None
+    transformers.utils.logging.disable_progress_bar()  # no shard-writing bars in stdout.log
     notes = list(dist.notes)
     transformers.set_seed(cfg.train.seed)
     tok, train_data, val_data = load_data(cfg)
@@ -499,6 +503,9 @@ def train(cfg: Any, run_dir: Path, *, resume: bool = False, writer: ev.EventWrit
         data_collator=Collator(pad_id), callbacks=[cb],
         lr_plan={"lr": cfg.train.lr, "end_lr": cfg.train.end_lr, "warmup": steps.warmup,
                  "total": steps.total, "scheduler": cfg.train.scheduler})
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # EventsCallback prints a shorter line per step
     start_fields["fsdp_enabled"] = bool(getattr(trainer, "is_fsdp_enabled", False))
     start_fields["deepspeed_enabled"] = bool(getattr(trainer, "is_deepspeed_enabled", False))
     ckpt = None
