@@ -57,3 +57,18 @@ def tiny_gpt2(ftw_home: Path) -> Path:
 def tiny_qwen2(ftw_home: Path) -> Path:
     """A 2-layer Qwen2 (attention biases, tied head, chat template)."""
     return _tiny("tiny-qwen2")
+
+
+@pytest.fixture()
+def calibration_store(tmp_path: Path, ftw_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private, enabled calibration store (the session default is off, so one test's recorded
+    run never changes another's plan); the session's model cache is shared, not rebuilt."""
+    from ftwizard.core.calibration import STORE_FILE
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (ftw_home / "cache").mkdir(exist_ok=True)
+    (home / "cache").symlink_to(ftw_home / "cache", target_is_directory=True)
+    monkeypatch.setenv("FTWIZARD_HOME", str(home))
+    monkeypatch.setenv("FTWIZARD_CALIBRATION", "on")
+    return home / "data" / STORE_FILE

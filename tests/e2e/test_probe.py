@@ -30,16 +30,10 @@ WORDS = ["red", "blue", "green", "cat", "dog", "runs", "jumps", "the", "a", "big
 
 
 @pytest.fixture()
-def store(tmp_path: Path, ftw_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private, enabled calibration store; the session's model cache is shared (no rebuild)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    (ftw_home / "cache").mkdir(exist_ok=True)
-    (home / "cache").symlink_to(ftw_home / "cache", target_is_directory=True)
-    monkeypatch.setenv("FTWIZARD_HOME", str(home))
-    monkeypatch.setenv("FTWIZARD_CALIBRATION", "on")
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the address space grows with thread pools
-    return home / "data" / "calibration.jsonl"
+def store(calibration_store: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared private store, with one thread pool (the address space grows with each)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    return calibration_store
 
 
 @pytest.fixture(scope="module")

@@ -20,14 +20,8 @@ from ftwizard.core.plan import make_plan
 
 
 @pytest.fixture()
-def store(tmp_path: Path, ftw_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    (ftw_home / "cache").mkdir(exist_ok=True)
-    (home / "cache").symlink_to(ftw_home / "cache", target_is_directory=True)
-    monkeypatch.setenv("FTWIZARD_HOME", str(home))
-    monkeypatch.setenv("FTWIZARD_CALIBRATION", "on")
-    return home / "data" / cal.STORE_FILE
+def store(calibration_store: Path) -> Path:
+    return calibration_store
 
 
 def cfg(tiny_llama: Path, **over: object):
