@@ -33,6 +33,14 @@ def _open(config_path: str | None, plain: bool, out: str | None, target: str | N
         base = cfg or q.default_config(None)
         cfg = from_dict(apply_override(base.to_dict(), f"hardware.target={target}"))
     if plain or not capable_terminal():
+        if not sys.stdin.isatty():
+            from ftwizard.core.errors import InputError
+
+            raise InputError("the wizard asks questions and there is no terminal to ask them on "
+                             "(standard input is not a TTY)", field="ftwizard", value=None,
+                             fix="run `ftwizard` in a terminal (over SSH: `ssh -t`), or replay a "
+                                 "config without questions: `ftwizard plan FILE` / `ftwizard run "
+                                 "FILE` (`ftwizard presets` lists ready ones)")
         from ftwizard.tui.plain import run_plain
 
         return run_plain(cfg, out=out or config_path)

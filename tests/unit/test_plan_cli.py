@@ -108,3 +108,11 @@ def test_export_config_mesh_transformer_jax_is_seed_000() -> None:
     assert min(d["val_every"], d["ckpt_every"], d["keep_every"]) > 0
     bad = ftw("export-config", "llama2-7b-lora", "--format", "mesh-transformer-jax")
     assert bad.returncode == 2 and "GPT-J" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_wizard_without_a_terminal_says_how_to_go_on() -> None:
+    """CI or a pipe: no questions can be asked; exit 2 with the headless commands, no traceback."""
+    r = subprocess.run([sys.executable, "-m", "ftwizard"], capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "no terminal" in r.stderr and "ftwizard run FILE" in r.stderr
