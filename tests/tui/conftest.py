@@ -32,3 +32,13 @@ def make_app(cfg=None, **kw) -> WizardApp:  # noqa: ANN001
 @pytest.fixture(autouse=True)
 def no_blink(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Input, "cursor_blink", False)
+
+
+@pytest.fixture(scope="module")
+def cpu():  # noqa: ANN201
+    """This machine, detected: the flow and probe tests plan and train a real CPU run."""
+    from ftwizard.core.hardware import detect
+
+    hw = detect(libraries=False)
+    assert hw.is_cpu_only, "these tests plan and train on the CPU"
+    return hw

@@ -15,15 +15,6 @@ from ftwizard.tui.app import WizardApp
 pytestmark = pytest.mark.tui
 
 
-@pytest.fixture(scope="module")
-def cpu():  # noqa: ANN201
-    from ftwizard.core.hardware import detect
-
-    hw = detect(libraries=False)
-    assert hw.is_cpu_only, "these tests plan a CPU run"
-    return hw
-
-
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_llama: Path) -> Path:
     monkeypatch.chdir(tmp_path)

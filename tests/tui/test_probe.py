@@ -19,15 +19,6 @@ pytestmark = pytest.mark.tui
 GiB = 1024**3
 
 
-@pytest.fixture(scope="module")
-def cpu():  # noqa: ANN201
-    from ftwizard.core.hardware import detect
-
-    hw = detect(libraries=False)
-    assert hw.is_cpu_only, "these tests probe on the CPU"
-    return hw
-
-
 @pytest.fixture
 def tiny_cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_llama: Path, cpu):  # noqa: ANN001, ANN201
     monkeypatch.chdir(tmp_path)
