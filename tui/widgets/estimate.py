@@ -207,7 +207,7 @@ class EstimatePanel(Widget):
             if r.estimate_bytes:
                 diff = r.peak_bytes - r.estimate_bytes
                 t.append(f"estimate {gib(r.estimate_bytes)} GiB: ")
-                t.append(f"{'+' if diff >= 0 else '-'}{abs(diff) / GiB:.2f} "
+                t.append(f"{'+' if diff >= 0 else '-'}{abs(diff) / GiB:.2f} GiB "
                          f"({diff / r.estimate_bytes * 100:+.0f}%)\n",
                          style="bold" if abs(diff) > 0.1 * r.estimate_bytes else "")
         else:
