@@ -43,3 +43,15 @@ def user_presets_dir() -> Path:
     p = data_dir() / "presets"
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """True when `a` and `b` are one file on disk: the same path however spelled (`./x`, `d/../x`),
+    a symlink to it, or a hard link (same device and inode). A path that does not exist yet is the
+    same file only if it resolves to the other's path."""
+    pa, pb = Path(a).expanduser(), Path(b).expanduser()
+    try:
+        sa, sb = pa.stat(), pb.stat()
+    except OSError:
+        return pa.resolve() == pb.resolve()
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)

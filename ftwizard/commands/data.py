@@ -217,9 +217,11 @@ def convert(sources: tuple[str, ...], out: str, split: str, text_field: str | No
     if kind not in (".csv", ".tsv", ".jsonl"):
         raise InputError(f"cannot write {out_p.suffix or 'a file without extension'}",
                          field="--out", value=out, fix="end --out with .csv, .tsv or .jsonl")
+    srcs = [DataSource(**_source_dict({"path": spec}, text_field, fmt, encoding)) for spec in sources]
+    vp = (Path(val_out) if val_out else _val_name(out_p)) if val_split else None
+    _refuse_own_input(srcs, [("--out", out_p)] + ([("--val-out", vp)] if vp else []))
     rows: list[Any] = []
-    for spec in sources:
-        src = DataSource(**_source_dict({"path": spec}, text_field, fmt, encoding))
+    for src in srcs:
         for ex in iter_examples(src):
             if split == "paragraphs" and ex.text is not None:
                 rows += [type(ex)(text=p.strip(), source=ex.source)
@@ -234,12 +236,44 @@ def convert(sources: tuple[str, ...], out: str, split: str, text_field: str | No
     val = [r for i, r in enumerate(rows) if i in held]
     _write(out_p, train, kind)
     msg = f"wrote {len(train):,} rows to {out_p}"
-    if val_split:
-        vp = Path(val_out) if val_out else _val_name(out_p)
+    if vp is not None:
         _write(vp, val, kind)
         msg += f" and {len(val):,} to {vp}"
     click.echo(msg)
     return 0
+
+
+def _refuse_own_input(sources: list[Any], outputs: list[tuple[str, Path]]) -> None:
+    """An output that is one of the files read (same path, a symlink or a hard link to it) would
+    replace the user's dataset with what convert keeps of it (issue 13: every field but text was
+    lost): refuse before reading anything. Two outputs naming one file would lose the first."""
+    from ftwizard.core.data_sources import is_hf, source_files
+    from ftwizard.core.errors import InputError
+    from ftwizard.core.paths import same_file
+
+    read = [f for s in sources if not is_hf(s.path) for f, _ in source_files(s)]
+    for flag, out in outputs:
+        for f in read:
+            if same_file(out, f):
+                spelled = "" if out.resolve() == f.resolve() else f" (through {out})"
+                raise InputError(
+                    f"{f} is one of the sources; writing {flag} there would replace your data "
+                    f"with the converted rows{spelled}", field=flag, value=str(out),
+                    fix=f"write to another file, e.g. {flag} {_fresh_name(f, out.suffix)}")
+    if len(outputs) == 2 and same_file(outputs[0][1], outputs[1][1]):
+        raise InputError("--out and --val-out name the same file (the training rows would be "
+                         "overwritten by the validation rows)", field="--val-out",
+                         value=str(outputs[1][1]), fix="give --val-out another file name")
+
+
+def _fresh_name(src: Path, suffix: str) -> Path:
+    """`train.jsonl` -> `train.converted.jsonl` (or .converted-2, ...) beside the source."""
+    base = src.with_name(f"{src.stem}.converted{suffix or src.suffix}")
+    n = 2
+    while base.exists():
+        base = src.with_name(f"{src.stem}.converted-{n}{suffix or src.suffix}")
+        n += 1
+    return base
 
 
 def _val_name(p: Path) -> Path:
@@ -249,28 +283,55 @@ def _val_name(p: Path) -> Path:
 
 
 def _write(path: Path, rows: list[Any], kind: str) -> None:
+    """Write the rows to a temporary file beside `path`, then rename it over `path`: a full disk or
+    an error halfway leaves an existing file as it was, never half converted."""
+    import contextlib
+    import os
+
     from ftwizard.core.errors import InputError
 
     kinds = {r.kind for r in rows}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if kind == ".jsonl":
-        with path.open("w", encoding="utf-8", newline="\n") as f:
-            for r in rows:
-                rec = ({"messages": r.messages} if r.kind == "chat" else
-                       {"prompt": r.prompt or "", "completion": r.completion or ""}
-                       if r.kind == "prompt" else {"text": r.text})
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        return
-    if "chat" in kinds or len(kinds) > 1:
+    if kind != ".jsonl" and ("chat" in kinds or len(kinds) > 1):
         raise InputError(f"{path}: CSV holds one shape of example; found {', '.join(sorted(kinds))}",
                          field="--out", value=str(path),
                          fix="write .jsonl instead (it holds text, prompt/completion and messages)")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("w", encoding="utf-8", newline="\n" if kind == ".jsonl" else "") as f:
+            _write_rows(f, rows, kind, kinds)
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise InputError(f"cannot write {path}: {err.strerror or err}", field="--out",
+                         value=str(path), fix=_write_fix(path, err)) from None
+
+
+def _write_fix(path: Path, err: OSError) -> str:
+    import errno
+
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "free some disk space (or write elsewhere); nothing was changed"
+    for parent in [path, *path.parents]:
+        if parent.exists() and not parent.is_dir() and parent != path:
+            return f"{parent} is a file where a folder is needed: choose another --out"
+    return "choose a folder you can write to"
+
+
+def _write_rows(f: Any, rows: list[Any], kind: str, kinds: set[str]) -> None:
+    if kind == ".jsonl":
+        for r in rows:
+            rec = ({"messages": r.messages} if r.kind == "chat" else
+                   {"prompt": r.prompt or "", "completion": r.completion or ""}
+                   if r.kind == "prompt" else {"text": r.text})
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        return
     # csv.writer quotes cells holding newlines, quotes or delimiters (seed 003's escaping advice).
-    with path.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f, delimiter="\t" if kind == ".tsv" else ",")
-        if kinds == {"prompt"}:
-            w.writerow(["prompt", "completion"])
-            w.writerows([r.prompt or "", r.completion or ""] for r in rows)
-        else:
-            w.writerow(["text"])
-            w.writerows([r.text] for r in rows)
+    w = csv.writer(f, delimiter="\t" if kind == ".tsv" else ",")
+    if kinds == {"prompt"}:
+        w.writerow(["prompt", "completion"])
+        w.writerows([r.prompt or "", r.completion or ""] for r in rows)
+    else:
+        w.writerow(["text"])
+        w.writerows([r.text] for r in rows)
