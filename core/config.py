@@ -352,9 +352,52 @@ def resolve_relative_paths(cfg: "RunConfig", base: Path) -> "RunConfig":
     return from_dict(data) if changed else cfg
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key written twice in one mapping. Plain YAML keeps the last one
+    silently, so a second `train:` section dropped every setting of the first (issue 13)."""
+
+    def check_duplicates(self, node: yaml.Node, path: tuple[str, ...] = ()) -> None:
+        if isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                self.check_duplicates(item, path)
+            return
+        if not isinstance(node, yaml.MappingNode):
+            return
+        seen: dict[str, yaml.Node] = {}
+        for key, value in node.value:
+            if key.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` then an explicit key is YAML's way to override
+            name = str(key.value) if isinstance(key, yaml.ScalarNode) else str(id(key))
+            if name in seen:
+                first = seen[name].start_mark.line + 1
+                here = key.start_mark.line + 1
+                dotted = ".".join((*path, name))
+                raise InputError(
+                    f"{self.source}: {dotted!r} is written twice (line {first} and line {here}); "
+                    "YAML would silently keep only the second", field=dotted, value=name,
+                    fix=f"merge the two {name!r} entries into one (or delete the one you do not want)")
+            seen[name] = key
+            self.check_duplicates(value, (*path, name))
+
+    source = "config"
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    loader = _StrictLoader(text)
+    loader.source = source
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        loader.check_duplicates(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def parse_config(text: str, overrides: list[str] | None = None, source: str = "config") -> RunConfig:
     try:
-        data = yaml.safe_load(text)
+        data = _load_yaml(text, source)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
