@@ -51,6 +51,10 @@ class ModelSection(_Section):
     """Pad token for models without one (Llama 2). Null: reuse EOS and mask it out of the loss."""
     tokenizer: str | None = None
     """Tokenizer folder or id when it differs from the model (seed 004's --tokenizer_name)."""
+    attn_implementation: Literal["eager", "sdpa", "flash_attention_2"] | None = None
+    """Attention kernel passed to from_pretrained: eager, sdpa or flash_attention_2. Null: what the
+    installed transformers picks for the model, written here when the run is planned, so the plan's
+    activation memory (eager keeps the s^2 scores) and the run agree whatever version is installed."""
 
 
 class LoraSection(_Section):

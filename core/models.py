@@ -317,9 +317,10 @@ _DEFAULT_ARCH = {"gpt2": "GPT2LMHeadModel", "gptj": "GPTJForCausalLM",
                  "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
                  "qwen3": "Qwen3ForCausalLM", "phi": "PhiForCausalLM",
                  "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM"}
-# Classes whose `_supports_sdpa` is False in transformers 5.23 (checked by
-# scripts/build_model_catalog.py, which stores the value per catalog model): they run eager.
-_NO_SDPA = {"GPTJForCausalLM", "Gemma2ForCausalLM"}
+# Classes whose `_supports_sdpa` is False in transformers 5.24 (the version constraints.txt pins;
+# scripts/build_model_catalog.py stores the value per catalog model): they run eager. 5.23 also
+# ran GPT-J eager; a run config's model.attn_implementation pins the choice whatever is installed.
+_NO_SDPA = {"Gemma2ForCausalLM", "BloomForCausalLM", "GPTNeoForCausalLM"}
 
 
 def count_parameters_meta(config: dict, *, trust_remote_code: bool = False) -> int:

@@ -12,6 +12,8 @@ moment a choice is made, the CLI exits 2 on them.
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 import math
 from dataclasses import dataclass, field
@@ -67,6 +69,7 @@ class Plan:
             "name": self.config.name,
             "model": {"id": self.model.id, "params": self.model.params,
                       "trainable_params": self.memory.trainable_params,
+                      "attn_implementation": self.model.attn_impl,
                       "trust_remote_code": self.config.model.trust_remote_code},
             "hardware": {"target": self.hardware.target or "auto", "source": self.hardware.source,
                          "kind": getattr(self.hardware.kind, "key", None),
@@ -177,6 +180,8 @@ def make_plan(cfg: RunConfig, hardware=None, spec=None, sequences: int | None = 
     """Everything a user should know before launching `cfg` on `hardware`."""
     hw = hardware or hardware_for(cfg.hardware.target, cfg.hardware.nodes, cfg.hardware.host_ram_gib)
     sp = spec or model_for(cfg.model.name, cfg.model.trust_remote_code)
+    if cfg.model.attn_implementation and cfg.model.attn_implementation != sp.attn_impl:
+        sp = dataclasses.replace(sp, attn_impl=cfg.model.attn_implementation)
     world, dp = layout(cfg, hw)
     setup = mem.Setup.from_config(cfg, world)
     on_cpu = bool(hw.is_cpu_only)

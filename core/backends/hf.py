@@ -184,6 +184,9 @@ def load_model(cfg: Any, dist: Dist, prec: str, pad_id: int) -> Any:
     """The model ready for the Trainer: full weights, or a frozen (maybe quantized) base + LoRA."""
     kind = cfg.method.kind
     kwargs: dict[str, Any] = {"trust_remote_code": cfg.model.trust_remote_code}
+    if cfg.model.attn_implementation:
+        # what the plan assumed (written into the run's config.yaml at plan time)
+        kwargs["attn_implementation"] = cfg.model.attn_implementation
     if kind == "full":
         # fp16 (and bf16 with model.fp32_master) is mixed precision: fp32 weights, autocast math.
         # DeepSpeed keeps its own fp32 master copy and casts the module itself. Plain bf16 is pure
@@ -429,7 +432,9 @@ def model_facts(model: Any) -> dict[str, Any]:
         name = type(mod).__name__
         if "Linear" in name or name == "Conv1D":
             kinds[name] = kinds.get(name, 0) + 1
-    return {"params": total, "trainable_params": trainable, "linear_modules": kinds}
+    attn = getattr(getattr(model, "config", None), "_attn_implementation", None)
+    return {"params": total, "trainable_params": trainable, "linear_modules": kinds,
+            "attn_implementation": attn}
 
 
 def newest_checkpoint(run_dir: Path) -> Path | None:

@@ -11,7 +11,7 @@ from ftwizard.core.plan import make_plan
 
 GPTJ = """
 name: gptj
-model: {name: EleutherAI/gpt-j-6B, dtype: fp16}
+model: {name: EleutherAI/gpt-j-6B, dtype: fp16, attn_implementation: eager}  # as seed 001 measured
 method: {kind: full, parallel: deepspeed, zero_stage: 3, offload_optimizer: true,
          offload_params: true, gradient_checkpointing: true}
 hardware: {target: RTX 3090, host_ram_gib: 256}
@@ -54,6 +54,16 @@ def test_suggestions_really_fit_when_applied() -> None:
     for s in plan.memory.suggestions:
         fixed = make_plan(apply_suggestion(plan.config, s), sequences=250)
         assert fixed.fits, s["text"]
+
+
+def test_attention_implementation_is_read_from_the_config() -> None:
+    """Seed 001 ran GPT-J's eager attention (the s^2 scores are kept); SDPA does not keep them, so
+    the same config planned with sdpa needs less memory, and the plan records which one it used."""
+    eager = gptj_plan(7)
+    sdpa = make_plan(parse_config(GPTJ, ["train.micro_batch=7", "model.attn_implementation=sdpa"]))
+    assert eager.to_dict()["model"]["attn_implementation"] == "eager"
+    assert sdpa.to_dict()["model"]["attn_implementation"] == "sdpa"
+    assert sdpa.memory.per_device_bytes < eager.memory.per_device_bytes
 
 
 def test_estimate_grows_with_batch_and_sequence() -> None:

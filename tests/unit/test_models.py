@@ -116,7 +116,8 @@ def test_shapes_of_known_models() -> None:
     assert gpt2.params_embedding == 50257 * 768 + 1024 * 768
     gptj = resolve("gpt-j-6b")
     assert gptj.parallel_block and gptj.params_lm_head == 50400 * 4096 + 50400
-    assert gptj.attn_impl == "eager"  # GPTJForCausalLM has _supports_sdpa = False
+    gemma2 = resolve("google/gemma-2-2b")
+    assert gemma2.attn_impl == "eager"  # Gemma2ForCausalLM has _supports_sdpa = False
     l70 = resolve("llama-2-70b")
     assert (l70.n_kv_heads, l70.head_dim, l70.mlp_gated) == (8, 128, True)
     assert resolve("Qwen2.5-7B").id == "Qwen/Qwen2.5-7B"
