@@ -1,10 +1,14 @@
-"""RunConfig -> the native files and command lines that run it without ftwizard.
+"""RunConfig + hardware + plan -> every file of a run dir and the command that trains it.
 
-Every run dir gets the DeepSpeed JSON or accelerate YAML a user would otherwise write by hand, and
-a command line that launches `python -m ftwizard.core.train RUN_DIR` under the right launcher:
-plain python for one process (and for a model split over the GPUs of one process), torchrun for
-DDP, the deepspeed launcher for DeepSpeed, accelerate for FSDP. Each piece is a small function so
-that multi-node, Slurm and TPU lines can be added beside them.
+:func:`render` is the one place that turns a config into launch.sh, ds_config.json,
+accelerate.yaml, hostfile, run.sbatch, tpu_pod.sh, config.yaml, hardware.json and plan.json. The
+wizard's Review, `ftwizard run` (and --dry-run), probes, `resume --fix` and multi-node launches all
+call it, so what a screen shows is what runs. Hardware facts come in as arguments (`hw`): nothing
+here imports torch to find out whether this is a CPU.
+
+A run dir is self-contained and relocatable: launch.sh finds its own folder
+(`RUN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"`), cds into it and names every file
+relative to it, so a copied or moved run dir trains in the copy, never in the original.
 
 DeepSpeed values that the Trainer also knows are "auto" (seed 001), so the two can never
 disagree: the Trainer fills them from the same config. There is no DeepSpeed "scheduler" section:
@@ -18,16 +22,19 @@ import json
 import os
 import shlex
 import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ftwizard.core import launch_cluster as lc
 from ftwizard.core.config import RunConfig
 
 DS_CONFIG = "ds_config.json"
-ACCELERATE_CONFIG = "accelerate.yaml"
-TRAIN_MODULE = "ftwizard.core.train"
+ACCELERATE_CONFIG = lc.ACCELERATE_CONFIG
+TRAIN_MODULE = lc.TRAIN_MODULE
 
 # Decoder-layer classes to wrap, for architectures whose config we can read without building the
 # model; anything else is looked up from the model class's `_no_split_modules` on the meta device.
@@ -49,18 +56,6 @@ DECODER_LAYERS = {
     "FalconForCausalLM": "FalconDecoderLayer",
     "BloomForCausalLM": "BloomBlock",
 }
-
-
-# ---------------------------------------------------------------------------- device facts
-
-def on_cpu(cfg: RunConfig) -> bool:
-    """Whether the run will train on the CPU: a "cpu" target, or "auto" on a machine without a GPU."""
-    target = cfg.hardware.target.strip().lower()
-    if target != "auto":
-        return target.startswith("cpu")
-    import torch  # ~1.5 s; only when the target is this machine
-
-    return not torch.cuda.is_available()
 
 
 # ---------------------------------------------------------------------------- DeepSpeed
@@ -109,12 +104,6 @@ def deepspeed_config(cfg: RunConfig) -> dict[str, Any]:
         ds["optimizer"] = {"type": "AdamW", "params": {"lr": "auto", "betas": "auto",
                                                        "eps": "auto", "weight_decay": "auto"}}
     return ds
-
-
-def write_deepspeed_config(cfg: RunConfig, run_dir: str | Path) -> Path:
-    path = Path(run_dir) / DS_CONFIG
-    path.write_text(json.dumps(deepspeed_config(cfg), indent=2) + "\n")
-    return path
 
 
 # ---------------------------------------------------------------------------- FSDP / accelerate
@@ -192,22 +181,13 @@ def mixed_precision(cfg: RunConfig, cpu: bool) -> str:
     return "bf16" if cfg.model.dtype == "bf16" else "no"
 
 
-def accelerate_config(cfg: RunConfig, num_processes: int, *, cpu: bool | None = None) -> dict[str, Any]:
-    """An `accelerate launch --config_file` YAML for this run (the file `accelerate config` writes)."""
-    cpu = on_cpu(cfg) if cpu is None else cpu
-    par = cfg.method.parallel
-    if par == "fsdp":
-        dtype = "FSDP"
-    elif par == "deepspeed":
-        dtype = "DEEPSPEED"
-    elif num_processes > 1:
-        dtype = "MULTI_CPU" if cpu else "MULTI_GPU"
-    else:
-        dtype = "NO"
-    out: dict[str, Any] = {
+def accelerate_config(cfg: RunConfig, num_processes: int, *, cpu: bool) -> dict[str, Any]:
+    """An `accelerate launch --config_file` YAML for an FSDP run (the file `accelerate config`
+    writes); the other methods never go through accelerate (see train_command)."""
+    return {
         "compute_environment": "LOCAL_MACHINE",
         "debug": False,
-        "distributed_type": dtype,
+        "distributed_type": "FSDP",
         "downcast_bf16": "no",
         "machine_rank": 0,
         "main_training_function": "main",
@@ -217,60 +197,102 @@ def accelerate_config(cfg: RunConfig, num_processes: int, *, cpu: bool | None = 
         "rdzv_backend": "static",
         "same_network": True,
         "use_cpu": cpu,
+        "fsdp_config": fsdp_settings(cfg),
     }
-    if par == "fsdp":
-        out["fsdp_config"] = fsdp_settings(cfg)
-    if par == "deepspeed":
-        out["deepspeed_config"] = {"deepspeed_config_file": DS_CONFIG, "zero3_init_flag": cfg.method.zero_stage == 3}
-    return out
 
 
-def write_accelerate_config(cfg: RunConfig, run_dir: str | Path, num_processes: int,
-                            *, cpu: bool | None = None) -> Path:
-    path = Path(run_dir) / ACCELERATE_CONFIG
-    data = accelerate_config(cfg, num_processes, cpu=cpu)
-    if "deepspeed_config" in data:
-        data["deepspeed_config"]["deepspeed_config_file"] = str(Path(run_dir) / DS_CONFIG)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-def write_native_configs(cfg: RunConfig, run_dir: str | Path, *, num_processes: int = 1,
-                         cpu: bool | None = None) -> list[Path]:
-    """The launcher files this run needs, written into the run dir."""
-    written: list[Path] = []
+def native_configs(cfg: RunConfig, *, num_processes: int, cpu: bool) -> dict[str, str]:
+    """{file name: text} of the launcher configs this method needs (DeepSpeed JSON, accelerate
+    YAML), which the backend reads back from the run dir."""
+    files: dict[str, str] = {}
     if cfg.method.parallel == "deepspeed":
-        written.append(write_deepspeed_config(cfg, run_dir))
+        files[DS_CONFIG] = json.dumps(deepspeed_config(cfg), indent=2) + "\n"
     if cfg.method.parallel == "fsdp":
-        written.append(write_accelerate_config(cfg, run_dir, num_processes, cpu=cpu))
-    return written
+        files[ACCELERATE_CONFIG] = yaml.safe_dump(accelerate_config(cfg, num_processes, cpu=cpu),
+                                                  sort_keys=False)
+    return files
+
+
+# ---------------------------------------------------------------------------- the JAX interpreter
+# The JAX stack installs into its own environment (scripts/setup_jax_env.sh; README "JAX / TPU")
+# because tunix 0.1.7 and this project's PyTorch stack want different transformers/safetensors.
+# Looked up on disk: importing JAX to find out would cost seconds and may grab a TPU.
+
+JAX_MODULE = "ftwizard.core.backends.jax"
+REPO = Path(__file__).resolve().parents[1]
+JAX_INSTALL_HINT = ("scripts/setup_jax_env.sh (on a TPU VM: scripts/setup_jax_env.sh --tpu), or "
+                    "python -m venv .venv-jax && .venv-jax/bin/pip install -e '.[jax]'")
+
+
+def _has_tunix(python: Path) -> bool:
+    root = python.parent.parent
+    return any(root.glob("lib/python3*/site-packages/tunix/__init__.py"))
+
+
+def jax_python() -> Path | None:
+    """FTWIZARD_JAX_PYTHON, else .venv-jax next to the checkout (or FTWIZARD_JAX_VENV), else
+    this interpreter if it has tunix; None when the JAX backend is not installed."""
+    env = os.environ.get("FTWIZARD_JAX_PYTHON")
+    if env:
+        p = Path(env).expanduser()
+        return p if p.exists() else None
+    venv = Path(os.environ.get("FTWIZARD_JAX_VENV") or REPO / ".venv-jax").expanduser()
+    if not venv.is_absolute():
+        venv = REPO / venv
+    cand = venv / "bin" / "python"
+    if cand.exists() and _has_tunix(cand):
+        return cand
+    here = Path(sys.executable)
+    return here if _has_tunix(here) else None
+
+
+def jax_available() -> tuple[bool, str]:
+    """(True, interpreter) or (False, the install command) for the wizard's method list."""
+    py = jax_python()
+    if py is None:
+        return False, f"JAX backend not installed: {JAX_INSTALL_HINT}"
+    return True, str(py)
+
+
+def interpreter(cfg: RunConfig) -> str:
+    """The python that trains this run: the JAX environment's for method jax, else this one."""
+    if cfg.method.parallel != "jax":
+        return sys.executable
+    py = jax_python()
+    if py is None:
+        from ftwizard.core.errors import InputError
+
+        raise InputError("method.parallel=jax needs the JAX environment", field="method.parallel",
+                         value="jax", fix=JAX_INSTALL_HINT)
+    return str(py)
 
 
 # ---------------------------------------------------------------------------- command lines
 
-def python_command(run_dir: str | Path, *, resume: bool = False) -> list[str]:
-    return [sys.executable, "-m", TRAIN_MODULE, str(run_dir)] + (["--resume"] if resume else [])
+def python_command(run_dir: str | Path, *, resume: bool = False, python: str | None = None,
+                   module: str = TRAIN_MODULE) -> list[str]:
+    return [python or sys.executable] + lc._tail(run_dir, resume, module)
 
 
-def torchrun_command(run_dir: str | Path, nproc: int, *, resume: bool = False) -> list[str]:
-    return ([sys.executable, "-m", "torch.distributed.run", "--standalone",
-             "--nproc_per_node", str(nproc), "-m", TRAIN_MODULE, str(run_dir)]
-            + (["--resume"] if resume else []))
+def torchrun_command(run_dir: str | Path, nproc: int, *, resume: bool = False,
+                     python: str | None = None) -> list[str]:
+    return ([python or sys.executable, "-m", "torch.distributed.run", "--standalone",
+             "--nproc_per_node", str(nproc)] + lc._tail(run_dir, resume))
 
 
 def deepspeed_command(run_dir: str | Path, nproc: int, *, resume: bool = False) -> list[str]:
-    return (["deepspeed", "--num_gpus", str(nproc), "--module", TRAIN_MODULE, str(run_dir)]
-            + (["--resume"] if resume else []))
+    return ["deepspeed", "--num_gpus", str(nproc), "--module"] + lc._tail(run_dir, resume)[1:]
 
 
-def accelerate_command(run_dir: str | Path, nproc: int, *, resume: bool = False) -> list[str]:
-    return ([sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-             str(Path(run_dir) / ACCELERATE_CONFIG), "--num_processes", str(nproc),
-             "-m", TRAIN_MODULE, str(run_dir)] + (["--resume"] if resume else []))
+def accelerate_command(run_dir: str | Path, nproc: int, *, resume: bool = False,
+                       python: str | None = None) -> list[str]:
+    return ([python or sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+             f"{run_dir}/{ACCELERATE_CONFIG}", "--num_processes", str(nproc)]
+            + lc._tail(run_dir, resume))
 
 
-def train_command(cfg: RunConfig, run_dir: str | Path, *, nproc: int, resume: bool = False,
-                  cpu: bool | None = None) -> list[str]:
+def train_command(cfg: RunConfig, run_dir: str | Path, *, nproc: int, cpu: bool,
+                  resume: bool = False, python: str | None = None) -> list[str]:
     """argv that trains this run on one node with `nproc` processes.
 
     On the CPU, DeepSpeed with several processes and FSDP go through torchrun: `accelerate launch
@@ -278,23 +300,20 @@ def train_command(cfg: RunConfig, run_dir: str | Path, *, nproc: int, resume: bo
     """
     par = cfg.method.parallel
     if par == "jax":
-        # The JAX stack lives in its own environment (tunix pins what the PyTorch stack refuses).
-        from ftwizard.core.backends.jax_env import train_command as jax_command
-
-        return jax_command(run_dir, resume=resume)
+        return python_command(run_dir, resume=resume, python=python or interpreter(cfg),
+                              module=JAX_MODULE)
     if par == "split" or nproc <= 1 and par not in ("deepspeed",):
-        return python_command(run_dir, resume=resume)
-    cpu = on_cpu(cfg) if cpu is None else cpu
+        return python_command(run_dir, resume=resume, python=python)
     if par == "deepspeed":
         if cpu and nproc > 1:
-            return torchrun_command(run_dir, nproc, resume=resume)
+            return torchrun_command(run_dir, nproc, resume=resume, python=python)
         return deepspeed_command(run_dir, nproc, resume=resume)
     if par == "fsdp" and not cpu:
-        return accelerate_command(run_dir, nproc, resume=resume)
-    return torchrun_command(run_dir, nproc, resume=resume)
+        return accelerate_command(run_dir, nproc, resume=resume, python=python)
+    return torchrun_command(run_dir, nproc, resume=resume, python=python)
 
 
-def train_environment(cfg: RunConfig, *, cpu: bool | None = None) -> dict[str, str]:
+def train_environment(cfg: RunConfig, *, cpu: bool) -> dict[str, str]:
     """Variables the training process needs on top of the user's environment."""
     env = {"PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
     if cfg.output.report_to == "wandb":
@@ -305,23 +324,177 @@ def train_environment(cfg: RunConfig, *, cpu: bool | None = None) -> dict[str, s
     else:
         env["WANDB_DISABLED"] = "true"
         env["WANDB_MODE"] = "disabled"
-    if cfg.method.parallel == "deepspeed":
-        cpu = on_cpu(cfg) if cpu is None else cpu
-        if cpu:
-            env["DS_SKIP_CUDA_CHECK"] = "1"
-            env["DS_ACCELERATOR"] = "cpu"
+    if cfg.method.parallel == "deepspeed" and cpu:
+        env["DS_SKIP_CUDA_CHECK"] = "1"
+        env["DS_ACCELERATOR"] = "cpu"
     return env
 
 
-def shell_line(argv: list[str], env: dict[str, str] | None = None) -> str:
-    """One copy-pasteable line for launch.sh."""
-    prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
-    cmd = " ".join(shlex.quote(a) for a in argv)
-    return f"{prefix} {cmd}".strip()
+def default_nproc(cfg: RunConfig, hw: Any) -> int:
+    """Processes on this node: one per GPU for the data-parallel methods, else one;
+    hardware.devices caps it (and sets the CPU's gloo process count)."""
+    if cfg.method.parallel in ("ddp", "deepspeed", "fsdp", "pipeline") and cfg.hardware.devices:
+        return cfg.hardware.devices
+    if hw is None or hw.is_cpu_only or cfg.method.parallel in ("none", "split", "jax"):
+        return 1
+    return max(1, hw.device_count)
 
 
-# ---------------------------------------------------------------------------- many nodes, Slurm, TPU pods
-# Rendered in launch_cluster (the runs helper's module, tested by each launcher's own parser);
-# re-exported here so every launch line can be found in one place.
-from ftwizard.core.launch_cluster import (hostfile_text, multinode_command, slurm_script,  # noqa: E402,F401
-                                          tpu_vm_command, write_hostfile, write_slurm_script)
+# ---------------------------------------------------------------------------- the run dir
+
+CONFIG_FILE = "config.yaml"
+LAUNCH_FILE = "launch.sh"
+HARDWARE_FILE = "hardware.json"
+PLAN_FILE = "plan.json"
+EXECUTABLE = frozenset({LAUNCH_FILE, lc.SBATCH, lc.TPU_SCRIPT})
+# launch.sh's own folder: the run dir wherever it has been copied or moved.
+RUN_DIR_LINE = 'RUN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"'
+
+# Variables a run depends on that are worth pinning in launch.sh when set here (not secrets).
+PASSTHROUGH = ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "HF_HOME", "HF_HUB_CACHE",
+               "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "FTWIZARD_HOME",
+               "TORCH_EXTENSIONS_DIR", "OMP_NUM_THREADS", "WANDB_PROJECT", "WANDB_ENTITY",
+               "WANDB_MODE", "WANDB_DIR", "PYTORCH_CUDA_ALLOC_CONF", "TPU_NAME")
+PASSTHROUGH_PREFIXES = ("NCCL_",)
+
+
+@dataclass
+class RunFiles:
+    """Everything a run dir holds before it runs, and the command launch.sh execs.
+
+    `argv` holds `$RUN_DIR` (launch.sh's own folder) where the run dir is meant; `command` is that
+    argv as the exact shell words launch.sh execs (what Review shows). `files` maps names relative
+    to the run dir to their text; `notes` are what the user must know to start it (many nodes,
+    Slurm, TPU pods)."""
+
+    argv: list[str]
+    env: dict[str, str]
+    files: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+    nproc: int = 1
+    config: RunConfig | None = None
+
+    @property
+    def command(self) -> str:
+        return lc.shell_join(self.argv)
+
+
+def resolved_config(cfg: RunConfig, hw: Any = None, plan: Any = None) -> RunConfig:
+    """The config as it will run: local data, model and tokenizer paths absolute (launch.sh runs
+    inside the run dir, wherever that is), output.dir absolute, the hardware it is planned on, and
+    the attention kernel the plan assumed (the backend passes it to from_pretrained, so a newer
+    transformers cannot silently change what the plan's activation memory meant)."""
+    from ftwizard.core.config import from_dict
+
+    data = cfg.to_dict()
+    if plan is not None and not data["model"].get("attn_implementation"):
+        data["model"]["attn_implementation"] = plan.model.attn_impl
+
+    def absolute(path: str | None) -> str | None:
+        if path and not path.startswith("hf:") and Path(path).expanduser().exists():
+            return str(Path(path).expanduser().resolve())
+        return path
+
+    for src in data["data"]["train"] + ([data["data"]["validation"]] if data["data"]["validation"] else []):
+        src["path"] = absolute(src.get("path"))
+    data["model"]["name"] = absolute(data["model"]["name"])
+    data["model"]["tokenizer"] = absolute(data["model"].get("tokenizer"))
+    data["output"]["dir"] = str(Path(cfg.output.dir).expanduser().resolve())
+    if hw is not None:
+        from ftwizard.core.fingerprint import fingerprint
+
+        data["hardware"]["planned_on"] = fingerprint(hw)
+    return from_dict(data)
+
+
+def render(cfg: RunConfig, hw: Any, plan: Any, run_dir: str | Path, *, nproc: int | None = None,
+           resume: bool = False, node: dict[str, Any] | None = None,
+           slurm: dict[str, Any] | None = None, tpu: dict[str, Any] | None = None) -> RunFiles:
+    """The run dir's files and launch command for `cfg` on `hw` (a Hardware: detected, or from
+    the target; None renders as a single process).
+
+    `node` (hardware.nodes > 1): {"node_rank", "master_addr", "master_port", "hosts"}; values
+    left out stay shell variables ($NODE_RANK, $MASTER_ADDR) in launch.sh. `slurm`
+    ({"partition", "time_limit", "master_port"}) adds run.sbatch; `tpu` ({"tpu_name", "zone"})
+    adds tpu_pod.sh. `resume` only changes the returned argv (launch.sh takes --resume itself).
+    """
+    import datetime as _dt
+
+    from ftwizard import __version__
+    from ftwizard.core.secrets import secret_names
+
+    run_dir = Path(run_dir)
+    cpu = True if hw is None else bool(hw.is_cpu_only)
+    cfg = resolved_config(cfg, hw, plan)
+    nproc = nproc or default_nproc(cfg, hw)
+    nodes = cfg.hardware.nodes
+    files: dict[str, str] = {CONFIG_FILE: cfg.to_yaml()}
+    files.update(native_configs(cfg, num_processes=nproc * nodes, cpu=cpu))
+    env = train_environment(cfg, cpu=cpu)
+    python = "$PYTHON"
+    notes: list[str] = []
+    if nodes > 1 and cfg.method.parallel != "jax":
+        node = dict(node or {})
+        hostfile = None
+        if node.get("hosts"):
+            files[lc.HOSTFILE] = lc.hostfile_text(node["hosts"], nproc)
+            hostfile = f"{lc.RUN_DIR_VAR}/{lc.HOSTFILE}"
+        elif lc.multinode_launcher(cfg) == "deepspeed":
+            hostfile = f"{lc.RUN_DIR_VAR}/{lc.HOSTFILE}"  # the user writes it; launch.sh names where
+        # deepspeed's launcher cannot run CPU ranks over ssh here; torchrun can
+        launcher = "torchrun" if cfg.method.parallel == "deepspeed" and cpu else None
+        argv = lc.multinode_command(
+            cfg, lc.RUN_DIR_VAR, nproc_per_node=nproc, python=python,
+            node_rank=node.get("node_rank", "${NODE_RANK:?set NODE_RANK to this node's rank, 0..%d}"
+                               % (nodes - 1)),
+            master_addr=node.get("master_addr") or "${MASTER_ADDR:?set MASTER_ADDR to node 0's address}",
+            master_port=node.get("master_port") or lc.DEFAULT_MASTER_PORT,
+            hostfile=hostfile, launcher=launcher)
+        notes.append(f"{nodes} nodes: run this on every node with NODE_RANK=0..{nodes - 1} "
+                     "and MASTER_ADDR=<node 0>" if argv[0] != "deepspeed" else
+                     "DeepSpeed starts every host of the hostfile itself: run this once, on the first host")
+    else:
+        argv = train_command(cfg, lc.RUN_DIR_VAR, nproc=nproc, cpu=cpu, python=python)
+    hidden = sorted(secret_names(os.environ))
+    pinned = dict(env)
+    for k, v in os.environ.items():
+        if (k in PASSTHROUGH or k.startswith(PASSTHROUGH_PREFIXES)) and k not in hidden:
+            pinned.setdefault(k, v)
+    when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    lines = ["#!/usr/bin/env bash",
+             f"# Run {cfg.name!r} ({run_dir.name}), written by ftwizard {__version__} on {when}.",
+             "# Trains without ftwizard's CLI: `bash launch.sh`; `bash launch.sh --resume` continues",
+             "# from the newest checkpoint. Output goes to the terminal; ftwizard keeps it in stdout.log.",
+             "# Every path is relative to this file's folder: a copied or moved run dir trains where it is.",
+             "# Secrets are read from your environment and never written into this file."]
+    if hidden:
+        lines.append("# Set here when it was written: " + ", ".join(hidden))
+    lines += [f"# {n}" for n in notes]
+    lines += ["set -euo pipefail", RUN_DIR_LINE, 'cd "$RUN_DIR"',
+              f'PYTHON="${{FTWIZARD_PYTHON:-{interpreter(cfg)}}}"']
+    lines += [f"export {k}={shlex.quote(v)}" for k, v in pinned.items()]
+    lines.append(f'exec {lc.shell_join(argv)} "$@"')
+    files[LAUNCH_FILE] = "\n".join(lines) + "\n"
+    if slurm is not None:
+        gpus = 0 if cpu else nproc
+        files[lc.SBATCH] = lc.slurm_script(cfg, lc.RUN_DIR_VAR, nodes=nodes, gpus_per_node=gpus,
+                                           partition=slurm.get("partition"),
+                                           time_limit=slurm.get("time_limit"), env=env,
+                                           master_port=slurm.get("master_port") or lc.DEFAULT_MASTER_PORT,
+                                           python=interpreter(cfg))
+        notes.append(f"Slurm: `cd {run_dir} && sbatch {lc.SBATCH}` starts it ({nodes} node(s)); "
+                     f"`ftwizard attach {run_dir}` watches it from a node that sees this folder.")
+    if tpu is not None:
+        files[lc.TPU_SCRIPT] = lc.tpu_script(run_dir.resolve(), tpu_name=tpu["tpu_name"],
+                                             zone=tpu["zone"], workdir=Path.cwd(), env=env)
+        notes.append(f"TPU VM pod: `bash {run_dir / lc.TPU_SCRIPT}` starts it on every worker "
+                     "(copy the run dir and the data to the same path on each worker first).")
+    hw_doc = {"fingerprint": cfg.hardware.planned_on,
+              "detail": hw.to_dict() if hasattr(hw, "to_dict") else None,
+              "recorded": round(time.time(), 3)}
+    files[HARDWARE_FILE] = json.dumps(hw_doc, indent=2, default=str)
+    if plan is not None:
+        files[PLAN_FILE] = json.dumps(plan.to_dict(), indent=2, default=str)
+    if resume:
+        argv = argv + ["--resume"]
+    return RunFiles(argv=argv, env=env, files=files, notes=notes, nproc=nproc, config=cfg)

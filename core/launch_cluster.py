@@ -31,6 +31,7 @@ HOSTFILE = "hostfile"
 SBATCH = "run.sbatch"
 TPU_SCRIPT = "tpu_pod.sh"
 DEFAULT_MASTER_PORT = 29500
+RUN_DIR_VAR = "$RUN_DIR"  # the run dir as launch.sh and run.sbatch find it: their own folder
 
 # $VAR / ${VAR} / ${VAR:-x}: left for the shell of each node to expand.
 _SHELL_VAR = re.compile(r"\$(\{[^}]+\}|[A-Za-z_][A-Za-z0-9_]*)")
@@ -56,8 +57,9 @@ def multinode_launcher(cfg: RunConfig) -> str:
     return "torchrun"
 
 
-def _tail(run_dir: str | Path, resume: bool) -> list[str]:
-    return ["-m", TRAIN_MODULE, str(run_dir)] + (["--resume"] if resume else [])
+def _tail(run_dir: str | Path, resume: bool, module: str = TRAIN_MODULE) -> list[str]:
+    """`-m MODULE RUN_DIR [--resume]`: how every launcher hands over to the training entry."""
+    return ["-m", module, str(run_dir)] + (["--resume"] if resume else [])
 
 
 def torchrun_multinode(run_dir: str | Path, *, nnodes: int, nproc_per_node: int,
@@ -78,8 +80,7 @@ def deepspeed_multinode(run_dir: str | Path, *, hostfile: str | Path, nnodes: in
     """Run once, on the first host of the hostfile; DeepSpeed starts the others over ssh/pdsh."""
     return ["deepspeed", "--hostfile", str(hostfile), "--num_nodes", str(nnodes),
             "--num_gpus", str(nproc_per_node), "--master_addr", str(master_addr),
-            "--master_port", str(master_port), "--module", TRAIN_MODULE, str(run_dir)] \
-        + (["--resume"] if resume else [])
+            "--master_port", str(master_port), "--module"] + _tail(run_dir, resume)[1:]
 
 
 def accelerate_multinode(run_dir: str | Path, *, nnodes: int, nproc_per_node: int,
@@ -88,7 +89,7 @@ def accelerate_multinode(run_dir: str | Path, *, nnodes: int, nproc_per_node: in
                          python: str | None = None) -> list[str]:
     """accelerate counts processes over all machines (num_processes = nodes x GPUs per node)."""
     return [python or sys.executable, "-m", "accelerate.commands.launch",
-            "--config_file", str(Path(run_dir) / ACCELERATE_CONFIG),
+            "--config_file", f"{run_dir}/{ACCELERATE_CONFIG}",
             "--num_machines", str(nnodes), "--num_processes", str(nnodes * nproc_per_node),
             "--machine_rank", str(node_rank), "--main_process_ip", str(master_addr),
             "--main_process_port", str(master_port)] + _tail(run_dir, resume)
@@ -99,7 +100,7 @@ def multinode_command(cfg: RunConfig, run_dir: str | Path, *, nproc_per_node: in
                       master_addr: str = "${MASTER_ADDR}",
                       master_port: int | str = DEFAULT_MASTER_PORT,
                       hostfile: str | Path | None = None, launcher: str | None = None,
-                      resume: bool = False) -> list[str]:
+                      resume: bool = False, python: str | None = None) -> list[str]:
     """argv for one node of a many-node run (for deepspeed: the one line for all nodes)."""
     nnodes = nnodes or cfg.hardware.nodes
     if nnodes < 1 or nproc_per_node < 1:
@@ -118,11 +119,11 @@ def multinode_command(cfg: RunConfig, run_dir: str | Path, *, nproc_per_node: in
     if launcher == "accelerate":
         return accelerate_multinode(run_dir, nnodes=nnodes, nproc_per_node=nproc_per_node,
                                     node_rank=node_rank, master_addr=master_addr,
-                                    master_port=master_port, resume=resume)
+                                    master_port=master_port, resume=resume, python=python)
     if launcher == "torchrun":
         return torchrun_multinode(run_dir, nnodes=nnodes, nproc_per_node=nproc_per_node,
                                   node_rank=node_rank, master_addr=master_addr,
-                                  master_port=master_port, resume=resume)
+                                  master_port=master_port, resume=resume, python=python)
     raise InputError(f"unknown launcher {launcher!r}", field="launcher", value=launcher,
                      fix="use torchrun, accelerate or deepspeed")
 
@@ -145,12 +146,6 @@ def hostfile_text(hosts: list[str], slots: int) -> str:
     return "".join(f"{h} slots={slots}\n" for h in clean)
 
 
-def write_hostfile(run_dir: str | Path, hosts: list[str], slots: int) -> Path:
-    path = Path(run_dir) / HOSTFILE
-    path.write_text(hostfile_text(hosts, slots))
-    return path
-
-
 # ---------------------------------------------------------------------------- Slurm
 
 def _export_lines(env: dict[str, str]) -> list[str]:
@@ -166,7 +161,6 @@ def slurm_script(cfg: RunConfig, run_dir: str | Path, *, nodes: int | None = Non
     """`sbatch run.sbatch`: one task per node, each a torchrun that meets the others through
     c10d rendezvous on the first node of the allocation."""
     nodes = nodes or cfg.hardware.nodes
-    run_dir = Path(run_dir)
     lines = ["#!/bin/bash",
              f"#SBATCH --job-name={_slug(cfg.name)}",
              f"#SBATCH --nodes={nodes}",
@@ -179,12 +173,18 @@ def slurm_script(cfg: RunConfig, run_dir: str | Path, *, nodes: int | None = Non
         lines.append(f"#SBATCH --partition={partition}")
     if time_limit:
         lines.append(f"#SBATCH --time={time_limit}")
-    lines += [f"#SBATCH --output={run_dir / 'slurm-%j.log'}",
+    lines += ["#SBATCH --output=slurm-%j.log",  # relative to the folder sbatch was run in
               "",
               f"# ftwizard run {cfg.name}: {nodes} node(s) x {gpus_per_node} process(es).",
               "# Secrets (HF_TOKEN, WANDB_API_KEY) come from the environment sbatch passes on;"
               " they are never written here.",
               "set -euo pipefail"]
+    if str(run_dir) == RUN_DIR_VAR:
+        # sbatch copies this script away: the run dir is the folder it was submitted from
+        lines += [f'{RUN_DIR_VAR[1:]}="${{SLURM_SUBMIT_DIR:-$(pwd)}}"',
+                  f'[ -f "{RUN_DIR_VAR}/config.yaml" ] || {{ echo "submit from the run dir: '
+                  f'cd RUN_DIR && sbatch {SBATCH}" >&2; exit 2; }}',
+                  f'cd "{RUN_DIR_VAR}"']
     if workdir:
         lines.append(f"cd {shlex.quote(str(workdir))}")
     lines += _export_lines(env or {})
@@ -206,13 +206,6 @@ def srun_argv(script: str) -> list[str]:
     raise ValueError("no srun line")
 
 
-def write_slurm_script(cfg: RunConfig, run_dir: str | Path, **kwargs: Any) -> Path:
-    path = Path(run_dir) / SBATCH
-    path.write_text(slurm_script(cfg, run_dir, **kwargs))
-    path.chmod(0o755)
-    return path
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]+", "-", text).strip("-") or "ftwizard"
 
@@ -229,7 +222,7 @@ def tpu_worker_command(run_dir: str | Path, *, workdir: str | Path | None = None
     if workdir:
         parts.append(f"cd {shlex.quote(str(workdir))}")
     prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
-    cmd = shell_join([python, "-m", TRAIN_MODULE, str(run_dir)] + (["--resume"] if resume else []))
+    cmd = shell_join([python] + _tail(run_dir, resume))
     line = f"{prefix} {cmd}".strip()
     if detach:
         log = shlex.quote(str(Path(run_dir) / "stdout-worker")) + '-"$(hostname)".log'

@@ -134,13 +134,6 @@ def _probe_dir(cfg: Any) -> Path:
     return d
 
 
-def _nproc(cfg: Any, hw: Any) -> int:
-    """As many processes as the real launch starts (core/runs.py decides)."""
-    from ftwizard.core.runs import default_nproc
-
-    return default_nproc(cfg, hw)
-
-
 def _limit_address_space(limit: int) -> Callable[[], None]:
     def apply() -> None:  # runs in the child between fork and exec
         import resource
@@ -253,7 +246,7 @@ def run_probe(cfg: Any, *, steps: int = 6, plan: Any = None, time_limit_s: float
     view). The result is stored in the calibration store unless `record=False`.
     """
     from ftwizard.core import events as ev
-    from ftwizard.core import launch
+    from ftwizard.core import runs
     from ftwizard.core.calibration import counter_kind, steady_rate
     from ftwizard.core.plan import hardware_for, make_plan
 
@@ -274,14 +267,12 @@ def run_probe(cfg: Any, *, steps: int = 6, plan: Any = None, time_limit_s: float
         counter=("peak RSS of the training process (VmHWM)" if cpu else
                  "device memory held by the probe's processes (NVML, as nvidia-smi shows)"),
         memory_limit_bytes=memory_limit_bytes, started=time.time())
-    (d / "config.yaml").write_text(pcfg.to_yaml(), encoding="utf-8")
     (d / PROBE_MARKER).write_text(json.dumps({"steps": steps, "memory_limit_bytes": memory_limit_bytes,
                                               "config": cfg.name, "started": result.started}))
-    nproc = _nproc(pcfg, hw)
-    launch.write_native_configs(pcfg, d, num_processes=nproc, cpu=cpu)
-    argv = launch.train_command(pcfg, d, nproc=nproc, cpu=cpu)
+    # the files and launch.sh a real run gets (launch.render), in the throw-away dir
+    runs.write_run_files(pcfg, d, hardware=hw, plan=plan)
+    argv = ["bash", str(d / runs.LAUNCH_FILE)]
     env = dict(os.environ)
-    env.update(launch.train_environment(pcfg, cpu=cpu))
     log = open(d / "stdout.log", "ab")  # noqa: SIM115 - the child's
     t0 = time.monotonic()
     try:

@@ -22,7 +22,6 @@ list_runs, stop_run, resume_run, find_run, and :class:`Follower` to tail the eve
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import fcntl
 import json
 import os
@@ -36,25 +35,15 @@ from pathlib import Path
 from typing import Any
 
 from ftwizard.core import events as ev
-from ftwizard.core.config import RunConfig, dump_yaml, from_dict
+from ftwizard.core.config import RunConfig
 from ftwizard.core.errors import InputError
-from ftwizard.core.secrets import Redactor, secret_names
+from ftwizard.core.launch import CONFIG_FILE, LAUNCH_FILE, RunFiles
+from ftwizard.core.secrets import Redactor
 
-CONFIG_FILE = "config.yaml"
-LAUNCH_FILE = "launch.sh"
-HARDWARE_FILE = "hardware.json"
-PLAN_FILE = "plan.json"
 PROCESS_FILE = "process.json"
 LOG_FILE = "stdout.log"
 INDEX_FILE = "runs.txt"
 STATES = ("created", "running", "finished", "failed", "stopped", "lost")
-
-# Variables a run depends on that are worth pinning in launch.sh when set here (not secrets).
-PASSTHROUGH = ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "HF_HOME", "HF_HUB_CACHE",
-               "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "FTWIZARD_HOME",
-               "TORCH_EXTENSIONS_DIR", "OMP_NUM_THREADS", "WANDB_PROJECT", "WANDB_ENTITY",
-               "WANDB_MODE", "WANDB_DIR", "PYTORCH_CUDA_ALLOC_CONF", "TPU_NAME")
-PASSTHROUGH_PREFIXES = ("NCCL_",)
 
 # Popen objects of runs started by this process: polled so a finished child is reaped, not
 # mistaken for a live zombie.
@@ -91,10 +80,12 @@ class RunInfo:
 
 
 def read_process(run_dir: str | Path) -> dict[str, Any]:
-    try:
-        return json.loads((Path(run_dir) / PROCESS_FILE).read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
+    """process.json; {} when missing or damaged (damaged: with a warning, never a crash)."""
+    from ftwizard.core.local_state import read_json
+
+    path = Path(run_dir) / PROCESS_FILE
+    return read_json(path, what="run's process record", fix=f"delete it (`rm {path}`) when no "
+                     "process of the run is alive; its next start writes a new one") or {}
 
 
 def write_process(run_dir: str | Path, **fields: Any) -> None:
@@ -147,8 +138,8 @@ def run_state(run_dir: str | Path) -> RunInfo:
     elif st in ("running", "starting"):
         state = "running" if sup_alive or (status.get("pid") != proc.get("supervisor_pid")
                                            and pid_alive(status.get("pid"))) else "lost"
-    elif not proc and not status:
-        state = "created"
+    elif not proc and not status and not (d / ev.STATUS_FILE).exists():
+        state = "created"  # (a damaged status.json is a started run: never reused as a dry run)
     else:
         state = "running" if sup_alive else "lost"
     if state != "running" and sup_alive:
@@ -186,19 +177,29 @@ def _index_path() -> Path:
 
 def _register(run_dir: Path) -> None:
     """Remember every run dir, so `ftwizard runs` / `attach NAME` work from any folder."""
+    from ftwizard.core.local_state import append_line, warn
+
     path = _index_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    known = _indexed()
-    if str(run_dir) not in known:
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(f"{run_dir}\n")
+    if str(run_dir) not in _indexed():
+        try:
+            append_line(path, str(run_dir))
+        except OSError as err:  # the run is fine without it: `ftwizard runs --dir` still finds it
+            warn(path, f"the runs index cannot be written ({err.strerror or err})",
+                 f"`ftwizard runs --dir {run_dir.parent}` lists this run; free space or remove it")
 
 
 def _indexed() -> list[str]:
-    try:
-        return [ln.strip() for ln in _index_path().read_text(encoding="utf-8").splitlines() if ln.strip()]
-    except FileNotFoundError:
-        return []
+    """Run dirs from the index; lines a crash or an editor garbled are skipped with a warning."""
+    from ftwizard.core.local_state import read_text, warn
+
+    path = _index_path()
+    fix = f"delete the bad lines, or the file (`rm {path}`: runs under ./runs are still found)"
+    text = read_text(path, what="runs index", fix=fix)
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    good = [ln for ln in lines if ln.startswith("/") and "\0" not in ln and "\ufffd" not in ln]
+    if len(good) < len(lines):
+        warn(path, f"{len(lines) - len(good)} line(s) of the runs index are not run paths", fix)
+    return good
 
 
 def list_runs(root: str | Path | None = None) -> list[RunInfo]:
@@ -314,70 +315,18 @@ def unique_name(cfg: RunConfig) -> str:
     return name
 
 
-def resolved_config(cfg: RunConfig, fingerprint: dict[str, Any] | None = None) -> RunConfig:
-    """The config as it will run: data paths absolute (the run dir replays from any folder) and
-    the hardware it is planned on."""
-    data = cfg.to_dict()
-    for src in data["data"]["train"] + ([data["data"]["validation"]] if data["data"]["validation"] else []):
-        path = src.get("path")
-        if path and not path.startswith("hf:") and Path(path).expanduser().exists():
-            src["path"] = str(Path(path).expanduser().resolve())
-    data["output"]["dir"] = str(runs_root(cfg))
-    if fingerprint is not None:
-        data["hardware"]["planned_on"] = fingerprint
-    return from_dict(data)
-
-
-def default_nproc(cfg: RunConfig, hw: Any) -> int:
-    """Processes on this node: one per GPU for the data-parallel methods, else one;
-    hardware.devices caps it (and sets the CPU's gloo process count)."""
-    if cfg.method.parallel in ("ddp", "deepspeed", "fsdp", "pipeline") and cfg.hardware.devices:
-        return cfg.hardware.devices
-    if hw is None or hw.is_cpu_only or cfg.method.parallel in ("none", "split", "jax"):
-        return 1
-    return max(1, hw.device_count)
-
-
-def launch_script(cfg: RunConfig, run_dir: Path, argv: list[str], env: dict[str, str],
-                  *, note: str | None = None) -> str:
-    """launch.sh: the exact environment and command, with secrets named but never written."""
-    from ftwizard.core.launch_cluster import shell_join
-
-    from ftwizard import __version__
-
-    pinned = dict(env)
-    for k, v in os.environ.items():
-        if k in PASSTHROUGH or k.startswith(PASSTHROUGH_PREFIXES):
-            pinned.setdefault(k, v)
-    hidden = set(secret_names(os.environ))
-    pinned = {k: v for k, v in pinned.items() if k not in hidden}
-    when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    lines = ["#!/usr/bin/env bash",
-             f"# Run {cfg.name!r} ({run_dir.name}), written by ftwizard {__version__} on {when}.",
-             "# Trains without ftwizard's CLI: `bash launch.sh`; `bash launch.sh --resume` continues",
-             "# from the newest checkpoint. Output goes to the terminal; ftwizard keeps it in stdout.log.",
-             "# Secrets are read from your environment and never written into this file."]
-    if hidden:
-        lines.append("# Set here when it was written: " + ", ".join(sorted(hidden)))
-    if note:
-        lines += [f"# {ln}" for ln in note.splitlines()]
-    lines += ["set -euo pipefail", f"cd {shell_quote(os.getcwd())}"]
-    lines += [f"export {k}={shell_quote(v)}" for k, v in pinned.items()]
-    lines.append(f"exec {shell_join(argv)} \"$@\"")
-    return "\n".join(lines) + "\n"
-
-
-def shell_quote(s: str) -> str:
-    import shlex
-
-    return shlex.quote(s)
-
-
-def _write(path: Path, text: str, redactor: Redactor, mode: int | None = None) -> Path:
-    path.write_text(redactor.text(text), encoding="utf-8")
-    if mode is not None:
-        path.chmod(mode)
-    return path
+def _write_atomic(path: Path, text: str, mode: int | None = None) -> None:
+    """Write through a temporary file and rename: a reader (or a full disk) never leaves half a
+    launch.sh or config.yaml behind."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        if mode is not None:
+            tmp.chmod(mode)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
 
 
 def prepare_run(cfg: RunConfig, *, name: str | None = None, overwrite: bool = False,
@@ -390,68 +339,24 @@ def prepare_run(cfg: RunConfig, *, name: str | None = None, overwrite: bool = Fa
 
 def write_run_files(cfg: RunConfig, run_dir: str | Path, *, hardware: Any = None, plan: Any = None,
                     nproc: int | None = None, resume: bool = False,
-                    node: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write config.yaml, launch.sh, native configs, hardware.json and plan.json.
+                    node: dict[str, Any] | None = None, slurm: dict[str, Any] | None = None,
+                    tpu: dict[str, Any] | None = None) -> RunFiles:
+    """launch.render, then its files written into the run dir atomically (secrets redacted).
 
-    `node` (for hardware.nodes > 1): {"node_rank", "master_addr", "master_port", "hosts"}; values
-    left out stay shell variables ($NODE_RANK, $MASTER_ADDR) in launch.sh.
-    Returns {"argv", "env", "nproc", "files"}.
-    """
+    Without `hardware`, the config's target is resolved (this machine when it is "auto")."""
     from ftwizard.core import launch
-    from ftwizard.core.fingerprint import fingerprint
 
     d = Path(run_dir)
-    red = Redactor()
     hw = hardware
     if hw is None:
         from ftwizard.core.plan import hardware_for
 
         hw = hardware_for(cfg.hardware.target, cfg.hardware.nodes, cfg.hardware.host_ram_gib)
-    fp = fingerprint(hw)
-    cfg = resolved_config(cfg, fp)
-    cpu = bool(hw.is_cpu_only)
-    nproc = nproc or default_nproc(cfg, hw)
-    files = [_write(d / CONFIG_FILE, cfg.to_yaml(), red)]
-    files += launch.write_native_configs(cfg, d, num_processes=nproc * cfg.hardware.nodes, cpu=cpu)
-    env = launch.train_environment(cfg, cpu=cpu)
-    note = None
-    if cfg.hardware.nodes > 1:
-        from ftwizard.core import launch_cluster as lc
-
-        node = dict(node or {})
-        hostfile = None
-        if node.get("hosts"):
-            hostfile = lc.write_hostfile(d, node["hosts"], nproc)
-            files.append(hostfile)
-        elif lc.multinode_launcher(cfg) == "deepspeed":
-            hostfile = d / lc.HOSTFILE  # the user writes it; launch.sh names where
-        if cfg.method.parallel == "deepspeed" and cpu:
-            # deepspeed's launcher cannot run CPU ranks over ssh here; torchrun can
-            launcher = "torchrun"
-        else:
-            launcher = None
-        argv = lc.multinode_command(
-            cfg, d, nproc_per_node=nproc,
-            node_rank=node.get("node_rank", "${NODE_RANK:?set NODE_RANK to this node's rank, 0..%d}"
-                               % (cfg.hardware.nodes - 1)),
-            master_addr=node.get("master_addr") or "${MASTER_ADDR:?set MASTER_ADDR to node 0's address}",
-            master_port=node.get("master_port") or lc.DEFAULT_MASTER_PORT,
-            hostfile=hostfile, launcher=launcher)
-        note = (f"{cfg.hardware.nodes} nodes: run this on every node with NODE_RANK=0..{cfg.hardware.nodes - 1} "
-                "and MASTER_ADDR=<node 0>" if (argv[0] != "deepspeed") else
-                "DeepSpeed starts every host of the hostfile itself: run this once, on the first host")
-    else:
-        argv = launch.train_command(cfg, d, nproc=nproc, cpu=cpu)
-    files.append(_write(d / LAUNCH_FILE, launch_script(cfg, d, argv, env, note=note), red, 0o755))
-    hw_doc = {"fingerprint": fp, "detail": hw.to_dict() if hasattr(hw, "to_dict") else None,
-              "recorded": round(time.time(), 3)}
-    files.append(_write(d / HARDWARE_FILE, json.dumps(hw_doc, indent=2, default=str), red))
-    if plan is not None:
-        files.append(_write(d / PLAN_FILE, json.dumps(plan.to_dict(), indent=2, default=str), red))
-    if resume:
-        argv = argv + ["--resume"]
-    return {"argv": argv, "env": env, "nproc": nproc, "files": files, "config": cfg,
-            "fingerprint": fp}
+    out = launch.render(cfg, hw, plan, d, nproc=nproc, resume=resume, node=node, slurm=slurm, tpu=tpu)
+    red = Redactor()
+    for name, text in out.files.items():
+        _write_atomic(d / name, red.text(text), 0o755 if name in launch.EXECUTABLE else None)
+    return out
 
 
 # ---------------------------------------------------------------------------- starting
@@ -586,9 +491,6 @@ def stop_run(run_dir: str | Path, force: bool = False) -> str:
         with contextlib.suppress(OSError):
             os.kill(int(target), signal.SIGTERM)
     return "requested"
-
-
-stop = stop_run  # the name the wizard's run screen calls
 
 
 def _signal_group(pgid: int | None, sig: int) -> None:

@@ -61,7 +61,7 @@ def run(file: str, overrides: tuple[str, ...], dry_run: bool, detach: bool, name
     from ftwizard.core import runs
     from ftwizard.core.config import load_config
     from ftwizard.core.fingerprint import changes, describe, fingerprint
-    from ftwizard.core.plan import hardware_for, make_plan
+    from ftwizard.core.session import Session
 
     if resume and overwrite:
         raise InputError("--resume and --overwrite contradict each other", field="--resume",
@@ -69,10 +69,8 @@ def run(file: str, overrides: tuple[str, ...], dry_run: bool, detach: bool, name
     con = _console()
     sets = list(overrides) + ([f"hardware.devices={nproc}"] if nproc else [])
     cfg = load_config(file, sets)
-    hw = hardware_for(cfg.hardware.target, cfg.hardware.nodes, cfg.hardware.host_ram_gib)
-    notes: list[str] = []
-    plan = make_plan(cfg, hw, sequences=_sequences(cfg, notes))
-    plan.notes.extend(notes)
+    plan = Session().plan_for(cfg)  # the wizard's and `plan`'s planning session
+    hw = plan.hardware
 
     fp = fingerprint(hw)
     moved = changes(cfg.hardware.planned_on, fp)
@@ -107,27 +105,32 @@ def run(file: str, overrides: tuple[str, ...], dry_run: bool, detach: bool, name
     if cfg.model.trust_remote_code:
         con.print("[bold yellow]trust_remote_code is on[/]: the model's own Python code will run")
 
+    tpu = hw.is_tpu or cfg.hardware.target.strip().lower().startswith("tpu") or cfg.method.parallel == "jax"
+    if (tpu_name or zone) and tpu and not (tpu_name and zone):
+        raise InputError("a TPU VM pod needs both --tpu-name and --zone", field="--tpu-name",
+                         value=tpu_name or zone, fix="e.g. --tpu-name my-v3-8 --zone europe-west4-a")
     run_dir = runs.create_run_dir(cfg, name=name, overwrite=overwrite, resume=resume)
     node = {"node_rank": node_rank, "master_addr": master_addr, "master_port": master_port,
             "hosts": [h for h in (hosts or "").split(",") if h.strip()] or None}
     node = {k: v for k, v in node.items() if v is not None}
-    prep = runs.write_run_files(cfg, run_dir, hardware=hw, plan=plan, nproc=nproc, resume=resume,
-                            node=node)
-    from ftwizard.core.launch_cluster import shell_join
-
+    prep = runs.write_run_files(
+        cfg, run_dir, hardware=hw, plan=plan, nproc=nproc, resume=resume, node=node,
+        slurm={"partition": partition, "time_limit": time_limit, "master_port": master_port}
+        if slurm else None,
+        tpu={"tpu_name": tpu_name, "zone": zone} if tpu and tpu_name and zone else None)
     con.print(f"run dir: [bold]{run_dir}[/]")
-    con.print(f"command: {shell_join(prep['argv'])}", soft_wrap=True)
-    extra = _cluster_files(con, cfg, run_dir, hw, prep, slurm=slurm, partition=partition,
-                           time_limit=time_limit, tpu_name=tpu_name, zone=zone,
-                           master_port=master_port, resume=resume)
+    con.print(f"command: {prep.command}", soft_wrap=True, markup=False)
+    for note in prep.notes:
+        con.print(note, soft_wrap=True, markup=False)
+    elsewhere = slurm or (tpu and tpu_name and zone)
     if dry_run:
         con.print(f"dry run: nothing started. `bash {run_dir / runs.LAUNCH_FILE}` trains it without "
                   f"ftwizard; `ftwizard run {run_dir / runs.CONFIG_FILE}` launches it.", soft_wrap=True)
         return EXIT_OK
-    if extra == "elsewhere":
+    if elsewhere:
         return EXIT_OK
     if cfg.hardware.nodes > 1 and ("node_rank" not in node or "master_addr" not in node) \
-            and not prep["argv"][0] == "deepspeed":
+            and not prep.argv[0] == "deepspeed":
         con.print(f"{cfg.hardware.nodes} nodes: on each node run `NODE_RANK=i MASTER_ADDR=<node 0> bash "
                   f"{run_dir / runs.LAUNCH_FILE}`, or `ftwizard run ... --node-rank i --master-addr "
                   "ADDR` to start one node's part under ftwizard.", soft_wrap=True)
@@ -137,24 +140,6 @@ def run(file: str, overrides: tuple[str, ...], dry_run: bool, detach: bool, name
         _print_detached(con, run_dir)
         return EXIT_OK
     return follow(run_dir, con, plain=plain)
-
-
-def _sequences(cfg, notes: list[str]) -> int | None:  # noqa: ANN001
-    """The real sequence count of the data (the planner's own counting, shared with `plan`)."""
-    try:
-        from ftwizard.core.plan import data_sequences
-    except ImportError:  # older planner: count here with the same data functions
-        from pathlib import Path as _P
-
-        if not cfg.data.train or not all(s.path.startswith("hf:") or _P(s.path).exists()
-                                         for s in cfg.data.train):
-            return None
-        from ftwizard.core import data
-
-        tok = data.load_tokenizer(cfg.model, light=True)
-        return data.inspect(cfg.data, tok, seed=cfg.train.seed,
-                            pad_token_id=cfg.model.pad_token_id).sequences
-    return data_sequences(cfg, notes)
 
 
 def _print_plan(con, plan) -> None:  # noqa: ANN001
@@ -178,43 +163,6 @@ def _free_disk(path: Path) -> int | None:
         return shutil.disk_usage(p).free
     except OSError:
         return None
-
-
-def _cluster_files(con, cfg, run_dir: Path, hw, prep: dict, *, slurm: bool,  # noqa: ANN001
-                   partition: str | None, time_limit: str | None, tpu_name: str | None,
-                   zone: str | None, master_port: int | None, resume: bool) -> str | None:
-    """Slurm and TPU pod launchers; "elsewhere" when the run starts there, not here."""
-    from ftwizard.core import launch_cluster as lc
-    from ftwizard.core.secrets import Redactor
-
-    red = Redactor()
-    if slurm:
-        gpus = prep["nproc"] if not hw.is_cpu_only else 0
-        text = lc.slurm_script(prep["config"], run_dir, nodes=cfg.hardware.nodes, gpus_per_node=gpus,
-                               partition=partition, time_limit=time_limit, env=prep["env"],
-                               master_port=master_port or lc.DEFAULT_MASTER_PORT,
-                               workdir=Path.cwd(), resume=resume)
-        path = run_dir / lc.SBATCH
-        path.write_text(red.text(text))
-        path.chmod(0o755)
-        con.print(f"Slurm: `sbatch {path}` starts it ({cfg.hardware.nodes} node(s)); "
-                  f"`ftwizard attach {run_dir}` watches it from a node that sees this folder.",
-                  soft_wrap=True)
-        return "elsewhere"
-    tpu = hw.is_tpu or cfg.hardware.target.strip().lower().startswith("tpu") or cfg.method.parallel == "jax"
-    if tpu and (tpu_name or zone):
-        if not (tpu_name and zone):
-            raise InputError("a TPU VM pod needs both --tpu-name and --zone", field="--tpu-name",
-                             value=tpu_name or zone, fix="e.g. --tpu-name my-v3-8 --zone europe-west4-a")
-        text = lc.tpu_script(run_dir, tpu_name=tpu_name, zone=zone, workdir=Path.cwd(),
-                             env=prep["env"], resume=resume)
-        path = run_dir / lc.TPU_SCRIPT
-        path.write_text(red.text(text))
-        path.chmod(0o755)
-        con.print(f"TPU VM pod: `bash {path}` starts it on every worker (copy the run dir and the "
-                  "data to the same path on each worker first).", soft_wrap=True)
-        return "elsewhere"
-    return None
 
 
 def _print_detached(con, run_dir: Path) -> None:  # noqa: ANN001

@@ -102,15 +102,16 @@ def test_prepare_writes_resolved_config_launch_and_fingerprint(tmp_path: Path, m
     out = runs.write_run_files(cfg, d, hardware=hw)
     saved = load_config(d / "config.yaml")
     assert saved.data.train[0].path == str(tmp_path / "data.txt")
-    assert saved.hardware.planned_on == out["fingerprint"]
-    assert json.loads((d / "hardware.json").read_text())["fingerprint"] == out["fingerprint"]
+    assert saved.hardware.planned_on == out.config.hardware.planned_on is not None
+    assert json.loads((d / "hardware.json").read_text())["fingerprint"] == saved.hardware.planned_on
     launch = (d / "launch.sh").read_text()
     assert "HF_TOKEN, WANDB_API_KEY" in launch         # named ...
     for f in d.iterdir():                               # ... never written
         body = f.read_bytes()
         assert FAKE_HF.encode() not in body and FAKE_WANDB.encode() not in body, f
     assert subprocess.run(["bash", "-n", str(d / "launch.sh")]).returncode == 0
-    assert launch.rstrip().endswith(f'-m ftwizard.core.train {d} "$@"')
+    assert launch.rstrip().endswith('-m ftwizard.core.train "$RUN_DIR" "$@"')
+    assert str(d) not in launch                          # relocatable: no absolute run dir
 
 
 def _has_cpu_target() -> bool:

@@ -68,7 +68,8 @@ def test_accelerate_many_nodes_for_fsdp(tmp_path: Path) -> None:
 def test_deepspeed_many_nodes_with_hostfile(tmp_path: Path) -> None:
     from deepspeed.launcher.runner import fetch_hostfile, parse_args  # ~3 s
 
-    hf = lc.write_hostfile(tmp_path, ["node1", "10.0.0.2"], 8)
+    hf = tmp_path / lc.HOSTFILE
+    hf.write_text(lc.hostfile_text(["node1", "10.0.0.2"], 8))
     assert hf.read_text() == "node1 slots=8\n10.0.0.2 slots=8\n"
     assert dict(fetch_hostfile(str(hf))) == {"node1": 8, "10.0.0.2": 8}
     argv = lc.multinode_command(cfg_for("deepspeed"), tmp_path, nproc_per_node=8, hostfile=hf,

@@ -54,51 +54,74 @@ class ReviewScreen(StepScreen):
             yield Static("", id="review-yaml")
 
     def render_extra(self, app: Any) -> None:
-        from ftwizard.tui import launcher
-
         cfg = app.config
-        run_dir = f"{cfg.output.dir}/{cfg.name}"  # core.runs.create_run_dir
-        try:
-            cmd = launcher.launch_command(cfg, run_dir, env=False)
-        except Exception as err:  # noqa: BLE001 - shown, not raised: the user fixes the answers
-            cmd = f"(cannot build the launch line: {err})"
+        run_dir, files = self._rendered(app)
         saved = app.default_save_path()
         head = Text()
         head.append("replay: ", style="bold")
         head.append(f"ftwizard run {saved}\n", style="cyan")
         head.append("trains with: ", style="bold")
-        head.append(cmd + "\n", style="cyan")
-        head.append("run dir: ", style="bold")
-        head.append(f"{run_dir}/  " + " ".join(launcher.run_files(cfg)) + "\n")
+        if files is None:
+            head.append(f"{run_dir}\n", style="yellow")
+        else:
+            head.append(files.command + "\n", style="cyan")
+            head.append("run dir: ", style="bold")
+            made = ["stdout.log", "events.jsonl", "status.json", "checkpoints/", "final/"]
+            head.append(f"{run_dir}/  " + " ".join(sorted(files.files, key=_file_order) + made) + "\n")
         yaml_text = highlight_yaml(cfg.to_yaml())
         self.query_one("#review-yaml", Static).update(Group(head, yaml_text))
+
+    @staticmethod
+    def _rendered(app: Any) -> tuple[Any, Any]:
+        """(run dir, launch.render's RunFiles) as launching now would write them; (message, None)
+        when they cannot be rendered yet. The command is the exact line launch.sh execs."""
+        from ftwizard.core import launch, runs
+
+        cfg = app.config
+        hw, err = app.planning_hardware()
+        if hw is None:
+            return f"(waiting for the hardware: {err})" if err else "(detecting the hardware...)", None
+        try:
+            run_dir = runs.runs_root(cfg) / runs.unique_name(cfg)
+            return run_dir, launch.render(cfg, hw, app.plan, run_dir)
+        except Exception as err:  # noqa: BLE001 - shown, not raised: the user fixes the answers
+            return f"(cannot build the launch line: {err})", None
 
     def _hw(self) -> Any:
         hw, _ = self.app.planning_hardware()
         return hw
 
     def action_dry_run(self) -> None:
-        from ftwizard.tui import launcher
+        from ftwizard.core import runs
 
+        cfg = self.app.config
         try:
-            run_dir = launcher.prepare(self.app.config, hardware=self._hw(), plan=self.app.plan)
+            run_dir = runs.prepare_run(cfg, name=runs.unique_name(cfg), hardware=self._hw(),
+                                       plan=self.app.plan)
         except Exception as err:  # noqa: BLE001
             self.notify(f"dry run failed: {err}", severity="error", timeout=8)
             return
         self.notify(f"dry run: wrote {run_dir} (nothing started)", timeout=6)
 
     def action_launch(self) -> None:
-        from ftwizard.tui import launcher
+        from ftwizard.core import runs
         from ftwizard.tui.screens.run import RunScreen
 
         plan = self.app.plan
         if plan is not None and plan.problems:
             self.notify(f"fix first: {plan.problems[0].message}", severity="error", timeout=6)
             return
+        cfg = self.app.config
         try:
-            run_dir = launcher.start(self.app.config, hardware=self._hw(), plan=self.app.plan)
+            run_dir = runs.start_run(cfg, name=runs.unique_name(cfg), hardware=self._hw(), plan=plan)
         except Exception as err:  # noqa: BLE001
             self.notify(f"launch failed: {err}", severity="error", timeout=8)
             return
         self.app.run_dir = run_dir
         self.app.switch_screen(RunScreen(run_dir))
+
+
+def _file_order(name: str) -> tuple[int, str]:
+    """config.yaml and launch.sh first: the two a user opens."""
+    first = ("config.yaml", "launch.sh")
+    return (first.index(name) if name in first else len(first), name)
