@@ -104,48 +104,109 @@ def _path_cached() -> Path:
 
 
 def records() -> list[dict[str, Any]]:
-    """Every stored measurement, oldest first; re-read only when the file changed."""
+    """Every stored measurement, oldest first; re-read only when the file changed.
+
+    A damaged store never stops a plan or `calibration list`: lines that are not a measurement
+    (half-written by a crash, edited by hand, garbled bytes) are skipped with one warning naming
+    the file, the lines and the fix; the rest still correct plans."""
     path = _path_cached()
     try:
         st = path.stat()
-    except FileNotFoundError:
+    except OSError:
         _CACHE["key"], _CACHE["records"] = None, []
         return []
     key = (str(path), st.st_mtime_ns, st.st_size)
     if _CACHE["key"] != key:
-        out = []
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue  # a half-written line from a crash: skip, keep the rest
-                if isinstance(rec, dict):
-                    out.append(rec)
+        from ftwizard.core.local_state import read_text, warn
+
+        text = read_text(path, what="calibration store", fix=_REPAIR.format(path=path)) or ""
+        out, bad = [], []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                rec = None
+            if _well_formed(rec):
+                out.append(rec)
+            else:
+                bad.append(n)
+        if bad:
+            where = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+            warn(path, f"{len(bad)} line(s) are not measurements and were skipped (line {where})",
+                 _REPAIR.format(path=path))
         _CACHE["key"], _CACHE["records"] = key, out
     return _CACHE["records"]
 
 
+_REPAIR = ("delete those lines, or start over with `ftwizard calibration clear` (plans then use "
+           "the bare estimate until the next run or probe)")
+_NUMBER = (int, float)
+
+
+def _well_formed(rec: Any) -> bool:
+    """A record every reader can use without checking types again (`list`, best_match, describe)."""
+    if not isinstance(rec, dict):
+        return False
+    for k in ("config", "hardware"):
+        if rec.get(k) is not None and not isinstance(rec[k], dict):
+            return False
+    for k in ("time", "ratio", "estimate_bytes", "measured_bytes"):
+        v = rec.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, _NUMBER) or v != v):
+            return False
+    for k in ("source", "status", "counter_kind", "run", "name"):
+        if rec.get(k) is not None and not isinstance(rec[k], str):
+            return False
+    cfg = rec.get("config") or {}
+    for k in ("micro_batch", "block_size"):
+        v = cfg.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, _NUMBER) or v <= 0):
+            return False
+    try:
+        _dt.datetime.fromtimestamp(float(rec.get("time") or 0))
+    except (OverflowError, OSError, ValueError):
+        return False
+    return True
+
+
 def append(record: dict[str, Any]) -> dict[str, Any]:
-    """Add one measurement (skipped when its `key` is already stored: recording is idempotent)."""
+    """Add one measurement (skipped when its `key` is already stored: recording is idempotent).
+
+    One O_APPEND write per line, so a crash leaves at most one half line (skipped when read); a
+    store that cannot be written (full disk, a folder in its place) is a warning, never a failed run.
+    """
     if not enabled():
         return record
     if record.get("key") and any(r.get("key") == record["key"] for r in records()):
         return record
+    from ftwizard.core.local_state import append_line, warn
+
     path = _path_cached()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, default=str) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        append_line(path, json.dumps(record, default=str))
+    except OSError as err:
+        warn(path, f"the measurement of {record.get('name')!r} could not be stored "
+             f"({err.strerror or err})", "free disk space, or move what is in the store's place")
     return record
 
 
 def clear() -> int:
     """Delete the store; returns how many measurements it held."""
     n = len(records())
+    path = _path_cached()
     try:
-        _path_cached().unlink()
+        path.unlink()
     except FileNotFoundError:
         pass
+    except IsADirectoryError:
+        from ftwizard.core.errors import InputError
+
+        raise InputError(f"{path} is a folder, not ftwizard's calibration store", field="store",
+                         value=str(path), fix=f"move or delete that folder yourself (`rm -r {path}` "
+                         "if nothing in it is yours); ftwizard deletes only its own file") from None
     _CACHE["key"], _CACHE["records"] = None, []
     return n
 

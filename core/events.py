@@ -148,16 +148,18 @@ def write_status(run_dir: str | Path, state: str, *, step: int = 0, total: int |
     d = Path(run_dir)
     body = {"state": state, "pid": pid if pid is not None else os.getpid(), "step": step,
             "total": total, "updated": round(time.time(), 3), **extra}
-    tmp = d / f".{STATUS_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(body, default=_jsonable))
-    os.replace(tmp, d / STATUS_FILE)
+    from ftwizard.core.local_state import atomic_write
+
+    atomic_write(d / STATUS_FILE, json.dumps(body, default=_jsonable), sync=False)
 
 
 def read_status(run_dir: str | Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((Path(run_dir) / STATUS_FILE).read_text())
-    except (FileNotFoundError, ValueError):
-        return None
+    """status.json; None when missing, or damaged (then with a warning naming it: never a crash)."""
+    from ftwizard.core.local_state import read_json
+
+    path = Path(run_dir) / STATUS_FILE
+    return read_json(path, what="run status", fix=f"delete it (`rm {path}`): the run then reads as "
+                     "lost, and `ftwizard resume` or its next start writes a new one")
 
 
 def memory_now() -> tuple[int, int]:

@@ -15,6 +15,19 @@ def _home() -> Path | None:
     return Path(env) if env else None
 
 
+def _ensure(p: Path, what: str) -> Path:
+    """Create the folder; when something is in the way, warn and go on (readers find nothing there,
+    writers get an OSError they report), so a misplaced file never blocks every command."""
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        from ftwizard.core.local_state import warn
+
+        warn(p, f"ftwizard's {what} folder cannot be created ({err.strerror or err})",
+             "move the file that is in its way, or point FTWIZARD_HOME at a writable folder")
+    return p
+
+
 def cache_dir() -> Path:
     """Rebuildable things: tiny models, dataset inspection results."""
     home = _home()
@@ -23,8 +36,7 @@ def cache_dir() -> Path:
     else:
         from platformdirs import user_cache_dir
         p = Path(user_cache_dir("ftwizard"))
-    p.mkdir(parents=True, exist_ok=True)
-    return p
+    return _ensure(p, "cache")
 
 
 def data_dir() -> Path:
@@ -35,14 +47,11 @@ def data_dir() -> Path:
     else:
         from platformdirs import user_data_dir
         p = Path(user_data_dir("ftwizard"))
-    p.mkdir(parents=True, exist_ok=True)
-    return p
+    return _ensure(p, "data")
 
 
 def user_presets_dir() -> Path:
-    p = data_dir() / "presets"
-    p.mkdir(parents=True, exist_ok=True)
-    return p
+    return _ensure(data_dir() / "presets", "user presets")
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:

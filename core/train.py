@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import os
 import sys
 import traceback
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ftwizard.core import events as ev
+from ftwizard.core.local_state import disk_problem
 
 EXIT_FAILED = 1
 EXIT_OOM = 3
@@ -124,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     step = 0
     total = None
     if writer is not None:
-        ev.write_status(run_dir, "running", step=0)
+        with contextlib.suppress(OSError):  # a full disk is reported by the end event below
+            ev.write_status(run_dir, "running", step=0)
     try:
         cfg = load_config(run_dir / "config.yaml")
         from ftwizard.core.backends import hf  # ~5 s of torch/transformers imports
@@ -155,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
             end = {"status": "oom", "exit_code": code, "step": _step_now(run_dir),
                    "message": f"out of memory: {str(err).splitlines()[0] if str(err) else type(err).__name__}",
                    "suggestion": suggestion}
+        elif disk_problem(err):
+            code = EXIT_FAILED
+            end = {"status": "failed", "exit_code": code, "step": _step_now(run_dir),
+                   "message": f"{disk_problem(err)}: {type(err).__name__}: {err}",
+                   "suggestion": f"free space on the disk of {run_dir} (`df -h {run_dir}`) or "
+                                 "lower train.keep_checkpoints, then `ftwizard resume "
+                                 f"{run_dir.name}` continues from the newest checkpoint"}
         else:
             code = err.exit_code if isinstance(err, FtwizardError) else (
                 err.code if isinstance(err, SystemExit) and isinstance(err.code, int) else EXIT_FAILED)
@@ -167,13 +177,29 @@ def main(argv: list[str] | None = None) -> int:
         end["peak_mem"] = ev.peak_memory()
         end.update(_gpu_peaks())
         end["estimate_mem"] = estimate_memory(cfg) if cfg is not None else None
-        writer.emit("end", **end)
-        ev.write_status(run_dir, end["status"], step=end["step"], total=total,
-                        exit_code=end["exit_code"])
-        writer.close()
+        _emit_end(writer, run_dir, end, total)
         _record_calibration(run_dir)
     _close_distributed()
     return int(end["exit_code"])
+
+
+def _emit_end(writer: ev.EventWriter, run_dir: Path, end: dict[str, Any], total: Any) -> None:
+    """The end event and status.json even on a full disk: when the full event cannot be written,
+    a short one (without the log lines) through a fresh handle usually still fits in the file's
+    last block; status.json carries the message too, so `ftwizard runs` shows the cause."""
+    try:
+        writer.emit("end", **end)
+    except OSError:
+        with contextlib.suppress(OSError, ValueError):
+            writer.close()
+        short = {k: v for k, v in end.items() if k != "last_log_lines"}
+        with contextlib.suppress(OSError, ValueError), ev.EventWriter(run_dir / ev.EVENTS_FILE) as w:
+            w.emit("end", **short)
+    with contextlib.suppress(OSError):
+        ev.write_status(run_dir, end["status"], step=end["step"], total=total,
+                        exit_code=end["exit_code"], message=end.get("message"))
+    with contextlib.suppress(OSError, ValueError):
+        writer.close()
 
 
 def _gpu_peaks() -> dict[str, int]:

@@ -88,3 +88,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as err:  # a full disk, a read-only folder, a file in the way: never a traceback
+        from ftwizard.core.local_state import os_error_message
+
+        text, code = os_error_message(err)
+        click.echo(f"error: {text}", err=True)
+        sys.exit(code)
