@@ -225,3 +225,16 @@ def test_other_architecture_falls_back_to_meta(tmp_path: Path) -> None:
     assert spec.params == count_parameters_meta(config)
     assert (spec.n_layers, spec.n_kv_heads, spec.params_lm_head) == (2, 2, 300 * 64)
     assert {"q_proj", "o_proj"} <= set(spec.linear_names)
+
+
+def test_catalog_was_built_with_the_installed_transformers() -> None:
+    """Each catalog model's attention kernel is what this transformers picks (5.24 moved GPT-J to
+    SDPA): a version drift fails here, with the fix, instead of silently changing plans."""
+    import transformers
+
+    catalog = Path(__file__).resolve().parents[2] / "core" / "catalog" / "models.json"
+    built = json.loads(catalog.read_text())["transformers"]
+    assert built == transformers.__version__, (
+        f"core/catalog/models.json was built with transformers {built}; installed is "
+        f"{transformers.__version__}: install with -c constraints.txt, or upgrade deliberately "
+        "(bench/upgrade_check.py, then scripts/build_model_catalog.py)")
