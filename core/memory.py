@@ -104,6 +104,8 @@ class Setup:
     seq: int
     world: int                 # devices taking part (all nodes)
     nodes: int
+    pipeline_layers: tuple[int, ...] | None = None  # pipeline: layers per stage as the user set them
+    micro_batches: int = 1     # pipeline: micro batches per step (grad_accum), all in flight (GPipe)
 
     @classmethod
     def from_config(cls, cfg, world: int) -> "Setup":  # noqa: ANN001 - RunConfig
@@ -117,39 +119,132 @@ class Setup:
                    fsdp=m.fsdp, pipeline_stages=m.pipeline_stages,
                    checkpointing=m.gradient_checkpointing, optimizer=m.optimizer,
                    micro_batch=cfg.train.micro_batch, seq=cfg.data.block_size,
-                   world=max(1, world), nodes=cfg.hardware.nodes)
+                   world=max(1, world), nodes=cfg.hardware.nodes,
+                   pipeline_layers=tuple(m.pipeline_layers) if m.pipeline_layers else None,
+                   micro_batches=cfg.train.grad_accum)
 
 
 @dataclass
 class MemoryEstimate:
-    per_device_bytes: int
+    """Per-device memory, its parts and the verdict, defined once for every reader.
+
+    One figure is shown and judged: `needed_bytes`, the sum of every term but the caching
+    allocator's reserve. The arithmetic the panel, `ftwizard plan` (text and JSON) and the probes
+    print closes by construction::
+
+        capacity - needed - margin = headroom        (negative headroom: "needs -headroom more")
+
+    `reserve_bytes` is the allocator's cache on top: torch empties it and retries before it raises
+    out-of-memory, so it never decides fit, but nvidia-smi shows it whenever the card has room, so
+    `per_device_bytes = needed + reserve` is the peak to compare with a measurement (seed 001's
+    figures, the probes, the runs' end line). On the CPU and on TPUs the reserve is 0.
+    `margin_bytes` is kept free on purpose (run-to-run variation, seed 001: "going too close to the
+    line is not advisable"). Since the verdict is on `needed_bytes`, "needs X more" is exactly what a
+    change must free: lowering the batch to `max_micro_batch` frees at least X (tested).
+    """
+
+    per_device_bytes: int             # peak as the counter shows it: needed + reserve
     capacity_bytes: int
     margin_bytes: int
     fits: bool
-    headroom_bytes: int               # capacity - margin - estimate (negative when it does not fit)
+    headroom_bytes: int               # capacity - margin - needed (negative when it does not fit)
     max_micro_batch: int
     host_bytes: int
     host_capacity_bytes: int
     host_fits: bool
-    breakdown: dict[str, int]         # weights, gradients, optimizer, activations, other
-    detail: dict[str, int]            # every term by name
+    breakdown: dict[str, int]         # weights, gradients, optimizer, activations, other: sum = needed
+    detail: dict[str, int]            # every term by name (the reserve as other.allocator)
     trainable_params: int
     counter: str
     device: str
+    needed_bytes: int = 0             # what is shown and what fit is judged on
+    reserve_bytes: int = 0            # allocator cache above needed (not judged)
+    host_detail: dict[str, int] = field(default_factory=dict)  # host RAM per node, term by term
     suggestions: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def shortfall_bytes(self) -> int:
+        """Device bytes that must be freed to fit (0 when it fits)."""
+        return max(0, -self.headroom_bytes)
+
+    @property
+    def host_shortfall_bytes(self) -> int:
+        if self.host_capacity_bytes <= 0:
+            return 0
+        return max(0, self.host_bytes - self.host_capacity_bytes)
+
+    def figure(self) -> "Figure":
+        return Figure.of(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "per_device_bytes": self.per_device_bytes, "capacity_bytes": self.capacity_bytes,
+            "per_device_bytes": self.per_device_bytes, "needed_bytes": self.needed_bytes,
+            "reserve_bytes": self.reserve_bytes, "capacity_bytes": self.capacity_bytes,
             "margin_bytes": self.margin_bytes, "fits": self.fits,
-            "headroom_bytes": self.headroom_bytes, "max_micro_batch": self.max_micro_batch,
+            "headroom_bytes": self.headroom_bytes, "shortfall_bytes": self.shortfall_bytes,
+            "max_micro_batch": self.max_micro_batch,
             "host_bytes": self.host_bytes, "host_capacity_bytes": self.host_capacity_bytes,
-            "host_fits": self.host_fits, "breakdown": dict(self.breakdown),
+            "host_fits": self.host_fits, "host_detail": dict(self.host_detail),
+            "breakdown": dict(self.breakdown),
             "detail": dict(self.detail), "trainable_params": self.trainable_params,
             "counter": self.counter, "device": self.device,
+            "figure": self.figure().to_dict(),
             "suggestions": list(self.suggestions), "notes": list(self.notes),
         }
+
+
+@dataclass(frozen=True)
+class Figure:
+    """The per-device figure as printed, in tenths of a GiB, so the printed numbers add up.
+
+    Capacity, margin and headroom are rounded to 0.1 GiB (a headroom never changes sign: a plan
+    that does not fit always needs at least 0.1 more) and the shown figure is what closes
+    `capacity - shown - margin = headroom`, so it is within 0.15 GiB of `needed_bytes`.
+    """
+
+    shown: float
+    capacity: float
+    margin: float
+    headroom: float            # negative: the shortfall
+    reserve: float
+    fits: bool
+
+    @classmethod
+    def of(cls, m: MemoryEstimate) -> "Figure":
+        cap = round(m.capacity_bytes * 10 / GiB)
+        margin = round(m.margin_bytes * 10 / GiB)
+        h = m.headroom_bytes * 10 / GiB
+        head = math.floor(h + 0.5)
+        head = max(0, head) if m.fits else min(-1, head)
+        return cls(shown=(cap - margin - head) / 10, capacity=cap / 10, margin=margin / 10,
+                   headroom=head / 10, reserve=round(m.reserve_bytes * 10 / GiB) / 10, fits=m.fits)
+
+    @property
+    def shortfall(self) -> float:
+        return max(0.0, -self.headroom)
+
+    def verdict(self) -> str:
+        """`fits · 1.0 GiB headroom` or `does NOT fit · needs 1.6 GiB more`."""
+        if self.fits:
+            return f"fits · {self.headroom:.1f} GiB headroom"
+        return f"does NOT fit · needs {self.shortfall:.1f} GiB more"
+
+    def usage(self) -> str:
+        """`22.5 of 24.0 GiB (0.5 GiB margin kept free)`."""
+        return f"{self.shown:.1f} of {self.capacity:.1f} GiB ({self.margin:.1f} GiB margin kept free)"
+
+    def reserve_note(self) -> str:
+        """What nvidia-smi may show above the figure, or '' when there is no reserve."""
+        if self.reserve <= 0:
+            return ""
+        return (f"nvidia-smi may show up to {self.shown + self.reserve:.1f} GiB: the allocator "
+                f"caches {self.reserve:.1f} GiB more and gives it back before running out")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shown_gib": self.shown, "capacity_gib": self.capacity, "margin_gib": self.margin,
+                "headroom_gib": self.headroom, "reserve_gib": self.reserve,
+                "verdict": self.verdict(), "usage": self.usage()}
 
 
 # ---------------------------------------------------------------- parameters
@@ -276,17 +371,21 @@ def estimate(spec, s: Setup, *, capacity: int, host_capacity: int, on_cpu: bool 
     """Peak memory on the busiest device for one micro batch, with fit verdict and max batch."""
     detail = _terms(spec, s, on_cpu=on_cpu, tpu=tpu)
     total = int(sum(detail.values()))
-    host = host_bytes(spec, s)
-    margin = max(int(capacity * SAFETY_MARGIN), SAFETY_MARGIN_MIN) if not on_cpu else int(capacity * 0.10)
-    usable = capacity - margin
     need = required_bytes(detail)
+    margin = margin_bytes(capacity, on_cpu=on_cpu)
+    usable = capacity - margin
     fits = need <= usable
     max_b = max_micro_batch(spec, s, usable, on_cpu=on_cpu, tpu=tpu)
+    host_d = host_terms(spec, s, on_cpu=on_cpu, device_bytes=total)
+    host = int(sum(host_d.values()))
     return MemoryEstimate(
-        per_device_bytes=total, capacity_bytes=capacity, margin_bytes=margin, fits=fits,
+        per_device_bytes=total, needed_bytes=need, reserve_bytes=total - need,
+        capacity_bytes=capacity, margin_bytes=margin, fits=fits,
         headroom_bytes=usable - need, max_micro_batch=max_b, host_bytes=host,
         host_capacity_bytes=host_capacity, host_fits=host_capacity <= 0 or host <= host_capacity,
-        breakdown=_group(detail), detail={k: int(v) for k, v in detail.items()},
+        host_detail={k: int(v) for k, v in host_d.items()},
+        breakdown=_group({k: v for k, v in detail.items() if k != RESERVE_TERM}),
+        detail={k: int(v) for k, v in detail.items()},
         trainable_params=trainable_params(spec, s),
         counter=("peak RSS of the training process" if on_cpu else
                  "peak device memory per chip (XLA)" if tpu else
@@ -295,8 +394,19 @@ def estimate(spec, s: Setup, *, capacity: int, host_capacity: int, on_cpu: bool 
     )
 
 
+def margin_bytes(capacity: int, *, on_cpu: bool = False) -> int:
+    """Memory kept free on purpose: 2 % of a device (at least 256 MiB), 10 % of a CPU's RAM (the
+    OS, the page cache and the user's other programs live there too)."""
+    if on_cpu:
+        return int(capacity * 0.10)
+    return max(int(capacity * SAFETY_MARGIN), SAFETY_MARGIN_MIN)
+
+
 def per_device_bytes(spec, s: Setup, *, on_cpu: bool = False, tpu: bool = False) -> int:  # noqa: ANN001
     return int(sum(_terms(spec, s, on_cpu=on_cpu, tpu=tpu).values()))
+
+
+RESERVE_TERM = "other.allocator"
 
 
 def required_bytes(detail: dict[str, float]) -> int:
@@ -304,7 +414,7 @@ def required_bytes(detail: dict[str, float]) -> int:
     (empty cache and retry) before it raises out-of-memory. The reported peak keeps the reserve,
     because nvidia-smi shows it whenever the card has room (seed 001's 8,104 MiB at batch 1 was
     read on an 8 GiB card the allocator had filled)."""
-    return int(sum(v for k, v in detail.items() if k != "other.allocator"))
+    return int(sum(v for k, v in detail.items() if k != RESERVE_TERM))
 
 
 def max_micro_batch(spec, s: Setup, usable: int, *, on_cpu: bool = False, tpu: bool = False,
@@ -403,6 +513,8 @@ def _terms(spec, s: Setup, *, on_cpu: bool, tpu: bool) -> dict[str, float]:  # n
     elif s.parallel in ("split", "pipeline"):
         stages = max(1, world if s.parallel == "split" else s.pipeline_stages)
         layers_here = math.ceil(spec.n_layers / stages)
+        if s.parallel == "pipeline" and s.pipeline_layers:
+            layers_here = max(s.pipeline_layers)  # the busiest stage decides the fit
         frac_params = (layers_here * spec.params_per_layer
                        + max(spec.params_embedding, spec.params_lm_head))
         frac = frac_params / spec.params
@@ -435,8 +547,11 @@ def _terms(spec, s: Setup, *, on_cpu: bool, tpu: bool) -> dict[str, float]:  # n
 
     acts = activation_bytes(spec, s, layers=layers_here, with_logits=logits_here)
     if s.parallel == "pipeline":
-        # GPipe keeps every micro-batch of the step in flight on the first stage.
-        acts = {k: v for k, v in acts.items()}
+        # GPipe runs every micro batch's forward before the first backward: a stage keeps all
+        # grad_accum micro batches' activations (logits included on the last); the recomputed
+        # layer is a transient working set of one.
+        acts = {k: v * (1 if k == "activations.recompute_layer" else s.micro_batches)
+                for k, v in acts.items()}
     d.update(acts)
 
     if on_cpu:
@@ -472,16 +587,97 @@ def _tpu_terms(spec, s: Setup, *, on_cpu: bool) -> dict[str, float]:  # noqa: AN
     return d
 
 
-def host_bytes(spec, s: Setup) -> int:  # noqa: ANN001
-    """Host RAM per node: DeepSpeed's own rule for offload (x1.5 for its pinned buffers), else
-    what loading the checkpoint needs (one copy of the weights) plus the process."""
-    per_node_devices = max(1, s.world // max(1, s.nodes))
-    process = 2 * GiB * per_node_devices
-    if s.parallel == "deepspeed" and (s.offload_optimizer or s.offload_params):
-        n_train = trainable_params(spec, s)
-        if s.kind != "full":
-            return int(n_train * 16 * 1.5 + weight_bytes(spec, s) + process)
-        per_param = 18 if s.offload_params else 16
-        return int(spec.params * per_param / max(1, s.nodes) * 1.5 + process)
-    load = weight_bytes(spec, s) if s.kind != "qlora" else 2.0 * spec.params
-    return int(load + process)
+# ---------------------------------------------------------------- host RAM
+
+HOST_PROCESS_BYTES = 2 * GiB
+"""Host RSS of one training process before the model: Python, torch with its CUDA host libraries,
+transformers, the Trainer and the dataset (FACTS.md: the imports alone are ~420 MB on the CPU; the
+CUDA runtime's host side and pinned staging buffers add about 1-1.5 GB per process on a GPU)."""
+SHARD_BYTES = 10e9
+"""Largest checkpoint shard transformers holds at once when it loads shard by shard. Hub
+checkpoints are written with `save_pretrained(max_shard_size=...)`: "10GB" in the transformers
+that wrote Llama-2 (its 70B has 15 shards of ~9.9 GB), "5GB" since; 10 GB is the bound."""
+DS_BUFFER_FACTOR = 1.5
+"""DeepSpeed's `additional_buffer_factor` in its own estimators (pinned host buffers)."""
+
+
+def processes_per_node(s: Setup) -> int:
+    """Training processes on one node: one per device for ddp/deepspeed/fsdp/pipeline, one for
+    `none` and `split` (split spreads the layers of one process over the GPUs)."""
+    if s.parallel in ("none", "split"):
+        return 1
+    return max(1, s.world // max(1, s.nodes))
+
+
+def host_terms(spec, s: Setup, *, on_cpu: bool = False,
+               device_bytes: float = 0.0) -> dict[str, float]:  # noqa: ANN001
+    """Host RAM one node needs, term by term, as loading and training really use it.
+
+    Sources, term by term:
+
+    host.process
+        HOST_PROCESS_BYTES per training process on the node.
+    host.model (CPU-only runs)
+        the model lives in RAM: each process's device figure (its peak RSS) is host memory.
+    host.load_shard (QLoRA, `split`: anything loaded with a `device_map`)
+        transformers' `from_pretrained` with a device map loads a sharded checkpoint shard by
+        shard, placing (and, with bitsandbytes, quantizing) each shard's tensors on the device
+        before reading the next, so a process holds one shard at a time (SHARD_BYTES), not the
+        model: a 70B QLoRA load needs ~10 GB of host RAM, not 130 GiB of bf16 weights.
+    host.load_copy (none, ddp, fsdp, ZeRO-1/2)
+        without a device map every process materializes the whole model on the CPU in its load
+        dtype (fp32 for mixed precision, 16-bit for a frozen base or pure bf16) before the Trainer
+        or DeepSpeed moves it to the device: one copy per process on the node. DeepSpeed's own
+        `estimate_zero2_model_states_mem_needs` (stage_1_and_2.py) counts the same 4 B/param per
+        GPU of the node (x1.5) without offload.
+    host.zero3_init (ZeRO-3, no offload)
+        the Trainer builds the model under `deepspeed.zero.Init` (HfDeepSpeedConfig), so parameters
+        are partitioned as they are created: `estimate_zero3_model_states_mem_needs(zero_init=True)`
+        (stage3.py) says largest_layer_params x 4 x gpus_per_node x 1.5.
+    host.offload (DeepSpeed optimizer / parameter offload)
+        DeepSpeed's estimators with their buffer factor 1.5. ZeRO-3 with zero.Init: 18 B/param per
+        node (16-bit params + fp32 master, momentum, variance and gradients) with parameter
+        offload, 16 with the optimizer alone; ZeRO-2 offload: P x max(4 x total_gpus, 16) x 1.5
+        (its 4 B/param per GPU being the load copy). For LoRA/QLoRA only the trainable adapter
+        parameters have optimizer states to offload, so P is the trainable count and the frozen
+        base is loaded as above.
+    """
+    procs = processes_per_node(s)
+    nodes = max(1, s.nodes)
+    gpn = procs
+    total_gpus = max(1, s.world)
+    d: dict[str, float] = {"host.process": float(HOST_PROCESS_BYTES * procs)}
+    if on_cpu:
+        d = {"host.model": float(device_bytes) * procs}
+        return d
+    p = float(spec.params)
+    n_train = float(trainable_params(spec, s))
+    w16 = 2.0 * p if s.dtype != "fp32" else 4.0 * p
+    ds = s.parallel == "deepspeed"
+    offload = ds and (s.offload_optimizer or s.offload_params)
+    if s.kind == "qlora" or s.parallel == "split":
+        d["host.load_shard"] = min(w16, SHARD_BYTES) * procs
+    elif ds and s.zero_stage == 3:
+        if not (offload and s.kind == "full"):
+            d["host.zero3_init"] = spec.largest_layer_params * 4.0 * gpn * DS_BUFFER_FACTOR
+    elif not (offload and s.kind == "full"):
+        if s.kind == "full":
+            load = 4.0 * p if (ds or full_weight_bytes(s) == 4.0) else 2.0 * p
+            if ds:
+                load *= DS_BUFFER_FACTOR
+        else:
+            load = w16
+        d["host.load_copy"] = load * procs
+    if offload:
+        n = p if s.kind == "full" else n_train
+        if s.zero_stage == 3:
+            per = 18.0 if s.offload_params else 16.0
+            d["host.offload"] = n * per / nodes * DS_BUFFER_FACTOR
+        else:
+            d["host.offload"] = n * max(4.0 * total_gpus, 16.0) * DS_BUFFER_FACTOR
+    return d
+
+
+def host_bytes(spec, s: Setup, *, on_cpu: bool = False, device_bytes: float = 0.0) -> int:  # noqa: ANN001
+    """Host RAM per node (the sum of :func:`host_terms`)."""
+    return int(sum(host_terms(spec, s, on_cpu=on_cpu, device_bytes=device_bytes).values()))

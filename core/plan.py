@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 import functools
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,11 @@ class TimeEstimate:
     devices: int
     overhead_s_per_step: float    # offload traffic and CPU optimizer time
     assumptions: str
+    startup_s: float = 0.0        # process start, imports, model load (+ quantization, compile)
+    train_s: float = 0.0          # steps x (compute + overhead)
+    eval_s: float = 0.0
+    save_s: float = 0.0
+    step_s: float = 0.0           # one optimizer step: compute + overhead
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -58,10 +64,28 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     grad_accum_suggestion: dict | None = None
     calibration: dict | None = None  # set by core.calibration.correct: the measured correction
+    warnings: list[str] = field(default_factory=list)   # will run, but not as the user expects
+    validation_sequences: int | None = None
+    disk_free_bytes: int = 0      # where the run writes (0: unknown, e.g. a planned machine)
+    near_misses: list[str] = field(default_factory=list)  # changes that fix one resource, not all
+
+    @property
+    def disk_bytes(self) -> int:
+        """Checkpoints kept plus the final model folder."""
+        return self.checkpoint_bytes * (self.config.train.keep_checkpoints + 1)
+
+    @property
+    def disk_fits(self) -> bool:
+        return self.disk_free_bytes <= 0 or self.disk_bytes <= self.disk_free_bytes
 
     @property
     def fits(self) -> bool:
-        return self.memory.fits and self.memory.host_fits
+        """The plan's verdict: device memory, host RAM and disk (where known) all suffice."""
+        return self.memory.fits and self.memory.host_fits and self.disk_fits
+
+    def shortfalls(self) -> list[dict[str, Any]]:
+        """Every resource that binds, with the config field to change first."""
+        return shortfalls(self)
 
     def to_dict(self) -> dict[str, Any]:
         st = self.steps
@@ -88,8 +112,12 @@ class Plan:
             "time": None if self.time is None else self.time.to_dict(),
             "disk": {"checkpoint_bytes": self.checkpoint_bytes,
                      "checkpoints_kept": self.config.train.keep_checkpoints,
-                     "total_bytes": self.checkpoint_bytes * (self.config.train.keep_checkpoints + 1)},
+                     "total_bytes": self.disk_bytes, "free_bytes": self.disk_free_bytes or None,
+                     "fits": self.disk_fits},
+            "validation_sequences": self.validation_sequences,
             "problems": [{"field": p.field, "message": p.message, "fix": p.fix} for p in self.problems],
+            "shortfalls": self.shortfalls(),
+            "warnings": list(self.warnings),
             "notes": list(self.notes),
             "fits": self.fits,
         }
@@ -99,7 +127,8 @@ class Plan:
         m = self.memory
         unit = "RAM" if m.device == "cpu" else "VRAM"
         verdict = "fits" if self.fits else "does NOT fit"
-        parts = [f"{unit} {m.per_device_bytes / mem.GiB:.1f} / {m.capacity_bytes / mem.GiB:.1f} GiB {verdict}"]
+        f = m.figure()
+        parts = [f"{unit} {f.shown:.1f} / {f.capacity:.1f} GiB {verdict}"]
         if self.steps:
             parts.append(f"{self.steps.per_epoch} steps/epoch, {self.steps.total} total")
         if self.time:
@@ -151,10 +180,17 @@ def layout(cfg: RunConfig, hw) -> tuple[int, int]:  # noqa: ANN001
     return devices, devices
 
 
-def data_sequences(cfg: RunConfig, notes: list[str] | None = None) -> int | None:
+def data_sequences(cfg: RunConfig, notes: list[str] | None = None,
+                   counts: dict[str, Any] | None = None) -> int | None:
     """Training sequences counted from the data when it is at hand (the light tokenizer reads
     tokenizer.json without importing transformers; results are cached by content), or None to
-    fall back to data.sequences when the data is elsewhere."""
+    fall back to data.sequences when the data is elsewhere.
+
+    Without the model's tokenizer on this machine (a config saved by the wizard for GPT-J or
+    Llama-3.1-8B, planned on a laptop) tokens are estimated from characters with the bound stated
+    in `notes`, as the wizard does: planning never needs the tokenizer. `counts`, when given,
+    receives {"validation_sequences", "exact"} (the empty-validation warning needs them).
+    """
     from pathlib import Path
 
     if not cfg.data.train:
@@ -166,18 +202,30 @@ def data_sequences(cfg: RunConfig, notes: list[str] | None = None) -> int | None
         return None
     from ftwizard.core import data  # ~30 ms; tokenizers only when counting
 
-    tok = data.load_tokenizer(cfg.model, light=True)
+    tok = None
+    if data.tokenizer_folder(cfg.model) is not None:
+        tok = data.load_tokenizer(cfg.model, light=True)
     stats = data.inspect(cfg.data, tok, seed=cfg.train.seed, pad_token_id=cfg.model.pad_token_id)
     if notes is not None and not stats.tokens_exact:
-        notes.append(f"token count sampled (+-{stats.tokens_error:.0%})")
+        name = cfg.model.tokenizer or cfg.model.name
+        if tok is None:
+            notes.append(f"no local tokenizer for {name}: token counts estimated from characters "
+                         f"(within about +-{stats.tokens_error:.0%} for English text)")
+        else:
+            notes.append(f"token count sampled (+-{stats.tokens_error:.0%})")
+    if counts is not None:
+        counts.update(validation_sequences=stats.validation_sequences, exact=stats.tokens_exact)
     return stats.sequences
 
 
 # ---------------------------------------------------------------- the plan
 
 def make_plan(cfg: RunConfig, hardware=None, spec=None, sequences: int | None = None,  # noqa: ANN001
-              with_suggestions: bool = True) -> Plan:
-    """Everything a user should know before launching `cfg` on `hardware`."""
+              with_suggestions: bool = True, validation_sequences: int | None = None) -> Plan:
+    """Everything a user should know before launching `cfg` on `hardware`.
+
+    `validation_sequences`: what the data's validation split really yields, when the data was
+    counted (a requested split that yields none is a warning: no evaluation would run)."""
     hw = hardware or hardware_for(cfg.hardware.target, cfg.hardware.nodes, cfg.hardware.host_ram_gib)
     sp = spec or model_for(cfg.model.name, cfg.model.trust_remote_code)
     if cfg.model.attn_implementation and cfg.model.attn_implementation != sp.attn_impl:
@@ -193,6 +241,7 @@ def make_plan(cfg: RunConfig, hardware=None, spec=None, sequences: int | None = 
     n_seq = sequences if sequences is not None else cfg.data.sequences
     steps = None
     notes: list[str] = []
+    warnings: list[str] = []
     problems = problems_for(cfg, hw, sp, world)
     if n_seq:
         try:
@@ -201,27 +250,36 @@ def make_plan(cfg: RunConfig, hardware=None, spec=None, sequences: int | None = 
             problems.append(err)
     else:
         notes.append("sequences unknown: point data.train at your data or set data.sequences")
-    time = estimate_time(cfg, sp, hw, setup, steps, world, on_cpu=on_cpu, tpu=tpu)
+    val = validation_sequences
+    if val is None and n_seq and cfg.data.validation is not None and cfg.data.validation.split:
+        val = round(n_seq * cfg.data.validation.split / (1 - cfg.data.validation.split))
+    if cfg.data.validation is not None and validation_sequences == 0:
+        what = (f"split {cfg.data.validation.split:g}" if cfg.data.validation.split
+                else cfg.data.validation.path)
+        warnings.append(f"the validation {what} yields no validation sequences: no evaluation "
+                        "will run (more data, a larger split, or a smaller data.block_size)")
     ckpt = sched.checkpoint_bytes(params=sp.params, trainable=estimate.trainable_params,
                                   kind=cfg.method.kind, dtype=cfg.model.dtype,
                                   optimizer=cfg.method.optimizer, parallel=cfg.method.parallel)
+    time = estimate_time(cfg, sp, hw, setup, steps, world, on_cpu=on_cpu, tpu=tpu,
+                         validation_sequences=val, checkpoint_bytes=ckpt, data_parallel=dp)
     gas = None
-    if n_seq:
+    if steps is not None:
         gas = sched.suggest_grad_accum(n_seq, micro_batch=cfg.train.micro_batch, world_size=dp,
-                                       target_global=TARGET_GLOBAL_BATCH)
-    if not estimate.host_fits:
-        problems.append(InputError(
-            f"needs ~{estimate.host_bytes / mem.GiB:.0f} GiB of host RAM per node "
-            f"(has {host_cap / mem.GiB:.0f} GiB)", field="method.offload_optimizer",
-            value=cfg.method.offload_optimizer,
-            fix="offload less (offload_params=false), use more nodes, or a machine with more RAM"))
+                                       target_global=TARGET_GLOBAL_BATCH,
+                                       current_grad_accum=cfg.train.grad_accum,
+                                       drop_last=cfg.train.drop_last)
     if cfg.model.trust_remote_code:
         notes.append("trust_remote_code is on: the model's own Python code will run")
+    disk_free = int(hw.disk_free) if hw.source != "target" else 0
     plan = Plan(config=cfg, model=sp, hardware=hw, memory=estimate, steps=steps, time=time,
                 checkpoint_bytes=ckpt, world_size=world, data_parallel=dp, problems=problems,
-                notes=notes, grad_accum_suggestion=gas)
+                notes=notes, grad_accum_suggestion=gas, warnings=warnings,
+                validation_sequences=validation_sequences, disk_free_bytes=disk_free)
     if with_suggestions and not plan.fits:
         estimate.suggestions = suggestions(plan)
+        if not estimate.suggestions:
+            estimate.notes.extend(plan.near_misses)
     if with_suggestions:
         calibrate(plan)
     return plan
@@ -239,10 +297,17 @@ def calibrate(plan: Plan) -> None:
 
 
 def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *,  # noqa: ANN001
-                  on_cpu: bool, tpu: bool) -> TimeEstimate:
-    """Tokens/s from FLOPs per token over the devices' peak at a stated utilisation, plus the host
-    side of offload (PCIe traffic and the CPU optimizer step), which is what makes naive
-    time-to-go estimates 2x optimistic on offloaded runs (seed 003)."""
+                  on_cpu: bool, tpu: bool, validation_sequences: int | None = None,
+                  checkpoint_bytes: int = 0, data_parallel: int = 1) -> TimeEstimate:
+    """Wall time = start-up + steps x (compute + framework and offload time) + eval + saves.
+
+    Compute: tokens/s from FLOPs per token over the devices' peak at a stated utilisation. Per
+    step on top: the host side of offload (PCIe traffic and the CPU optimizer step), which is what
+    makes naive time-to-go estimates 2x optimistic on offloaded runs (seed 003), and the
+    framework's time per micro batch. Start-up, evaluation and checkpoint saves are in
+    core.schedule (startup_seconds, eval and save rates); each part is in the result, so the
+    stated per-step overhead can never exceed the total.
+    """
     dtype = cfg.model.dtype
     peak = hw.peak_tflops(dtype)
     if on_cpu:
@@ -270,26 +335,86 @@ def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *
         if cfg.method.offload_params and cfg.method.zero_stage == 3:
             passes = 3 if cfg.method.gradient_checkpointing else 2
             overhead += cfg.train.grad_accum * passes * 2.0 * sp.params / sched.PCIE_BYTES_PER_S
-    tokens_per_step = cfg.train.micro_batch * cfg.train.grad_accum * max(1, world if cfg.method.parallel not in ("split", "pipeline", "none") else (world // max(1, cfg.method.pipeline_stages) if cfg.method.parallel == "pipeline" else 1)) * cfg.data.block_size
-    micro_batches = cfg.train.grad_accum
-    overhead += micro_batches * sched.MICRO_BATCH_OVERHEAD_S["cpu" if on_cpu else "tpu" if tpu else "gpu"]
-    if rate > 0:
-        step_s = tokens_per_step / rate + overhead
-        tps = tokens_per_step / step_s
-    else:
-        tps = 0.0
-    # Sequences actually trained: the used part of each epoch, over the epochs the total covers.
-    total_tokens = ((steps.sequences - steps.dropped_samples) * steps.epochs * cfg.data.block_size
-                    if steps else 0)
-    seconds = total_tokens / tps if tps > 0 else 0.0
+    tokens_per_step = (cfg.train.micro_batch * cfg.train.grad_accum * max(1, data_parallel)
+                       * cfg.data.block_size)
+    overhead += cfg.train.grad_accum * sched.MICRO_BATCH_OVERHEAD_S["cpu" if on_cpu else "tpu" if tpu else "gpu"]
+    step_s = (tokens_per_step / rate + overhead) if rate > 0 else 0.0
+    tps = tokens_per_step / step_s if step_s > 0 else 0.0
+    kind = "cpu" if on_cpu else ("tpu" if tpu else "gpu")
+    startup = sched.startup_seconds(weight_bytes=mem.weight_bytes(sp, setup), device=kind,
+                                    quantized=cfg.method.kind == "qlora",
+                                    deepspeed=cfg.method.parallel == "deepspeed",
+                                    compiles=cfg.method.parallel == "jax")
+    train_s = eval_s = save_s = 0.0
+    if steps is not None and rate > 0:
+        # Tokens actually trained (the last step of an epoch may be partial), plus each step's
+        # fixed framework and offload time.
+        if cfg.train.max_steps is not None:
+            seqs = min(steps.total * steps.global_batch,
+                       math.ceil(steps.total / steps.per_epoch) * (steps.sequences - steps.dropped_samples))
+        else:
+            seqs = (steps.sequences - steps.dropped_samples) * steps.epochs
+        train_s = seqs * cfg.data.block_size / rate + steps.total * overhead
+        evals = steps.total // cfg.train.eval_every if cfg.train.eval_every else 0
+        if evals and validation_sequences:
+            fwd = sched.forward_flops_per_token(sp.params, n_layers=sp.n_layers, hidden=sp.hidden,
+                                                seq=cfg.data.block_size)
+            fwd_rate = util * peak * 1e12 * compute_devices / fwd if fwd > 0 else 0.0
+            per_eval = validation_sequences * cfg.data.block_size / fwd_rate if fwd_rate else 0.0
+            micro = math.ceil(validation_sequences / max(1, data_parallel) / cfg.train.micro_batch)
+            eval_s = evals * (per_eval + micro * sched.MICRO_BATCH_OVERHEAD_S[kind])
+        saves = (steps.total // cfg.train.save_every if cfg.train.save_every else 0)
+        if not cfg.train.save_every or steps.total % cfg.train.save_every:
+            saves += 1                               # the final checkpoint
+        save_s = saves * sched.save_seconds(checkpoint_bytes, device=kind)
+    seconds = startup + train_s + eval_s + save_s
     what = "CPU" if on_cpu else (hw.kind.key if hw.kind else "device")
+    parts = [f"start-up ~{startup:.0f} s"]
+    if eval_s:
+        parts.append(f"evaluation ~{eval_s:.0f} s")
+    if save_s:
+        parts.append(f"saves ~{save_s:.0f} s")
     return TimeEstimate(
         tokens_per_s=tps, seconds=seconds, flops_per_token=fpt, peak_tflops=peak,
         utilisation=util, devices=compute_devices, overhead_s_per_step=overhead,
+        startup_s=startup, train_s=train_s, eval_s=eval_s, save_s=save_s, step_s=step_s,
         assumptions=(f"{fpt / 1e9:.1f} GFLOP/token over {compute_devices} x {what} at "
                      f"{peak:g} TFLOP/s ({dtype}) and {util:.0%} utilisation"
-                     + (f", plus {overhead:.2f} s/step of framework and offload time" if overhead else "")),
+                     + (f", plus {overhead:.2f} s/step of framework and offload time" if overhead else "")
+                     + "; " + ", ".join(parts)),
     )
+
+
+# ---------------------------------------------------------------- what binds
+
+def shortfalls(plan: Plan) -> list[dict[str, Any]]:
+    """Each resource that does not suffice: what it needs, what there is, and the config field a
+    user changes first. Host RAM blames the offload flag only when offload is on (DeepSpeed's
+    states are then most of it); otherwise loading the model is what needs it, and the field is
+    the host RAM the plan assumed (a bigger node, or fewer processes per node)."""
+    m, cfg = plan.memory, plan.config
+    out: list[dict[str, Any]] = []
+    if not m.fits:
+        field_ = "train.micro_batch" if m.max_micro_batch >= 1 else "method.kind"
+        out.append({"resource": "device memory", "needed_bytes": m.needed_bytes,
+                    "available_bytes": m.capacity_bytes - m.margin_bytes,
+                    "short_bytes": m.shortfall_bytes, "field": field_})
+    if not m.host_fits:
+        if "host.offload" in m.host_detail:
+            field_ = ("method.offload_params" if cfg.method.offload_params
+                      else "method.offload_optimizer")
+        else:
+            field_ = "hardware.host_ram_gib"
+        out.append({"resource": "host RAM", "needed_bytes": m.host_bytes,
+                    "available_bytes": m.host_capacity_bytes,
+                    "short_bytes": m.host_shortfall_bytes, "field": field_,
+                    "terms": dict(m.host_detail)})
+    if not plan.disk_fits:
+        out.append({"resource": "disk", "needed_bytes": plan.disk_bytes,
+                    "available_bytes": plan.disk_free_bytes,
+                    "short_bytes": plan.disk_bytes - plan.disk_free_bytes,
+                    "field": "train.keep_checkpoints"})
+    return out
 
 
 # ---------------------------------------------------------------- combination rules
@@ -364,12 +489,36 @@ def _divisors(n: int) -> list[int]:
 
 # ---------------------------------------------------------------- make it fit
 
+def coherent(data: dict[str, Any]) -> dict[str, Any]:
+    """A config dict with the flags that no longer apply turned off, so a suggestion is a whole,
+    valid config and never a changed key beside a leftover one: offload flags off outside DeepSpeed
+    (and parameter offload outside ZeRO-3), QLoRA never under ZeRO-3 (stage 2) nor FSDP (ddp),
+    quant_bits only for QLoRA, pipeline stages only for the pipeline."""
+    m = data["method"]
+    if m.get("kind") == "qlora":
+        m["quant_bits"] = m.get("quant_bits") or 4
+        if m.get("parallel") == "deepspeed" and m.get("zero_stage") == 3:
+            m["zero_stage"] = 2
+        if m.get("parallel") == "fsdp":
+            m["parallel"] = "ddp"
+    else:
+        m["quant_bits"] = None
+    if m.get("parallel") != "deepspeed":
+        m["offload_optimizer"] = False
+        m["offload_params"] = False
+    elif m.get("zero_stage") != 3:
+        m["offload_params"] = False
+    if m.get("parallel") != "pipeline":
+        m["pipeline_stages"] = 1
+    return data
+
+
 def _variant(cfg: RunConfig, changes: dict[str, Any]) -> RunConfig | None:
     data = cfg.to_dict()
     for k, v in changes.items():
         data = apply_override(data, f"{k}={_yaml_value(v)}")
     try:
-        return from_dict(data)
+        return from_dict(coherent(data))
     except InputError:
         return None
 
@@ -379,112 +528,223 @@ def _yaml_value(v: Any) -> str:
         return "null"
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, str) and (" " in v or ":" in v):
+        return '"' + v.replace('"', '\\"') + '"'
     return str(v)
 
 
-def suggestions(plan: Plan, limit: int = 6) -> list[dict]:
-    """The cheapest changes that make a non-fitting plan fit, ranked.
+def _set_of(cfg: RunConfig, v: RunConfig) -> dict[str, Any]:
+    """Every key whose value differs between two configs, dotted (what `--set` would need)."""
+    out: dict[str, Any] = {}
 
-    Each candidate is re-planned for real; the rank is the run's estimated time relative to now
-    times a penalty for changing what is trained (8-bit states, adapters instead of full weights,
-    shorter sequences). Same-math changes (smaller micro batch with more accumulation, recompute,
-    sharding, offload) only pay their time cost.
-    """
-    cfg, hw, sp = plan.config, plan.hardware, plan.model
-    m, t = cfg.method, cfg.train
+    def walk(a: Any, b: Any, prefix: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in b:
+                walk(a.get(k), b[k], f"{prefix}{k}.")
+        elif a != b:
+            out[prefix[:-1]] = b
+
+    walk(cfg.to_dict(), v.to_dict(), "")
+    return out
+
+
+# The ladder of changes, smallest first: what a suggestion's "tier" means.
+TIERS = ("batch", "checkpointing", "precision", "offload", "method", "data", "hardware")
+
+
+def _candidates(plan: Plan) -> list[tuple[str, str, dict[str, Any], float]]:
+    """(tier, text, changes, penalty) for every change worth planning; `penalty` > 0 when it
+    changes what is trained (8-bit states, adapters instead of full weights, shorter sequences)."""
+    cfg, hw = plan.config, plan.hardware
+    m = cfg.method
     world = plan.world_size
-    cands: list[tuple[str, dict[str, Any], float]] = []
+    gpu = not hw.is_cpu_only and not hw.is_tpu
+    c: list[tuple[str, str, dict[str, Any], float]] = []
     if not m.gradient_checkpointing:
-        cands.append(("turn on gradient checkpointing", {"method.gradient_checkpointing": True}, 0.0))
-    if m.kind == "full" and m.optimizer == "adamw" and not hw.is_cpu_only:
-        cands.append(("8-bit AdamW optimizer states", {"method.optimizer": "adamw_8bit"}, 0.05))
+        c.append(("checkpointing", "turn on gradient checkpointing",
+                  {"method.gradient_checkpointing": True}, 0.0))
     if m.kind == "full" and cfg.model.dtype in ("fp16", "fp32") and hw.supports_bf16 and m.parallel != "deepspeed":
-        cands.append(("pure bf16 weights and states", {"model.dtype": "bf16"}, 0.05))
-    if m.kind == "full" and not hw.is_cpu_only:
-        if world > 1:
-            cands.append(("DeepSpeed ZeRO-2", {"method.parallel": "deepspeed", "method.zero_stage": 2}, 0.0))
-            cands.append(("DeepSpeed ZeRO-3", {"method.parallel": "deepspeed", "method.zero_stage": 3}, 0.0))
-            cands.append(("FSDP full shard", {"method.parallel": "fsdp", "method.fsdp": "full_shard"}, 0.0))
-        cands.append(("ZeRO-3 + CPU offload of the optimizer",
+        c.append(("precision", "pure bf16 weights and states", {"model.dtype": "bf16"}, 0.05))
+    if m.kind == "full" and m.optimizer == "adamw" and gpu and m.parallel != "deepspeed":
+        c.append(("precision", "8-bit AdamW optimizer states", {"method.optimizer": "adamw_8bit"}, 0.05))
+    ds = m.parallel == "deepspeed"
+    if m.kind == "full" and gpu:
+        if world > 1 and not (ds and m.zero_stage >= 2):
+            c.append(("offload", "DeepSpeed ZeRO-2", {"method.parallel": "deepspeed", "method.zero_stage": 2}, 0.0))
+        if world > 1 and not (ds and m.zero_stage == 3):
+            c.append(("offload", "DeepSpeed ZeRO-3", {"method.parallel": "deepspeed", "method.zero_stage": 3}, 0.0))
+            c.append(("offload", "FSDP full shard", {"method.parallel": "fsdp", "method.fsdp": "full_shard"}, 0.0))
+        if not (ds and m.zero_stage == 3 and m.offload_optimizer):
+            c.append(("offload", "ZeRO-3 + CPU offload of the optimizer",
                       {"method.parallel": "deepspeed", "method.zero_stage": 3,
-                       "method.offload_optimizer": True}, 0.0))
-        cands.append(("ZeRO-3 + CPU offload of optimizer and parameters",
+                       "method.offload_optimizer": True, "method.offload_params": False}, 0.0))
+        if not (ds and m.offload_params):
+            c.append(("offload", "ZeRO-3 + CPU offload of optimizer and parameters",
                       {"method.parallel": "deepspeed", "method.zero_stage": 3,
                        "method.offload_optimizer": True, "method.offload_params": True}, 0.0))
+    if ds and m.offload_params:
+        c.append(("offload", "keep parameters on the GPU (optimizer offload only)",
+                  {"method.offload_params": False}, 0.0))
+    if ds and (m.offload_optimizer or m.offload_params):
+        c.append(("offload", "no CPU offload", {"method.offload_optimizer": False,
+                                                "method.offload_params": False}, 0.0))
+    if m.kind in ("lora", "qlora") and gpu and world > 1 and m.parallel in ("none", "ddp"):
+        c.append(("offload", "split the model's layers across the GPUs", {"method.parallel": "split"}, 0.0))
+    single = "none" if world == 1 else m.parallel
     if m.kind == "full":
-        base = {"method.parallel": "none" if m.parallel in ("deepspeed", "fsdp") and world == 1 else m.parallel}
-        if base["method.parallel"] == "deepspeed":
-            base["method.zero_stage"] = min(m.zero_stage, 2)
-        cands.append(("LoRA r16 on all linear layers", {"method.kind": "lora", **base}, 0.5))
-        if not hw.is_cpu_only and not hw.is_tpu:
-            q = {"method.kind": "qlora", "method.quant_bits": 4, **base}
-            if base["method.parallel"] in ("fsdp",):
-                q["method.parallel"] = "ddp"
-            cands.append(("QLoRA 4-bit", q, 0.7))
-    elif m.kind == "lora" and not hw.is_cpu_only and not hw.is_tpu:
-        q = {"method.kind": "qlora", "method.quant_bits": 4}
-        if m.parallel == "deepspeed" and m.zero_stage == 3:
-            q["method.zero_stage"] = 2
-        if m.parallel == "fsdp":
-            q["method.parallel"] = "split" if hw.device_count > 1 else "none"
-        cands.append(("QLoRA 4-bit", q, 0.2))
-        if hw.device_count > 1 and m.parallel in ("none",):
-            cands.append(("split the model across GPUs", {"method.parallel": "split"}, 0.0))
-    elif m.kind == "qlora" and m.quant_bits == 8 and not hw.is_cpu_only:
-        cands.append(("4-bit instead of 8-bit base", {"method.quant_bits": 4}, 0.1))
+        par = single if m.parallel in ("deepspeed", "fsdp") and world == 1 else m.parallel
+        c.append(("method", "LoRA r16 on all linear layers", {"method.kind": "lora", "method.parallel": par}, 0.5))
+        if gpu:
+            c.append(("method", "QLoRA 4-bit", {"method.kind": "qlora", "method.quant_bits": 4,
+                                                 "method.parallel": par}, 0.7))
+    elif m.kind == "lora" and gpu:
+        c.append(("method", "QLoRA 4-bit", {"method.kind": "qlora", "method.quant_bits": 4}, 0.2))
+    elif m.kind == "qlora" and m.quant_bits == 8 and gpu:
+        c.append(("method", "4-bit instead of 8-bit base", {"method.quant_bits": 4}, 0.1))
     if cfg.data.block_size > 256:
         half = cfg.data.block_size // 2
-        cands.append((f"block size {cfg.data.block_size} -> {half}", {"data.block_size": half}, 1.0))
+        c.append(("data", f"block size {cfg.data.block_size} -> {half}", {"data.block_size": half}, 1.0))
+    if not plan.disk_fits and cfg.train.keep_checkpoints > 1:
+        c.append(("batch", "keep 1 checkpoint", {"train.keep_checkpoints": 1}, 0.0))
+    c.extend(_hardware_candidates(plan))
+    return c
 
+
+def _hardware_candidates(plan: Plan) -> list[tuple[str, str, dict[str, Any], float]]:
+    """Other machines, only when the plan is for a catalog target (a machine being chosen): more
+    of the same device with the parallelism that spreads the model, a bigger device, a node with
+    the host RAM the plan needs."""
+    hw, cfg = plan.hardware, plan.config
+    if hw.source != "target" or hw.kind is None or hw.is_tpu:
+        return []
+    from ftwizard.core.hardware import _load_catalog
+
+    out: list[tuple[str, str, dict[str, Any], float]] = []
+    m = plan.memory
+    kind = hw.kind
+    if not m.fits:
+        per_node = max(1, hw.device_count)
+        par = {"method.parallel": "split"} if cfg.method.kind != "full" else {
+            "method.parallel": "deepspeed", "method.zero_stage": 3}
+        for n in (2, 4, 8):
+            if n > per_node:
+                out.append(("hardware", f"{n} x {kind.key} ({par['method.parallel']})",
+                            {"hardware.target": f"{kind.key} x{n}", **par}, 0.0))
+        need = m.needed_bytes
+        bigger = sorted((k for k in _load_catalog().values()
+                         if k.vendor == kind.vendor and k.memory_bytes > kind.memory_bytes
+                         and k.memory_bytes - mem.margin_bytes(k.memory_bytes) >= need),
+                        key=lambda k: k.memory_bytes)
+        if bigger:
+            b = bigger[0]
+            out.append(("hardware", f"a {b.key} ({b.memory_bytes / mem.GiB:.0f} GiB) instead",
+                        {"hardware.target": b.key if per_node == 1 else f"{b.key} x{per_node}"}, 0.0))
+    if not m.host_fits:
+        gib = 64 * math.ceil(m.host_bytes / mem.GiB * 1.05 / 64)
+        out.append(("hardware", f"a node with {gib} GiB of host RAM", {"hardware.host_ram_gib": gib}, 0.0))
+    return out
+
+
+def _frees(before: Plan, after: Plan) -> dict[str, int]:
+    """Bytes a change frees of each resource the plan was short of."""
+    out: dict[str, int] = {}
+    for sf in before.shortfalls():
+        r = sf["resource"]
+        if r == "device memory":
+            d = before.memory.needed_bytes - after.memory.needed_bytes
+            d += after.memory.capacity_bytes - before.memory.capacity_bytes
+        elif r == "host RAM":
+            d = before.memory.host_bytes - after.memory.host_bytes
+            d += after.memory.host_capacity_bytes - before.memory.host_capacity_bytes
+        else:
+            d = before.disk_bytes - after.disk_bytes
+        if d > 0:
+            out[r] = int(d)
+    return out
+
+
+def _frees_text(frees: dict[str, int]) -> str:
+    return ", ".join(f"{v / mem.GiB:.1f} GiB {k}" for k, v in frees.items())
+
+
+def suggestions(plan: Plan, limit: int = 6) -> list[dict]:
+    """Whole configs that fit, smallest change first, each saying which resource it frees.
+
+    Every candidate (TIERS: batch down, checkpointing, precision, offload or sharding, method,
+    data, hardware) is made coherent (:func:`coherent`) and planned for real; it is kept only when
+    the same rules as any config (:func:`problems_for`) find nothing and the plan's own verdict
+    says it fits on every resource (device memory, host RAM, disk). A change that leaves the
+    device short is combined with the largest micro batch that fits, keeping the global batch.
+    Within a tier the rank is the run's estimated time relative to now times a penalty for
+    changing what is trained. Changes that fix one resource but not another are kept in
+    `plan.near_misses` (shown when nothing fits), so "batch 8 -> 7" is never silently missing.
+    """
+    cfg, hw = plan.config, plan.hardware
+    t = cfg.train
+    world = plan.world_size
     base_time = plan.time.seconds if plan.time and plan.time.seconds else None
+    n_seq = plan.steps.sequences if plan.steps else None
     results: list[dict] = []
-    seen: set[tuple] = set()
-    # Same math, no other change: fewer sequences per micro batch, more accumulation.
-    variants: list[tuple[str, dict[str, Any], float]] = []
-    if 0 < plan.memory.max_micro_batch < t.micro_batch:
-        variants.append(("", {}, 0.0))
-    variants.extend(cands)
-    for text, changes, penalty in variants:
+    seen: set[str] = set()
+    near: list[str] = []
+    cands: list[tuple[str, str, dict[str, Any], float]] = [("batch", "", {}, 0.0)]
+    cands += _candidates(plan)
+    for tier, text, changes, penalty in cands:
         v = _variant(cfg, changes) if changes else cfg
         if v is None or (changes and v == cfg):
             continue
-        n_seq = plan.steps.sequences if plan.steps else None
-        if n_seq and v.data.block_size != cfg.data.block_size and v.data.mode == "corpus":
-            n_seq = n_seq * cfg.data.block_size // v.data.block_size  # same tokens, shorter pieces
+        vhw = hw if v.hardware == cfg.hardware else None
+        seqs = n_seq
+        if seqs and v.data.block_size != cfg.data.block_size and v.data.mode == "corpus":
+            seqs = seqs * cfg.data.block_size // v.data.block_size  # same tokens, shorter pieces
         try:
-            p = make_plan(v, hardware=hw, sequences=n_seq, with_suggestions=False)
+            p = make_plan(v, hardware=vhw, sequences=seqs, with_suggestions=False)
         except InputError:
             continue
-        if p.problems and not plan.problems:
-            continue
         label = text
-        if not p.memory.fits and p.memory.max_micro_batch >= 1:
-            # Combine with the largest micro batch that fits, keeping the global batch.
+        if not p.memory.fits and 1 <= p.memory.max_micro_batch < v.train.micro_batch:
             nb = p.memory.max_micro_batch
             ga = math.ceil(t.micro_batch * t.grad_accum / nb)
-            changes = {**changes, "train.micro_batch": nb, "train.grad_accum": ga}
-            v2 = _variant(cfg, changes)
+            v2 = _variant(v, {"train.micro_batch": nb, "train.grad_accum": ga})
             if v2 is None:
                 continue
-            p = make_plan(v2, hardware=hw, sequences=n_seq, with_suggestions=False)
+            try:
+                p = make_plan(v2, hardware=vhw, sequences=seqs, with_suggestions=False)
+            except InputError:
+                continue
+            v = v2
             batch = f"batch {t.micro_batch} -> {nb} with grad-accum x{ga}"
             label = f"{text} + {batch}" if text else batch
-        if not p.fits:
+        if not label:
             continue
-        key = tuple(sorted(changes.items()))
+        if problems_for(v, p.hardware, p.model, p.world_size) or p.problems:
+            continue
+        frees = _frees(plan, p)
+        if not p.fits:
+            if frees and p.memory.fits != plan.memory.fits:
+                left = ", ".join(f"{sf['resource']} still short by "
+                                 f"{sf['short_bytes'] / mem.GiB:.1f} GiB" for sf in p.shortfalls())
+                near.append(f"{label} frees {_frees_text(frees)}, but {left}")
+            continue
+        sets = _set_of(cfg, v)
+        key = json.dumps(sets, sort_keys=True, default=str)
         if key in seen:
             continue
         seen.add(key)
         ratio = (p.time.seconds / base_time) if (base_time and p.time and p.time.seconds) else 1.0
         results.append({
-            "text": label, "set": changes,
-            "per_device_bytes": p.memory.per_device_bytes,
+            "text": label, "set": sets, "tier": tier,
+            "frees": frees, "frees_text": _frees_text(frees),
+            "per_device_bytes": p.memory.needed_bytes,
             "headroom_bytes": p.memory.headroom_bytes,
+            "host_bytes": p.memory.host_bytes,
             "time_ratio": round(ratio, 3),
             "changes_training": penalty > 0,
+            "changes_hardware": tier == "hardware",
             "score": round(ratio * (1.0 + penalty), 4),
         })
-    results.sort(key=lambda r: (r["score"], -r["headroom_bytes"]))
+    results.sort(key=lambda r: (TIERS.index(r["tier"]), r["score"], -r["headroom_bytes"]))
+    plan.near_misses = near
     return results[:limit]
 
 

@@ -136,24 +136,55 @@ def lr_curve(cfg_train, total: int, warmup: int, points: int = 60) -> list[tuple
 
 
 def suggest_grad_accum(sequences: int, *, micro_batch: int, world_size: int = 1,
-                       target_global: int = 128, spread: float = 0.5) -> dict:
-    """Seed 001's advice made arithmetic: a grad-accum whose global batch is near `target_global`
-    (within +-spread) and leaves the smallest remainder of `sequences`; ties go to the larger
-    batch. Returns {"grad_accum", "global_batch", "remainder"}."""
+                       target_global: int = 128, spread: float = 0.5,
+                       current_grad_accum: int | None = None,
+                       drop_last: bool = True) -> dict | None:
+    """Seed 001's advice made arithmetic, for runs that drop what does not fill a global batch:
+    "start with the largest size for gradient_accumulation_steps that gives a value in the
+    general vicinity of 128 and for which (number_of_samples % full_batch_size) is as close to
+    zero as possible".
+
+    Candidates are global batches within +-spread of `target_global` that the data can fill at
+    least once (never a global batch larger than the data: that trains nothing); when the data is
+    smaller than the vicinity, every global batch it can fill. The pick leaves the fewest
+    sequences over, then is nearest the target, then the larger grad-accum. Nothing is suggested
+    when the current setting drops nothing (without drop_last nothing is ever dropped), or when
+    no candidate drops fewer sequences than the current one does.
+    Returns {"grad_accum", "global_batch", "remainder"} or None.
+    """
     per_step = micro_batch * max(1, world_size)
+    if not drop_last or sequences < per_step:
+        return None
+    current = None
+    if current_grad_accum is not None:
+        g_now = current_grad_accum * per_step
+        current = sequences % g_now if g_now <= sequences else sequences
+        if current == 0:
+            return None
     lo = max(1, math.floor(target_global * (1 - spread) / per_step))
     hi = max(lo, math.ceil(target_global * (1 + spread) / per_step))
+    fill = sequences // per_step                     # largest grad-accum the data fills once
+    cands = [ga for ga in range(lo, min(hi, fill) + 1)] or list(range(1, min(fill, hi) + 1))
     best = None
-    for ga in range(lo, hi + 1):
+    for ga in cands:
         g = ga * per_step
-        if g > sequences and ga > lo:
-            break
         rem = sequences % g
         key = (rem, abs(g - target_global), -ga)
         if best is None or key < best[0]:
             best = (key, ga, g, rem)
-    assert best is not None
+    if best is None or (current is not None and best[3] >= current):
+        return None
     return {"grad_accum": best[1], "global_batch": best[2], "remainder": best[3]}
+
+
+def describe_schedule(train, steps: "Steps") -> str:  # noqa: ANN001 - TrainSection
+    """The LR schedule in words, as the run will follow it (lr_at): a constant schedule keeps its
+    rate after warmup, so it is never written as a decay to 0."""
+    warm = f"warmup {steps.warmup}, " if steps.warmup else ""
+    if train.scheduler == "constant":
+        return f"{warm}then constant lr {train.lr:g} for {steps.anneal} steps"
+    end = train.end_lr if train.end_lr is not None else 0
+    return f"{warm}{train.scheduler} anneal {steps.anneal}, lr {train.lr:g} -> {end:g}"
 
 
 # ---------------------------------------------------------------- FLOPs and time
@@ -192,6 +223,45 @@ def batch_efficiency(micro_batch: int, seq: int, hidden: int) -> float:
 # Host side of offload, per second: DeepSpeedCPUAdam updates ~1e9 params/s on a server CPU;
 # PCIe 4.0 x16 moves ~12 GB/s in practice.
 CPU_ADAM_PARAMS_PER_S = 1.0e9
+def forward_flops_per_token(params: int, *, n_layers: int, hidden: int, seq: int) -> float:
+    """Evaluation FLOPs per token: the forward pass alone (2N + causal attention 2*L*h*s)."""
+    return 2.0 * params + 2.0 * n_layers * hidden * seq
+
+
+# Start-up before the first step, seconds. CPU: process start, `import torch, transformers, peft`
+# (~5 s, FACTS.md), the Trainer and the dataset built: measured on the tiny demo (the events'
+# `start` against the process start). GPU: the same plus the CUDA context and NCCL init; TPU: the
+# JAX runtime. Then the weights: read from local disk at LOAD_BYTES_PER_S (safetensors from NVMe
+# into device memory), bitsandbytes quantization at QUANT_BYTES_PER_S, DeepSpeed's engine set-up
+# (ops load, ZeRO partitioning) and XLA's first compile of the train step.
+STARTUP_S = {"cpu": 7.0, "gpu": 20.0, "tpu": 30.0}
+LOAD_BYTES_PER_S = {"cpu": 1.0e9, "gpu": 1.5e9, "tpu": 1.5e9}
+QUANT_BYTES_PER_S = 2.0e9
+DEEPSPEED_INIT_S = 15.0
+XLA_COMPILE_S = 60.0
+# Checkpoint writes: safetensors + optimizer states + trainer state, at local-disk speed, plus a
+# fixed cost per save (files, JSON, the Trainer's rotation).
+SAVE_BYTES_PER_S = {"cpu": 0.5e9, "gpu": 1.0e9, "tpu": 1.0e9}
+SAVE_FIXED_S = {"cpu": 0.3, "gpu": 2.0, "tpu": 2.0}
+
+
+def startup_seconds(*, weight_bytes: float, device: str, quantized: bool = False,
+                    deepspeed: bool = False, compiles: bool = False) -> float:
+    """Seconds from launch to the first training step (see the constants above)."""
+    s = STARTUP_S[device] + weight_bytes / LOAD_BYTES_PER_S[device]
+    if quantized:
+        s += weight_bytes / QUANT_BYTES_PER_S
+    if deepspeed:
+        s += DEEPSPEED_INIT_S
+    if compiles:
+        s += XLA_COMPILE_S
+    return s
+
+
+def save_seconds(checkpoint_bytes: float, *, device: str) -> float:
+    return SAVE_FIXED_S[device] + checkpoint_bytes / SAVE_BYTES_PER_S[device]
+
+
 # Framework time per micro batch that no FLOP count sees (Python, the Trainer loop, kernel
 # launches, the dataloader). It dominates tiny models: probes of tiny-cpu-demo measured ~0.024 s
 # per 8x32-token step on an idle 2-core CPU (0.3-0.6 s when other jobs share the cores); a GPU

@@ -112,15 +112,15 @@ def render_plan(p) -> Any:  # noqa: ANN001
 
     unit = "RAM" if m.device == "cpu" else "VRAM"
     verdict_style = "green" if m.fits else "bold red"
-    verdict = (f"fits · {_gib(m.headroom_bytes)} headroom" if m.fits
-               else f"does NOT fit · needs {_gib(-m.headroom_bytes)} more")
+    fig = m.figure()   # core.memory's one definition: capacity - shown - margin = headroom
     mt = Table.grid(padding=(0, 2))
-    mt.add_row(f"{unit} per device", Text(bar(m.per_device_bytes, m.capacity_bytes), style=verdict_style),
-               f"{_gib(m.per_device_bytes)} of {_gib(m.capacity_bytes)}")
-    mt.add_row("", Text(verdict, style=verdict_style),
-               f"(safety margin {_gib(m.margin_bytes)} kept free)")
+    mt.add_row(f"{unit} per device", Text(bar(m.needed_bytes, m.capacity_bytes), style=verdict_style),
+               fig.usage())
+    mt.add_row("", Text(fig.verdict(), style=verdict_style), "")
     for k, v in m.breakdown.items():
         mt.add_row(f"  {k}", "", _gib(v))
+    if fig.reserve_note():
+        mt.add_row("", "", Text(fig.reserve_note(), style="dim"))
     if p.calibration:
         mt.add_row("measured correction", "",
                    f"{_gib(p.calibration['calibrated_bytes'])} (x{p.calibration['ratio']:.2f}, see note)")
@@ -128,16 +128,29 @@ def render_plan(p) -> Any:  # noqa: ANN001
     if m.host_bytes:
         host_v = "ok" if m.host_fits else "NOT enough"
         mt.add_row("host RAM per node", "", f"{_gib(m.host_bytes)} of {_gib(m.host_capacity_bytes)} ({host_v})")
+        for k, v in m.host_detail.items():
+            mt.add_row(f"  {k.split('.', 1)[1].replace('_', ' ')}", "", _gib(v))
+    if not p.disk_fits:
+        mt.add_row("disk", "", f"{_gib(p.disk_bytes)} of {_gib(p.disk_free_bytes)} free (NOT enough)")
     mt.add_row("counter", "", Text(m.counter, style="dim"))
     parts.append(Text("\nMemory", style="bold"))
     parts.append(mt)
 
+    for sf in p.shortfalls():
+        parts.append(Text(f"{sf['resource']}: short by {_gib(sf['short_bytes'])} "
+                          f"(field: {sf['field']})", style="red"))
     if m.suggestions:
-        parts.append(Text("\nTo make it fit (cheapest first)", style="bold"))
+        parts.append(Text("\nTo make it fit (smallest change first)", style="bold"))
         for i, s in enumerate(m.suggestions, 1):
             sets = " ".join(f"--set {k}={_yaml_value(v)}" for k, v in s["set"].items())
             parts.append(Text(f"  {i}. {s['text']}  ({_gib(s['per_device_bytes'])}, "
-                              f"time x{s['time_ratio']:.2f})\n     {sets}"))
+                              f"time x{s['time_ratio']:.2f}; frees {s.get('frees_text') or '-'})"
+                              f"\n     {sets}"))
+    elif not p.fits:
+        parts.append(Text("\nNo change of these settings fits: a bigger device or more of them",
+                          style="red"))
+    for n in p.near_misses:
+        parts.append(Text(f"  not offered: {n}", style="dim"))
 
     parts.append(Text("\nSteps", style="bold"))
     st = p.steps
@@ -152,12 +165,11 @@ def render_plan(p) -> Any:  # noqa: ANN001
         t.add_row("steps per epoch", f"{st.per_epoch:,}")
         t.add_row("total steps", f"{st.total:,} ({st.epochs:g} epochs)")
         t.add_row("dropped per epoch", f"{st.dropped_samples}" + (" (drop_last)" if st.dropped_samples else ""))
-        sched = cfg.train
-        end = sched.end_lr if sched.end_lr is not None else 0
-        t.add_row("schedule", f"warmup {st.warmup}, {sched.scheduler} anneal {st.anneal}, "
-                              f"lr {sched.lr:g} -> {end:g}")
+        from ftwizard.core.schedule import describe_schedule
+
+        t.add_row("schedule", describe_schedule(cfg.train, st))
         g = p.grad_accum_suggestion
-        if g and g["grad_accum"] != cfg.train.grad_accum:
+        if g:
             t.add_row("grad-accum suggestion",
                       f"x{g['grad_accum']} (global batch {g['global_batch']}, "
                       f"{g['remainder']} left over per epoch)")
@@ -168,12 +180,18 @@ def render_plan(p) -> Any:  # noqa: ANN001
         t = Table.grid(padding=(0, 2))
         t.add_row("throughput", f"~{p.time.tokens_per_s:,.0f} tokens/s")
         if p.time.seconds:
-            t.add_row("wall time", f"~{format_duration(p.time.seconds)}")
+            t.add_row("wall time", f"~{format_duration(p.time.seconds)} (start-up "
+                                   f"{format_duration(p.time.startup_s)} + {st.total if st else 0} x "
+                                   f"{p.time.step_s:.2f} s/step + eval "
+                                   f"{format_duration(p.time.eval_s)} + saves "
+                                   f"{format_duration(p.time.save_s)})")
         t.add_row("assumes", Text(p.time.assumptions, style="dim"))
         t.add_row("per checkpoint", f"{p.checkpoint_bytes / 1e9:.2f} GB "
                                     f"(x{cfg.train.keep_checkpoints} kept + final)")
         parts.append(t)
 
+    for w in p.warnings:
+        parts.append(Text(f"warning: {w}", style="yellow"))
     if p.problems:
         parts.append(Text("\nProblems", style="bold red"))
         for e in p.problems:

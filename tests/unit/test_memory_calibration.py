@@ -134,11 +134,13 @@ def test_offload_moves_memory_to_host() -> None:
     assert on.memory.host_bytes > off.memory.host_bytes
 
 
-def test_offload_with_too_little_host_ram_is_a_problem() -> None:
+def test_offload_with_too_little_host_ram_does_not_fit_and_names_the_offload() -> None:
+    """Too little host RAM is a resource that binds (exit 3 with fixes), not bad input (exit 2)."""
     cfg = parse_config(GPTJ, ["hardware.host_ram_gib=32"])
     plan = make_plan(cfg)
-    assert not plan.fits
-    assert any(p.field == "method.offload_optimizer" for p in plan.problems)
+    assert not plan.fits and not plan.problems
+    host = [s for s in plan.shortfalls() if s["resource"] == "host RAM"]
+    assert host and host[0]["field"] == "method.offload_params"
 
 
 def test_largest_batch_is_the_boundary() -> None:

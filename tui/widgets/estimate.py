@@ -97,26 +97,28 @@ class EstimatePanel(Widget):
             return t
         p = self.plan
         m = p.memory
-        used, cap = m.per_device_bytes, m.capacity_bytes
+        used, cap = m.needed_bytes, m.capacity_bytes
+        fig = m.figure()   # core.memory's one definition: capacity - shown - margin = headroom
         bw = max(8, width - 10)
         filled, empty = bar(used / cap if cap else 1.0, bw)
         style = "green" if m.fits else "bold red"
         t.append(filled, style=style)
         t.append(empty, style="dim")
-        t.append(f" {gib(used):>5} GiB\n")
+        t.append(f" {fig.shown:>5.1f} GiB\n")
         if m.fits:
             t.append("✓ fits", style="bold green")
             if self._probe_oom():   # the measurement below says otherwise: say whose verdict
-                t.append(f" (estimate) · {gib(m.headroom_bytes)} GiB spare\n")
+                t.append(f" (estimate) · {fig.headroom:.1f} GiB spare\n")
             else:
-                t.append(f" · {gib(m.headroom_bytes)} GiB headroom\n")
+                t.append(f" · {fig.headroom:.1f} GiB headroom\n")
         else:
-            more = f"needs {gib(-m.headroom_bytes)} GiB more"
+            more = f"needs {fig.shortfall:.1f} GiB more"
             t.append("✗ does NOT fit", style="bold red")
             t.append(": " if width >= 18 + len(more) else "\n", style="red")
             t.append(more + "\n", style="red")
         self._breakdown(t, m, width)
         if self.wide:
+            t.append(f"margin {fig.margin:.1f} GiB kept free\n", style="dim")
             host = "host RAM"
             ok = "✓" if m.host_fits else "✗ short"
             t.append(f"{host} {gib(m.host_bytes)} of {gib(m.host_capacity_bytes)} GiB {ok}\n",
@@ -158,6 +160,8 @@ class EstimatePanel(Widget):
                 t.append("cheapest fixes (f applies 1):\n", style="bold")
                 for i, s in enumerate(sugg[: 4 if self.wide else 3], 1):
                     t.append(f"{i} {s['text']} → {gib(s['per_device_bytes'])} GiB\n")
+            elif p.near_misses:
+                t.append(f"no change fits: {p.near_misses[0]}\n", style="red")
             else:
                 t.append("no single change makes it fit: a bigger device or more of them\n",
                          style="red")
