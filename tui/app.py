@@ -12,7 +12,6 @@ measured by bench/tui_latency.py).
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from textual.worker import Worker, WorkerState
 from ftwizard.core import questions as q
 from ftwizard.core.config import RunConfig
 from ftwizard.core.errors import InputError
+from ftwizard.core.session import Session, data_key, missing_data
 
 STYLES = Path(__file__).parent / "styles"
 
@@ -116,7 +116,7 @@ class WizardApp(App[int]):
         self.config: RunConfig = config or q.default_config(hardware)
         self._given_config = config is not None
         self.touched = False
-        self.detected = hardware
+        self.session = Session(hardware)   # the plan's inputs and their caches (core/session.py)
         self.detect_hw = detect and hardware is None
         self.detect_error: str | None = None
         self.save_path = Path(save_path) if save_path else None
@@ -125,7 +125,6 @@ class WizardApp(App[int]):
         self.plan: Any = None
         self.plan_state = "detecting"
         self.plan_message = ""
-        self.specs: dict[str, Any] = {}        # model name -> ModelSpec | InputError
         self.data_key = ""
         self.data_stats: Any = None
         self.data_error: str | None = None
@@ -162,17 +161,15 @@ class WizardApp(App[int]):
     @work(thread=True, exclusive=True, group="hardware", name="detect-hardware",
           exit_on_error=False, description="hardware detection")
     def detect_hardware(self) -> None:
-        from ftwizard.core import hardware  # NVML / probes in a child process; torch stays out
-
-        try:
-            hw = hardware.detect()
+        try:  # NVML / probes in a child process; torch stays out
+            hw = self.session.detect()
             self.post_message(self.HardwareDetected(hw))
         except Exception as err:  # noqa: BLE001 - any failure must reach the screen as words
             self.post_message(self.HardwareDetected(None, f"{type(err).__name__}: {err}"))
 
     @on(HardwareDetected)
     def _detected(self, event: HardwareDetected) -> None:
-        self.detected = event.hardware
+        self.session.detected = event.hardware
         self.detect_error = event.error
         if event.hardware is not None and not self._given_config and not self.touched:
             self.config = q.default_config(event.hardware)
@@ -180,20 +177,12 @@ class WizardApp(App[int]):
 
     @work(thread=True, group="model", name="resolve-model", exit_on_error=False,
           description="reading the model")
-    def resolve_model(self, name: str, trust: bool) -> None:
-        from ftwizard.core.plan import model_for
-
-        try:
-            self.post_message(self.ModelResolved(name, model_for(name, trust)))
-        except InputError as err:
-            self.post_message(self.ModelResolved(name, None, str(err)))
-        except Exception as err:  # noqa: BLE001
-            self.post_message(self.ModelResolved(name, None, f"{type(err).__name__}: {err}"))
+    def resolve_model(self, cfg: RunConfig) -> None:
+        spec = self.session.resolve_spec(cfg)  # cached there, spec or InputError
+        self.post_message(self.ModelResolved(cfg.model.name, spec))
 
     @on(ModelResolved)
     def _resolved(self, event: ModelResolved) -> None:
-        self.specs[event.name] = event.spec if event.spec is not None else InputError(
-            event.error or "cannot read the model", field="model.name", value=event.name)
         self.replan()
 
     @work(thread=True, exclusive=True, group="data", name="inspect-data", exit_on_error=False,
@@ -201,24 +190,17 @@ class WizardApp(App[int]):
     def inspect_data(self, key: str, cfg: RunConfig) -> None:
         from textual.worker import get_current_worker
 
-        from ftwizard.core import data
+        from ftwizard.core.data_sources import Cancelled
 
         worker = get_current_worker()
         try:
-            tok = None
-            if data.tokenizer_folder(cfg.model) is not None:
-                tok = data.load_tokenizer(cfg.model, light=True)  # light: ~0.2 s; else transformers
-            stats = data.inspect(
-                cfg.data, tok, seed=cfg.train.seed, pad_token_id=cfg.model.pad_token_id,
-                progress=lambda f: self.post_message(self.DataProgressed(key, f)),
+            res = self.session.count_data(
+                cfg, progress=lambda f: self.post_message(self.DataProgressed(key, f)),
                 cancel=lambda: worker.is_cancelled)
-            self.post_message(self.DataInspected(key, stats))
-        except data.Cancelled:
+        except Cancelled:
             return
-        except InputError as err:
-            self.post_message(self.DataInspected(key, None, str(err)))
-        except Exception as err:  # noqa: BLE001
-            self.post_message(self.DataInspected(key, None, f"{type(err).__name__}: {err}"))
+        self.post_message(self.DataInspected(key, res.stats,
+                                             str(res.error) if res.error else None))
 
     @on(DataProgressed)
     def _progress(self, event: DataProgressed) -> None:
@@ -302,6 +284,7 @@ class WizardApp(App[int]):
         if event.token != self._probe_token:
             return
         applied = self.probe.applied
+        self.session.forget_plans()  # the probe may have recorded a calibration point
         if applied and event.result is not None and event.config != self.config:
             self.set_config(event.config)   # the fix the probe measured becomes the answer
         self.show_probe_result(event.result, event.config, error=event.error, applied=applied)
@@ -359,47 +342,38 @@ class WizardApp(App[int]):
 
     def planning_hardware(self) -> tuple[Any, str | None]:
         """(Hardware to plan against, error). (None, None) while detection runs."""
-        cfg = self.config
-        if cfg.hardware.target == "auto":
-            if self.detected is None:
-                return None, self.detect_error
-            hw = self.detected
-            if cfg.hardware.nodes != hw.nodes:
-                hw = replace(hw, nodes=cfg.hardware.nodes)
-            return hw, None
-        from ftwizard.core.plan import hardware_for
-
         try:
-            return hardware_for(cfg.hardware.target, cfg.hardware.nodes, cfg.hardware.host_ram_gib), None
+            hw = self.session.hardware(self.config, block=False)
         except InputError as err:
             return None, str(err)
-
-    def _data_key(self, cfg: RunConfig) -> str:
-        d = cfg.data.model_dump(mode="json")
-        d.pop("sequences", None)
-        return json.dumps([d, cfg.model.name, cfg.model.tokenizer, cfg.train.seed], sort_keys=True)
+        return hw, (self.detect_error if hw is None else None)
 
     def _maybe_inspect(self) -> None:
+        """Count the data in a worker when what the count depends on changed (session caches it)."""
         cfg = self.config
         if not cfg.data.train:
             self.data_key, self.data_stats, self.data_error, self.data_progress = "", None, None, None
             return
-        key = self._data_key(cfg)
+        key = data_key(cfg)
         if key == self.data_key:
             return
         self.data_key, self.data_stats, self.data_error = key, None, None
-        missing = q._data_paths(q.get_value(cfg, "data.train"), self.context())
-        if missing:
-            self.data_error = missing
+        known = self.session.known_data(cfg)
+        if known is not None:
+            self.data_stats = known.stats
+            self.data_error = str(known.error) if known.error else None
+            return
+        missing = missing_data(cfg)
+        if missing and not cfg.data.sequences:
+            self.data_error = f"not found here: {', '.join(missing)}"
             self.workers.cancel_group(self, "data")
             return
         self.data_progress = 0.0
         self.inspect_data(key, cfg)
 
     def replan(self) -> None:
-        from ftwizard.core.models import catalog_id
-        from ftwizard.core.plan import make_plan
-
+        """Plan the current answers from what the session knows; start a worker for what it
+        does not (the model's folder, the data); they re-plan when they finish."""
         self._maybe_inspect()
         cfg = self.config
         hw, err = self.planning_hardware()
@@ -409,28 +383,19 @@ class WizardApp(App[int]):
             self.plan_message = err or ""
             self.plan_changed.publish(self)
             return
-        name = cfg.model.name
-        spec = self.specs.get(name)
-        if spec is None and catalog_id(name) is not None:
-            from ftwizard.core.plan import model_for
-
-            try:
-                spec = model_for(name)
-            except InputError as e:
-                spec = e
-            self.specs[name] = spec
+        spec = self.session.known_spec(cfg)
         if spec is None:
-            self.plan_state, self.plan_message = "reading", f"reading {name}…"
-            self.resolve_model(name, cfg.model.trust_remote_code)
+            self.plan_state, self.plan_message = "reading", f"reading {cfg.model.name}…"
+            self.resolve_model(cfg)
             self.plan_changed.publish(self)
             return
         if isinstance(spec, InputError):
             self.plan_state, self.plan_message = "error", str(spec)
             self.plan_changed.publish(self)
             return
-        seqs = self.data_stats.sequences if self.data_stats is not None else None
+        data = self.session.known_data(cfg) if self.data_progress is None else None
         try:
-            self.plan = make_plan(cfg, hardware=hw, spec=spec, sequences=seqs)
+            self.plan = self.session.plan(cfg, hw, spec, data)
             self.plan_state, self.plan_message = "ok", ""
         except InputError as e:
             self.plan_state, self.plan_message = "error", str(e)

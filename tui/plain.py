@@ -2,7 +2,9 @@
 estimate line after each answer, then the same review and the same file.
 
 For terminals that cannot host the full-screen app (pipes, TERM=dumb, some serial consoles) and for
-`ftwizard --plain`. Hardware detection runs once at the start (a fraction of a second here).
+`ftwizard --plain`. Plans come from the same planning session as the wizard's (core/session.py):
+hardware detected once, the model read once, the data counted once per change, so the steps and
+time printed here are the ones the full-screen wizard shows for the same answers.
 """
 
 from __future__ import annotations
@@ -15,32 +17,36 @@ import click
 from ftwizard.core import questions as q
 from ftwizard.core.config import RunConfig
 from ftwizard.core.errors import InputError
+from ftwizard.core.session import Session
 
 
-def _hardware(cfg: RunConfig | None) -> Any:
-    from ftwizard.core import hardware
-
+def _detect(session: Session, cfg: RunConfig | None) -> None:
+    """Detect this machine up front when the answers start from it (a fraction of a second)."""
     if cfg is not None and cfg.hardware.target != "auto":
-        return None
+        return
     try:
-        return hardware.detect()
-    except Exception:  # noqa: BLE001 - plan against a target instead
+        session.detect()
+    except Exception as err:  # noqa: BLE001 - plan against a target instead
+        session.detect_error = f"{type(err).__name__}: {err}"
+
+
+def _planning_hw(cfg: RunConfig, session: Session) -> Any:
+    try:
+        return session.hardware(cfg, block=False)
+    except InputError:
         return None
 
 
-def _planning_hw(cfg: RunConfig, detected: Any) -> Any:
-    if cfg.hardware.target == "auto":
-        return detected
-    from ftwizard.core.plan import hardware_for
-
-    return hardware_for(cfg.hardware.target, cfg.hardware.nodes, cfg.hardware.host_ram_gib)
-
-
-def estimate_line(cfg: RunConfig, detected: Any) -> str:
-    from ftwizard.core.plan import make_plan
-
+def estimate_line(cfg: RunConfig, session: Session) -> str:
+    """One line after each answer: memory and verdict, steps, time (core.plan.Plan.summary_line),
+    then the first fix or problem."""
+    if cfg.hardware.target == "auto" and session.detected is None:
+        if session.detect_error is None:
+            _detect(session, cfg)
+        if session.detected is None:
+            return f"estimate: cannot plan for this machine: {session.detect_error}"
     try:
-        plan = make_plan(cfg, hardware=_planning_hw(cfg, detected))
+        plan = session.plan_for(cfg)
     except InputError as err:
         return f"estimate: cannot plan: {err}"
     line = plan.summary_line()
@@ -80,17 +86,17 @@ def _ask(field: q.Field, cfg: RunConfig, ctx: q.Context) -> Any:
 def run_plain(cfg: RunConfig | None = None, *, out: str | None = None) -> int:
     import questionary
 
-    detected = _hardware(cfg)
-    cfg = cfg or q.default_config(detected)
-    click.echo(f"ftwizard (plain mode) · {estimate_line(cfg, detected)}")
+    session = Session()
+    _detect(session, cfg)
+    cfg = cfg or q.default_config(session.detected)
+    click.echo(f"ftwizard (plain mode) · {estimate_line(cfg, session)}")
     for step in q.STEPS:
         click.echo(f"\n== {step.title}: {step.blurb}")
         for field in step.fields:
             if not field.applies(cfg):
                 continue
             while True:
-                ctx = q.Context(cfg, _planning_hw(cfg, detected) if cfg.hardware.target != "auto"
-                                else detected)
+                ctx = q.Context(cfg, _planning_hw(cfg, session))
                 value = _ask(field, cfg, ctx)
                 try:
                     new = field.answer(cfg, value)
@@ -99,11 +105,11 @@ def run_plain(cfg: RunConfig | None = None, *, out: str | None = None) -> int:
                     continue
                 cfg = new
                 break
-            click.echo(f"  {estimate_line(cfg, detected)}")
+            click.echo(f"  {estimate_line(cfg, session)}")
     click.echo("\n== Review\n" + cfg.to_yaml())
     from ftwizard.core import launch, runs
 
-    click.echo(f"launch: {launch.render(cfg, _planning_hw(cfg, detected), None, runs.runs_root(cfg) / cfg.name).command}")
+    click.echo(f"launch: {launch.render(cfg, _planning_hw(cfg, session), None, runs.runs_root(cfg) / cfg.name).command}")
     path = questionary.text("Save config to", default=out or f"{cfg.name}.yaml").unsafe_ask()
     p = Path(path).expanduser()
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -17,18 +17,15 @@ GiB = 1024**3
 
 
 def load_and_plan(file: str, overrides: list[str], target: str | None):  # noqa: ANN201
+    """The config with its overrides, planned by the session the wizard and `run` share."""
     from ftwizard.core.config import load_config
-    from ftwizard.core.plan import data_sequences, make_plan
+    from ftwizard.core.session import Session
 
     sets = list(overrides)
     if target:
         sets.append(f"hardware.target={json.dumps(target)}")
     cfg = load_config(file, sets)
-    notes: list[str] = []
-    n = data_sequences(cfg, notes)
-    plan = make_plan(cfg, sequences=n)
-    plan.notes.extend(notes)
-    return plan
+    return Session().plan_for(cfg)
 
 
 def exit_code(plan) -> int:  # noqa: ANN001
