@@ -39,13 +39,14 @@ def prepare(config: RunConfig, tokenizer: Any) -> PreparedData:
     enc = Encoder(tokenizer, config.model.pad_token_id)
     data = config.data
     a = analyse(data, enc, seed=config.train.seed, exact=True, keep_encoded=True)
-    packed = [pack_source(p.train_enc or [], data.mode, data.block_size, enc.pad,
-                          data.mask_prompt) for p in a.train_parts]
+    split = [a.split_packed(p, pack_source(p.train_enc or [], data.mode, data.block_size,
+                                           enc.pad, data.mask_prompt)) for p in a.train_parts]
+    packed = [tr for tr, _ in split]
     counts = a.counts()
     for seqs, (n, _) in zip(packed, counts):
         assert len(seqs) == n, "packing and counting disagree"  # a bug, never bad input
     train = [packed[i][j] for i, j in a.plan()]
-    val: list[dict] = []
+    val: list[dict] = [x for _, held in split for x in held]   # corpus split: held-out blocks
     for p in a.parts:
         val.extend(pack_source(p.val_enc or [], data.mode, data.block_size, enc.pad,
                                data.mask_prompt))

@@ -13,8 +13,11 @@ Rules (shown by `ftwizard data inspect` too):
   pad id (tokenizer's pad, else model.pad_token_id, else EOS); padding has attention 0 and label
   -100; with mask_prompt, prompt tokens (prompt/completion data, or a chat's turns before the last
   assistant reply) get label -100 too;
-- validation split: round(split x n) examples of each source (at least 1 when it has 2 or more,
-  always leaving 1 for training), drawn at random with the seed, before packing;
+- validation split: entries mode holds out round(split x n) examples of each source (at least 1
+  when it has 2 or more, always leaving 1 for training), drawn at random with the seed, before
+  packing; corpus mode splits *sequences*, not files or examples: each source is packed whole and
+  round(split x sequences) of its block_size chunks (same rule) are held out at random with the
+  seed, so one text file with `split: 0.1` gives a tenth of its blocks to validation;
 - mixing: weights are normalised; with N the sum of all sources' sequence counts, source i gives
   round(w_i x N) sequences: all of them in order when that equals its count, a sample without
   replacement when fewer, whole repeats plus a sample when more; the result is shuffled with the
@@ -196,6 +199,12 @@ class Part:
     val_len: list[int] = field(default_factory=list)
     train_enc: list[Encoded] | None = None
     val_enc: list[Encoded] | None = None
+    seq_split: float = 0.0   # corpus mode: share of this source's packed sequences held out
+    salt: str = ""
+
+    def held_sequences(self, n: int, seed: int) -> set[int]:
+        """Which of this source's `n` packed sequences are validation (corpus split)."""
+        return validation_indices(n, self.seq_split, seed, self.salt) if self.seq_split else set()
 
 
 @dataclass
@@ -215,14 +224,29 @@ class Analysis:
         return [p for p in self.parts if p.role == "train"]
 
     def counts(self) -> list[tuple[int, int]]:
-        return [source_sequences(p.train_len, self.mode, self.block) for p in self.train_parts]
+        out = []
+        for p in self.train_parts:
+            n, dropped = source_sequences(p.train_len, self.mode, self.block)
+            out.append((n - len(p.held_sequences(n, self.seed)), dropped))
+        return out
+
+    def split_packed(self, part: Part, seqs: list[Any]) -> tuple[list[Any], list[Any]]:
+        """(training, validation) sequences of one packed source, by the corpus split."""
+        held = part.held_sequences(len(seqs), self.seed)
+        return ([x for i, x in enumerate(seqs) if i not in held],
+                [x for i, x in enumerate(seqs) if i in held])
 
     def plan(self) -> list[tuple[int, int]]:
         return mix_plan([c for c, _ in self.counts()], [p.weight for p in self.train_parts],
                         self.seed)
 
     def validation_sequences(self) -> int:
-        return sum(source_sequences(p.val_len, self.mode, self.block)[0] for p in self.parts)
+        held = 0
+        for p in self.train_parts:
+            if p.seq_split:
+                n = source_sequences(p.train_len, self.mode, self.block)[0]
+                held += len(p.held_sequences(n, self.seed))
+        return held + sum(source_sequences(p.val_len, self.mode, self.block)[0] for p in self.parts)
 
 
 def data_sources(data: DataSection) -> list[tuple[DataSource, str]]:
@@ -271,6 +295,8 @@ def analyse(data: DataSection, enc: Encoder | None, *, seed: int, exact: bool | 
             keep.append(ex)
         if role == "validation":
             part.val = keep
+        elif data.mode == "corpus":
+            part.train, part.seq_split, part.salt = keep, ratio, f"{k}:{src.path}"
         else:
             held = validation_indices(len(keep), ratio, seed, f"{k}:{src.path}")
             part.train = [ex for i, ex in enumerate(keep) if i not in held]

@@ -20,7 +20,7 @@ from ftwizard.core.data_prep import Analysis, analyse, data_sources, mixed_contr
 from ftwizard.core.data_sources import source_digest
 from ftwizard.core.data_tokens import Encoder
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: a corpus validation split holds out sequences, not examples
 MIXING_RULE = ("weights are normalised; with N the sum of the sources' sequences, source i gives "
                "round(w_i x N) sequences (all in order if equal to its count, sampled without "
                "replacement if fewer, repeated if more), shuffled with the seed")

@@ -45,7 +45,8 @@ def tokenizer_folder(model: Any) -> Path | None:
 
 def no_tokenizer_fix(name: str) -> str:
     return (f"for exact counts put {name} in the Hugging Face cache (`hf download {name}` on a "
-            "connected machine) or give a local folder with its tokenizer (--model PATH)")
+            "connected machine), or set model.tokenizer to a local folder with its tokenizer "
+            "files (`ftwizard data inspect` takes it as --model PATH)")
 
 
 def load_tokenizer(model: Any, *, light: bool = False) -> Any:

@@ -395,7 +395,8 @@ def shortfalls(plan: Plan) -> list[dict[str, Any]]:
     m, cfg = plan.memory, plan.config
     out: list[dict[str, Any]] = []
     if not m.fits:
-        field_ = "train.micro_batch" if m.max_micro_batch >= 1 else "method.kind"
+        field_ = ("train.micro_batch" if m.max_micro_batch >= 1 else
+                  "method.kind" if cfg.method.kind != "qlora" else "hardware.target")
         out.append({"resource": "device memory", "needed_bytes": m.needed_bytes,
                     "available_bytes": m.capacity_bytes - m.margin_bytes,
                     "short_bytes": m.shortfall_bytes, "field": field_})
@@ -415,6 +416,43 @@ def shortfalls(plan: Plan) -> list[dict[str, Any]]:
                     "short_bytes": plan.disk_bytes - plan.disk_free_bytes,
                     "field": "train.keep_checkpoints"})
     return out
+
+
+# ---------------------------------------------------------------- where a test fit can run
+
+WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt", "*.msgpack", "*.h5")
+
+
+def probe_blocker(plan: Plan) -> str | None:
+    """Why a test fit (core.probe: the real config for a few steps) cannot run here, with what it
+    would need; None when it can. It measures this machine with the model loaded for real, so it
+    needs the model's weights on this machine, and a plan made for this machine: a plan for a
+    catalog target (another machine) would be judged by a measurement of the wrong hardware."""
+    sp, hw, cfg = plan.model, plan.hardware, plan.config
+    need: list[str] = []
+    if hw.source == "target":
+        need.append(f"the machine this plan is for ({hw.target}): a test fit measures the "
+                    "machine it runs on, so run `ftwizard plan CONFIG --probe` there")
+    if not model_weights_here(sp):
+        size = mem.weight_bytes(sp, mem.Setup.from_config(cfg, plan.world_size)) / 1e9
+        need.append(f"the weights of {sp.id} on this machine (~{size:.1f} GB as loaded; "
+                    "download them on a connected machine, or set model.name to a local folder)")
+    if not need:
+        return None
+    return "test fit needs " + "; and ".join(need)
+
+
+def model_weights_here(sp) -> bool:  # noqa: ANN001 - ModelSpec
+    """True when the model can be loaded on this machine: a tiny model (built here), or a folder
+    (local, or the HF cache) holding weight files. A catalog entry is a config only."""
+    from pathlib import Path
+
+    if sp.source == "tiny":
+        return True
+    if not sp.path:
+        return False
+    folder = Path(sp.path)
+    return any(next(folder.glob(pat), None) is not None for pat in WEIGHT_FILES)
 
 
 # ---------------------------------------------------------------- combination rules
@@ -742,8 +780,12 @@ def suggestions(plan: Plan, limit: int = 6) -> list[dict]:
             "changes_training": penalty > 0,
             "changes_hardware": tier == "hardware",
             "score": round(ratio * (1.0 + penalty), 4),
+            # another machine: the smaller one first (device memory in all, then host RAM)
+            "cost": ((p.memory.capacity_bytes * p.world_size, p.memory.host_capacity_bytes)
+                     if tier == "hardware" else (0, 0)),
         })
-    results.sort(key=lambda r: (TIERS.index(r["tier"]), r["score"], -r["headroom_bytes"]))
+    results.sort(key=lambda r: (TIERS.index(r["tier"]), r.pop("cost"), r["score"],
+                                -r["headroom_bytes"]))
     plan.near_misses = near
     return results[:limit]
 

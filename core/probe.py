@@ -247,7 +247,7 @@ def run_probe(cfg: Any, *, steps: int = 6, plan: Any = None, time_limit_s: float
     """
     from ftwizard.core import events as ev
     from ftwizard.core import runs
-    from ftwizard.core.calibration import counter_kind, steady_rate
+    from ftwizard.core.calibration import counter_kind
     from ftwizard.core.plan import hardware_for, make_plan
 
     steps = max(2, int(steps))  # the first step is warm-up: at least one more is measured
@@ -255,6 +255,12 @@ def run_probe(cfg: Any, *, steps: int = 6, plan: Any = None, time_limit_s: float
                       hardware_for(cfg.hardware.target, cfg.hardware.nodes, cfg.hardware.host_ram_gib))
     if plan is None:
         plan = make_plan(cfg, hardware=hw)
+    from ftwizard.core.plan import probe_blocker
+
+    blocker = probe_blocker(plan)
+    if blocker:   # says what it would need instead of trying to train what cannot load here
+        return ProbeResult(status="failed", steps=steps, message=blocker,
+                           estimate_bytes=int(plan.memory.per_device_bytes), started=time.time())
     pcfg = probe_config(cfg, steps)
     d = _probe_dir(cfg)
     cpu = bool(hw.is_cpu_only)
@@ -338,7 +344,7 @@ def run_probe(cfg: Any, *, steps: int = 6, plan: Any = None, time_limit_s: float
         mem.close()
     result.seconds = round(time.monotonic() - t0, 1)
     result.steps_done = int(step_events[-1]["step"]) if step_events else 0
-    result.tokens_per_s = steady_rate(step_events)
+    result.tokens_per_s = training_rate(step_events)
     _fill_memory(result, mem, end, step_events, cpu=cpu)
     if end is not None and end.get("status") != "finished":
         result.message = result.message or str(end.get("message") or "")
@@ -359,6 +365,44 @@ def run_probe(cfg: Any, *, steps: int = 6, plan: Any = None, time_limit_s: float
     else:
         shutil.rmtree(d, ignore_errors=True)
     return result
+
+
+WARMUP_SLOWER = 2.0
+"""A step interval more than this many times the median of the later ones is still warm-up."""
+
+
+def training_rate(step_events: list[dict[str, Any]]) -> float | None:
+    """Tokens/s of the training steps after warm-up: total tokens over total time of the
+    intervals between consecutive step events, leaving out the first step (model load, first
+    kernels, the optimizer's lazily built states) and every following interval that is still
+    warming up (more than WARMUP_SLOWER x the median of the later intervals: allocator growth,
+    oneDNN/cuBLAS autotuning), and any interval with an evaluation or checkpoint in it (a step
+    event carrying `eval_loss` or `checkpoint`). Each interval's tokens are the backend's rate
+    for it times its length, so a step of any size counts as it ran.
+
+    The earlier measure (every interval after the first, time-weighted) let one or two slow
+    warm-up steps of a six-step probe dominate: 531 tokens/s reported where the same run trains at
+    15-24k.
+    """
+    iv: list[tuple[float, float]] = []   # (seconds, tokens)
+    for prev, cur in zip(step_events, step_events[1:]):
+        dt = float(cur.get("time") or 0) - float(prev.get("time") or 0)
+        tps = cur.get("tokens_per_s")
+        if dt <= 0 or not tps or cur.get("eval_loss") is not None or cur.get("checkpoint"):
+            continue
+        iv.append((dt, float(tps) * dt))
+    if not iv:
+        return step_events[-1].get("tokens_per_s") if step_events else None
+    start = 0
+    while start < len(iv) - 1:
+        later = sorted(d for d, _ in iv[start + 1:])
+        median = later[len(later) // 2]
+        if iv[start][0] <= WARMUP_SLOWER * median:
+            break
+        start += 1
+    kept = iv[start:]
+    secs = sum(d for d, _ in kept)
+    return round(sum(t for _, t in kept) / secs, 1) if secs > 0 else None
 
 
 def _fill_memory(result: ProbeResult, mem: TreeMemory, end: dict[str, Any] | None,

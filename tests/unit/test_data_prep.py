@@ -65,7 +65,10 @@ def test_plan_sequences_equal_prepared_sequences(tmp_path: Path, tiny_llama: Pat
     # 0.2 / 0.8 of N: b (fewer sequences) is repeated, a is sampled down.
     n = sum(p["sequences"] for p in stats.per_source)
     assert [p["mixed_sequences"] for p in stats.per_source] == [round(0.2 * n), round(0.8 * n)]
-    assert stats.validation_examples == 6 + 2  # round(54 * 0.1), round(25 * 0.1)
+    if mode == "entries":
+        assert stats.validation_examples == 6 + 2  # round(54 * 0.1), round(25 * 0.1)
+    else:  # corpus: whole sources are packed and a tenth of each one's sequences held out
+        assert stats.validation_examples == 0
 
 
 def test_light_tokenizer_matches_transformers(tiny_llama: Path, hf_tok, light) -> None:
