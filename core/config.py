@@ -335,7 +335,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     except UnicodeDecodeError as err:
         raise InputError(f"{p} is not UTF-8 text (byte {err.start})", field="config",
                          value=str(p), fix="save the file as UTF-8") from None
-    cfg = parse_config(text, overrides, source=str(p))
+    from ftwizard.core.importers import load_foreign  # axolotl/LLaMA-Factory/HF files (issue 17)
+
+    cfg = load_foreign(text, p, overrides) or parse_config(text, overrides, source=str(p))
     return resolve_relative_paths(cfg, p.parent)
 
 

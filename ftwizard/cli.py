@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "resume": "ftwizard.commands.runs:resume",
     "export": "ftwizard.commands.export:export",
     "export-config": "ftwizard.commands.export:export_config",
+    "import": "ftwizard.commands.importcfg:import_cmd",
     "presets": "ftwizard.commands.presets:presets",
     "calibration": "ftwizard.commands.calibration:calibration",
 }

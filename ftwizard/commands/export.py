@@ -64,8 +64,8 @@ def export(run: str, merge: bool, out: str | None, prompt: str | None) -> int:
 
 @click.command("export-config")
 @click.argument("source")
-@click.option("--format", "fmt", type=click.Choice(["mesh-transformer-jax"]), required=True,
-              help="The other tool's config format.")
+@click.option("--format", "fmt", type=click.Choice(["mesh-transformer-jax", "axolotl", "llamafactory"]),
+              required=True, help="The other tool's config format.")
 @click.option("--bucket", default="YOUR-BUCKET", show_default=True, help="Cloud storage bucket.")
 @click.option("--model-dir", default=None, help="Checkpoint folder in the bucket (default: the run name).")
 @click.option("--train-index", default=None, help="Index file of training tfrecords (data/NAME.train.index).")
@@ -77,10 +77,14 @@ def export_config(source: str, fmt: str, bucket: str, model_dir: str | None,
                   train_index: str | None, val_index: str | None, tpu_size: int | None,
                   out: str | None) -> int:
     """Write a run's plan as another tool's config: seed 000's mesh-transformer-jax JSON for GPT-J
-    on TPUs, with the plan's steps, warmup and anneal and every *_every above zero."""
+    on TPUs, with the plan's steps, warmup and anneal and every *_every above zero; or an axolotl /
+    LLaMA-Factory YAML (with its DeepSpeed JSON and dataset_info.json beside --out)."""
     import json
 
     from ftwizard.core.config import load_config
+
+    if fmt in ("axolotl", "llamafactory"):
+        return _export_other(source, fmt, out)
     from ftwizard.core.mtj import mesh_transformer_jax_config, write_mesh_transformer_jax_config
     from ftwizard.core.plan import data_sequences, make_plan
 
@@ -99,4 +103,35 @@ def export_config(source: str, fmt: str, bucket: str, model_dir: str | None,
         click.echo(f"wrote {path}")
     else:
         click.echo(json.dumps(conf, indent=2))
+    return EXIT_OK
+
+
+def _export_other(source: str, fmt: str, out: str | None) -> int:
+    """axolotl / LLaMA-Factory YAML from a run config (core/importers writes it; this only saves)."""
+    import json
+
+    from ftwizard.core.config import load_config
+    from ftwizard.core.importers import export_config
+
+    cfg = load_config(source)
+    text, lost, extra = export_config(cfg, fmt, out)
+    if not out:
+        click.echo(text, nl=False)
+        for name, data in extra.items():
+            click.echo(f"# {name} (written beside the config with --out):\n"
+                       + "\n".join("# " + line for line in json.dumps(data, indent=2).splitlines()))
+        return EXIT_OK
+    target = Path(out)
+    if target.exists() and target.resolve() == Path(source).resolve():
+        raise InputError("--out is the config being exported", field="--out", value=out,
+                         fix="give another file name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for name, data in extra.items():
+        path = target.parent / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        click.echo(f"wrote {path}")
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {target}" + (f" ({len(lost)} ftwizard settings not expressible, listed at its "
+                                    "top)" if lost else ""))
     return EXIT_OK

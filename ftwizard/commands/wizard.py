@@ -79,4 +79,8 @@ def edit(file: str, plain: bool, out: str | None) -> int:
             found = None
         if found is not None:
             return _open(str(found), plain, out or f"{path.name}.yaml", None, step="review")
+    from ftwizard.core.importers import foreign_format  # issue 17: never save over their file
+
+    if out is None and foreign_format(path):
+        out = str(path.with_name(f"{path.stem}.ftwizard.yaml"))
     return _open(str(path), plain, out, None, step="review")

@@ -1,0 +1,516 @@
+"""axolotl's YAML <-> RunConfig.
+
+Key names follow axolotl's config reference (docs/config.qmd): base_model, adapter, lora_*,
+load_in_4bit/8bit, sequence_len, sample_packing, datasets[].{path, type, ds_type, data_files,
+split, field, field_messages}, val_set_size, micro_batch_size, gradient_accumulation_steps,
+num_epochs, max_steps, learning_rate, lr_scheduler, cosine_min_lr_ratio, warmup_steps/ratio,
+optimizer, gradient_checkpointing, deepspeed, fsdp/fsdp_config, wandb_*, rl, reward_model.
+Where axolotl's default differs from ftwizard's (num_epochs 1, warmup 3 % of the steps, no LoRA
+dropout, fp32 without bf16/fp16) the import writes axolotl's value, so the plan is of the run
+axolotl would do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ftwizard.core.importers import common as c
+
+FORMAT = "axolotl"
+
+# Keys only axolotl uses (detection scores these).
+MARKERS = {"base_model", "micro_batch_size", "num_epochs", "sequence_len", "adapter", "lora_r",
+           "lora_target_modules", "lora_target_linear", "sample_packing", "val_set_size",
+           "dataset_prepared_path", "wandb_project", "lr_scheduler", "train_on_inputs",
+           "base_model_config", "tokenizer_type", "model_type", "pad_to_sequence_len",
+           "special_tokens", "flash_attention", "xformers_attention", "rl", "lora_model_dir",
+           "pretraining_dataset", "evals_per_epoch", "saves_per_epoch", "cosine_min_lr_ratio"}
+
+STAGE_WHY = ("ftwizard trains causal-LM SFT only (no train.objective yet): DPO/KTO/ORPO/IPO/SimPO/"
+             "GRPO and reward models need paired data and a reference or reward model, which the "
+             "plan does not count; the imported config plans and runs plain SFT on the same data")
+
+SAME_KEYS = {
+    "model_type": "ftwizard loads AutoModelForCausalLM",
+    "tokenizer_type": "ftwizard loads AutoTokenizer",
+    "strict": "ftwizard refuses unknown keys always",
+    "dataset_prepared_path": "ftwizard tokenizes into its own cache (keyed by file hash)",
+    "local_rank": "set by the launcher",
+    "do_train": "ftwizard always trains",
+}
+
+NOT_CARRIED = {
+    "tf32": "TF32 is a matmul mode for fp32 math on Ampere+, not a storage dtype; ftwizard "
+            "leaves torch's default",
+    "pad_to_sequence_len": "ftwizard pads entries to block_size already; corpus sequences are full",
+    "eval_sample_packing": "ftwizard has no data.packing key",
+    "group_by_length": "ftwizard keeps the data order (shuffled by seed)",
+    "early_stopping_patience": "ftwizard runs the planned steps; stop a run with `ftwizard stop`",
+    "resume_from_checkpoint": "use `ftwizard resume RUN`",
+    "auto_resume_from_checkpoints": "use `ftwizard resume RUN`",
+    "evals_per_epoch": "ftwizard evaluates every N steps: set train.eval_every",
+    "saves_per_epoch": "ftwizard saves every N steps: set train.save_every",
+    "special_tokens": "ftwizard does not add or change tokens; set model.pad_token_id for a pad",
+    "tokens": "ftwizard does not add tokens",
+    "chat_template": "ftwizard formats chat data with the tokenizer's own template",
+    "lora_modules_to_save": "ftwizard trains adapters only",
+    "lora_fan_in_fan_out": "peft's default is used",
+    "hub_model_id": "push the result yourself after `ftwizard export RUN`",
+    "xformers_attention": "ftwizard offers eager, sdpa or flash_attention_2",
+    "neftune_noise_alpha": "no NEFTune in ftwizard",
+    "torch_compile": "not modelled",
+    "debug": "not used",
+}
+for _k in ("rl", "reward_model", "process_reward_model", "rl_beta", "dpo_use_weighting",
+           "rpo_alpha", "orpo_alpha", "kto_desirable_weight", "kto_undesirable_weight", "cpo_alpha",
+           "simpo_gamma", "trl"):
+    NOT_CARRIED[_k] = STAGE_WHY
+for _k in ("wandb_entity", "wandb_watch", "wandb_name", "wandb_run_id", "wandb_log_model", "wandb_mode"):
+    NOT_CARRIED[_k] = "set the WANDB_* environment variable of the same name; ftwizard's wandb " \
+                      "logging respects them"
+
+DATASET_TYPES_TEXT = {"completion"}
+DATASET_TYPES_CHAT = {"chat_template"}
+
+
+def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
+    m = c.Mapper(data, source, FORMAT)
+    m.map("base_model", "model.name")
+    if m.has("base_model_config") and m.peek("base_model_config") != m.peek("base_model"):
+        m.drop("base_model_config", "ftwizard reads the model's shape from model.name")
+    else:
+        m.same("base_model_config", "the same as base_model")
+    m.map("tokenizer_config", "model.tokenizer")
+    m.map("trust_remote_code", "model.trust_remote_code", bool)
+    _attention(m)
+
+    # precision
+    bf16, fp16 = m.peek("bf16"), m.peek("fp16")
+    pure_bf16, pure_fp16 = m.peek("bfloat16"), m.peek("float16")
+    if fp16 is True:
+        m.mapped("fp16", {"model.dtype": "fp16"})
+        if "bf16" in data:
+            m.same("bf16", "fp16: true wins over bf16 (axolotl's rule)")
+    elif bf16 in (True, "auto", "full"):
+        m.mapped("bf16", {"model.dtype": "bf16"},
+                 "auto: planned as bf16; the plan says if the target lacks it" if bf16 == "auto" else "")
+        if "fp16" in data:
+            m.same("fp16", "off")
+    elif pure_bf16:
+        m.mapped("bfloat16", {"model.dtype": "bf16", "model.fp32_master": False}, "pure bf16, no AMP")
+    elif pure_fp16:
+        raise m.fail("float16", pure_fp16, "pure fp16 training (no fp32 master weights) is not "
+                     "something ftwizard runs", "use fp16: true (mixed precision) or bf16: true")
+    else:
+        for k in ("bf16", "fp16"):
+            m.same(k, "off")
+        m.default("model.dtype", "fp32", "neither bf16 nor fp16 is set: axolotl trains in fp32")
+    for k in ("bfloat16", "float16"):
+        if k in data and k not in m.seen:
+            m.same(k, "off or superseded")
+
+    _adapter(m)
+    m.map("sequence_len", "data.block_size", int)
+    if not m.has("sequence_len"):
+        m.default("data.block_size", 512, "axolotl's default sequence_len")
+    _datasets(m, base)
+
+    # training
+    m.map("micro_batch_size", "train.micro_batch", int)
+    if not m.has("micro_batch_size"):
+        m.default("train.micro_batch", 1, "axolotl's default micro_batch_size")
+    m.map("gradient_accumulation_steps", "train.grad_accum", int)
+    m.map("num_epochs", "train.epochs", float)
+    if not m.has("num_epochs"):
+        m.default("train.epochs", 1, "axolotl's default num_epochs")
+    if m.has("max_steps") and int(m.peek("max_steps")) > 0:
+        m.map("max_steps", "train.max_steps", int)
+    else:
+        m.same("max_steps", "no step limit")
+    m.map("learning_rate", "train.lr", float)
+    if m.has("lr_scheduler"):
+        c.scheduler(m, "lr_scheduler", "lr_scheduler_kwargs")
+    else:
+        m.default("train.scheduler", "cosine", "axolotl anneals with cosine unless lr_scheduler is set")
+    if m.has("cosine_min_lr_ratio"):
+        lr = m.out.get("train", {}).get("lr", 2e-5)
+        m.map("cosine_min_lr_ratio", "train.end_lr", lambda v: float(v) * lr,
+              "end lr = learning_rate x cosine_min_lr_ratio")
+    if m.has("warmup_steps"):
+        m.map("warmup_steps", "train.warmup_steps", int)
+    elif m.has("warmup_ratio"):
+        m.map("warmup_ratio", "train.warmup_ratio", float)
+    else:
+        m.default("train.warmup_ratio", 0.03, "axolotl warms up 3 % of the steps (at most 100 "
+                  "steps) when neither warmup key is set; ftwizard has no cap")
+    m.drop("lr_quadratic_warmup", "ftwizard warms up linearly")
+    m.map("weight_decay", "train.weight_decay", float)
+    m.map("max_grad_norm", "train.max_grad_norm", float)
+    m.map("seed", "train.seed", int)
+    c.optimizer(m, "optimizer")
+    gc = m.peek("gradient_checkpointing")
+    if gc is not None:
+        note = f"{gc}: planned as plain checkpointing (activations kept on the GPU)" if isinstance(gc, str) else ""
+        m.map("gradient_checkpointing", "method.gradient_checkpointing", lambda v: v not in (False, "false"), note)
+    _every(m, "save_steps", "train.save_every")
+    _every(m, "eval_steps", "train.eval_every")
+    _every(m, "logging_steps", "train.log_every")
+    m.map("save_total_limit", "train.keep_checkpoints", int)
+    m.map("output_dir", "output.dir", str, "ftwizard makes a folder per run under it")
+    if m.has("train_on_inputs"):
+        m.map("train_on_inputs", "data.mask_prompt", lambda v: not v, "inverted: ftwizard names the mask")
+    if m.has("wandb_project"):
+        m.mapped("wandb_project", {"output.report_to": "wandb"},
+                 f"set WANDB_PROJECT={m.peek('wandb_project')} in the environment; ftwizard's wandb "
+                 "logging reads it")
+    if m.peek("use_tensorboard"):
+        m.mapped("use_tensorboard", {"output.report_to": "tensorboard"})
+    if m.has("mlflow_experiment_name") or m.has("mlflow_tracking_uri"):
+        key = "mlflow_experiment_name" if m.has("mlflow_experiment_name") else "mlflow_tracking_uri"
+        target, note = c.report_to("mlflow")
+        if target == "mlflow":
+            m.mapped(key, {"output.report_to": "mlflow"}, "set MLFLOW_TRACKING_URI / "
+                     "MLFLOW_EXPERIMENT_NAME in the environment")
+        else:
+            m.drop(key, note)
+    for k in ("mlflow_tracking_uri", "mlflow_experiment_name", "mlflow_run_name"):
+        m.drop(k, "set the MLFLOW_* environment variable of the same name")
+    c.deepspeed(m, "deepspeed", base)
+    c.fsdp(m, "fsdp", "fsdp_config")
+    m.drop("fsdp_version", "ftwizard's launcher picks the FSDP API")
+    for k, why in SAME_KEYS.items():
+        m.same(k, why)
+    for k, why in NOT_CARRIED.items():
+        m.drop(k, why)
+    m.finish()
+    return m
+
+
+def _attention(m: c.Mapper) -> None:
+    if m.peek("flash_attention"):
+        m.map("flash_attention", "model.attn_implementation", lambda v: "flash_attention_2")
+    elif m.peek("sdp_attention"):
+        m.map("sdp_attention", "model.attn_implementation", lambda v: "sdpa")
+    elif m.peek("eager_attention"):
+        m.map("eager_attention", "model.attn_implementation", lambda v: "eager")
+    for k in ("flash_attention", "sdp_attention", "eager_attention"):
+        if k in m.data and k not in m.seen:
+            m.same(k, "off")
+
+
+def _every(m: c.Mapper, key: str, target: str) -> None:
+    v = m.peek(key)
+    if v is None:
+        return
+    if isinstance(v, float) and v < 1:
+        m.drop(key, "a fraction of the total steps; ftwizard takes a step count")
+    else:
+        m.map(key, target, int)
+
+
+def _adapter(m: c.Mapper) -> None:
+    adapter = m.peek("adapter")
+    in4, in8 = bool(m.peek("load_in_4bit")), bool(m.peek("load_in_8bit"))
+    if adapter not in (None, "", "lora", "qlora"):
+        raise m.fail("adapter", adapter, "ftwizard trains LoRA and QLoRA adapters or the full model",
+                     "set adapter: lora or qlora, or leave it empty for full fine-tuning")
+    if not adapter:
+        if in4 or in8:
+            key = "load_in_4bit" if in4 else "load_in_8bit"
+            raise m.fail(key, True, "a quantized base can only be trained through an adapter",
+                         "set adapter: qlora (4-bit) or lora (8-bit), or drop the load_in_* key")
+        m.same("adapter", "full fine-tuning")
+        for k in ("load_in_4bit", "load_in_8bit"):
+            m.same(k, "off")
+        m.default("method.kind", "full", "no adapter: axolotl trains every weight")
+        return
+    if adapter == "qlora" or in4 or in8:
+        bits = 8 if (in8 and not in4) else 4
+        m.mapped("adapter", {"method.kind": "qlora", "method.quant_bits": bits},
+                 "" if adapter == "qlora" else f"lora on a {bits}-bit base is ftwizard's qlora")
+        for k, on in (("load_in_4bit", in4), ("load_in_8bit", in8)):
+            if k in m.data:
+                if on:
+                    m.mapped(k, {"method.quant_bits": 4 if k == "load_in_4bit" else 8})
+                else:
+                    m.same(k, "off")
+    else:
+        m.mapped("adapter", {"method.kind": "lora"})
+        for k in ("load_in_4bit", "load_in_8bit"):
+            m.same(k, "off")
+    bnb = m.peek("bnb_config_kwargs")
+    if isinstance(bnb, dict) and "bnb_4bit_use_double_quant" in bnb:
+        m.mapped("bnb_config_kwargs", {"method.double_quant": bool(bnb["bnb_4bit_use_double_quant"])},
+                 "other bitsandbytes settings keep their defaults (nf4)")
+    m.map("lora_r", "method.lora.r", int)
+    m.map("lora_alpha", "method.lora.alpha", float)
+    m.map("lora_dropout", "method.lora.dropout", float)
+    if not m.has("lora_dropout"):
+        m.default("method.lora.dropout", 0.0, "axolotl's default lora_dropout")
+    if m.peek("lora_target_linear"):
+        m.map("lora_target_linear", "method.lora.target_modules", lambda v: "all-linear")
+        m.same("lora_target_modules", "all linear layers are targeted already")
+    elif m.has("lora_target_modules"):
+        m.map("lora_target_modules", "method.lora.target_modules",
+              lambda v: [str(x) for x in v] if isinstance(v, list) else str(v))
+        m.same("lora_target_linear", "off")
+    m.drop("lora_model_dir", "ftwizard starts a fresh adapter; resume with `ftwizard resume RUN`")
+
+
+def _datasets(m: c.Mapper, base: Path) -> None:
+    packing = bool(m.peek("sample_packing"))
+    sources: list[dict[str, Any]] = []
+    kinds: list[str] = []
+    pre = m.peek("pretraining_dataset")
+    if pre is not None:
+        m.seen.add("pretraining_dataset")
+        items = pre if isinstance(pre, list) else [pre]
+        for i, item in enumerate(items):
+            d = item if isinstance(item, dict) else {"path": item, "type": "completion"}
+            sources.extend(_dataset(m, f"pretraining_dataset[{i}]", d, base, kinds))
+        kinds.append("pretraining")
+    ds = m.peek("datasets")
+    if ds is not None:
+        m.seen.add("datasets")
+        if not isinstance(ds, list):
+            raise m.fail("datasets", ds, "must be a list of {path, type}", "write datasets: [{path: data.jsonl, type: completion}]")
+        for i, d in enumerate(ds):
+            if not isinstance(d, dict):
+                raise m.fail(f"datasets[{i}]", d, "each dataset is a mapping", "write - path: data.jsonl\n    type: completion")
+            sources.extend(_dataset(m, f"datasets[{i}]", d, base, kinds))
+    if sources:
+        m.put("data.train", sources, "datasets")
+    text_only = bool(kinds) and all(k in ("completion", "pretraining") for k in kinds)
+    mode = "corpus" if (text_only and (packing or "pretraining" in kinds)) else "entries"
+    why = ("completion data packed: ftwizard's corpus mode concatenates and cuts into sequence_len "
+           "blocks (attention may cross example boundaries, unlike axolotl's multipack)"
+           if mode == "corpus" else
+           "one example per sequence, padded or truncated" if not packing else
+           "ftwizard has no data.packing key: instruction/chat examples are one per sequence, so "
+           "the plan counts more (shorter) sequences than axolotl's packing would")
+    if "sample_packing" in m.data:
+        m.seen.add("sample_packing")
+        status = c.MAPPED if (packing and mode == "corpus") or not packing else c.NOT_CARRIED
+        m.rows.append(c.Row("sample_packing", m.data["sample_packing"], status,
+                            f"data.mode = {mode}" if status == c.MAPPED else "", why))
+    else:
+        m.rows.append(c.Row("(not set)", None, c.DEFAULT, f"data.mode = {mode}", why))
+    m.put("data.mode", mode, "sample_packing")
+    # validation
+    val = m.peek("val_set_size")
+    if val is not None:
+        v = float(val)
+        if v == 0:
+            m.mapped("val_set_size", {"data.validation": None}, "0: no evaluation")
+        elif 0 < v < 1:
+            m.mapped("val_set_size", {"data.validation": {"split": v}})
+        else:
+            m.drop("val_set_size", "a count of examples; ftwizard holds out a share: set "
+                                   "data.validation.split")
+    tests = m.peek("test_datasets")
+    if isinstance(tests, list) and tests:
+        m.seen.add("test_datasets")
+        first = tests[0] if isinstance(tests[0], dict) else {"path": tests[0]}
+        kinds_t: list[str] = []
+        src = _dataset(m, "test_datasets[0]", first, base, kinds_t)
+        if src:
+            m.put("data.validation", {"path": src[0]["path"]}, "test_datasets")
+        for i in range(1, len(tests)):
+            m.rows.append(c.Row(f"test_datasets[{i}]", tests[i], c.NOT_CARRIED, "",
+                                "ftwizard evaluates on one validation source"))
+
+
+def _dataset(m: c.Mapper, key: str, d: dict[str, Any], base: Path, kinds: list[str]) -> list[dict[str, Any]]:
+    """One entry of `datasets:` -> ftwizard sources (data_files may name several)."""
+    sub = c.Mapper(d, m.source, FORMAT, prefix=f"{key}.")
+    path = d.get("path")
+    if not path:
+        raise sub.fail("path", path, "every dataset needs a path", "give path: a local file or a hub id")
+    split = d.get("split")
+    files = d.get("data_files")
+    if files:
+        sub.seen.add("data_files")
+        paths = [c.source_path(str(f), base) for f in (files if isinstance(files, list) else [files])]
+        sub.rows.append(c.Row(sub._k("data_files"), files, c.MAPPED, f"data.train[].path = {paths}"))
+        sub.same("path", f"{path}: the loader of data_files")
+    else:
+        paths = [c.source_path(str(path), base, split)]
+        sub.seen.add("path")
+        sub.rows.append(c.Row(sub._k("path"), path, c.MAPPED, f"data.train[].path = {paths[0]}"))
+    if split is not None:
+        if split == "train" or (paths and paths[0].endswith(f":{split}")):
+            sub.same("split", "read as the path's split")
+        else:
+            sub.drop("split", "ftwizard reads a local file whole; split applies to hub datasets")
+    dtype = d.get("type")
+    src: dict[str, Any] = {}
+    if isinstance(dtype, str) and dtype.split(":")[0] in DATASET_TYPES_TEXT:
+        kinds.append("completion")
+        field = d.get("field") or "text"
+        src["text_field"] = field
+        sub.mapped("type", {"data.train[].text_field": field} if "field" in d else {},
+                   "plain text: one text column")
+        if "field" in d:
+            sub.seen.add("field")
+    elif isinstance(dtype, str) and dtype in DATASET_TYPES_CHAT:
+        kinds.append("chat")
+        fm = d.get("field_messages", "messages")
+        if fm != "messages":
+            sub.drop("field_messages", "ftwizard reads chat turns from a `messages` column")
+        else:
+            sub.same("field_messages", "ftwizard reads `messages`")
+        mapping = d.get("message_property_mappings")
+        if isinstance(mapping, dict) and (mapping.get("role", "role") != "role" or mapping.get("content", "content") != "content"):
+            sub.drop("message_property_mappings", "ftwizard reads {role, content} turns")
+        else:
+            sub.same("message_property_mappings", "role/content, as ftwizard reads them")
+        sub.mapped("type", {}, "chat messages: entries mode, prompt turns masked")
+        for k in ("chat_template", "roles_to_train", "train_on_eos", "roles"):
+            sub.drop(k, "ftwizard uses the tokenizer's chat template and trains every assistant turn")
+    elif isinstance(dtype, dict) and dtype.get("field_instruction") == "prompt" and dtype.get("field_output") == "completion":
+        kinds.append("prompt")
+        sub.mapped("type", {}, "prompt/completion columns, as ftwizard reads them")
+    elif dtype is None:
+        kinds.append("unknown")
+        sub.same("type", "ftwizard detects text, prompt/completion or messages per record")
+    else:
+        kinds.append("other")
+        sub.drop("type", f"{dtype if isinstance(dtype, str) else 'a custom format'}: ftwizard reads "
+                         "a text column, prompt/completion or chat messages; convert the data "
+                         "to one of those (the path is kept)")
+    fmt = d.get("ds_type")
+    if fmt in ("json", "parquet", "csv", "text"):
+        sub.mapped("ds_type", {"data.train[].format": "jsonl" if fmt == "json" else fmt}
+                   if fmt != "json" else {}, "ftwizard reads JSON and JSONL alike")
+        if fmt != "json":
+            src["format"] = fmt
+    sub.drop("name", "a dataset configuration name: hf:NAME[:split] has no subset; download it "
+                     "and point at the files")
+    sub.drop("shards", "ftwizard reads the whole dataset")
+    sub.finish()
+    m.rows.extend(sub.rows)
+    return [{"path": p, **src} for p in paths]
+
+
+# ---------------------------------------------------------------- export
+
+def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], list[str], dict[str, Any]]:  # noqa: ANN001
+    """RunConfig -> (axolotl dict, what could not be written, extra files {name: json})."""
+    from ftwizard.core.importers.export_common import deepspeed_file, fsdp_list, lost_keys
+
+    mo, me, tr, da = cfg.model, cfg.method, cfg.train, cfg.data
+    out: dict[str, Any] = {"base_model": mo.name}
+    if mo.tokenizer:
+        out["tokenizer_config"] = mo.tokenizer
+    if mo.trust_remote_code:
+        out["trust_remote_code"] = True
+    if mo.attn_implementation == "flash_attention_2":
+        out["flash_attention"] = True
+    elif mo.attn_implementation == "sdpa":
+        out["sdp_attention"] = True
+    elif mo.attn_implementation == "eager":
+        out["eager_attention"] = True
+    out["bf16"] = mo.dtype == "bf16"
+    out["fp16"] = mo.dtype == "fp16"
+    if me.kind == "qlora":
+        out["adapter"] = "qlora" if me.quant_bits == 4 else "lora"
+        out["load_in_4bit"] = me.quant_bits == 4
+        out["load_in_8bit"] = me.quant_bits == 8
+        if me.quant_bits == 4 and not me.double_quant:
+            out["bnb_config_kwargs"] = {"bnb_4bit_use_double_quant": False}
+    elif me.kind == "lora":
+        out["adapter"] = "lora"
+    if cfg.is_adapter:
+        out.update({"lora_r": me.lora.r, "lora_alpha": me.lora.alpha, "lora_dropout": me.lora.dropout})
+        if me.lora.target_modules == "all-linear":
+            out["lora_target_linear"] = True
+        else:
+            out["lora_target_modules"] = list(me.lora.target_modules) if isinstance(
+                me.lora.target_modules, list) else [me.lora.target_modules]
+    out["sequence_len"] = da.block_size
+    out["sample_packing"] = da.mode == "corpus"
+    datasets = []
+    for s in da.train:
+        datasets.append(_export_source(s, da.mode))
+    if datasets:
+        out["datasets"] = datasets
+    if da.validation and da.validation.split:
+        out["val_set_size"] = da.validation.split
+    else:
+        out["val_set_size"] = 0
+        if da.validation and da.validation.path:
+            out["test_datasets"] = [{**_export_source(_Src(da.validation.path), da.mode), "split": "train"}]
+    out["train_on_inputs"] = not da.mask_prompt
+    out["output_dir"] = cfg.output.dir
+    out.update({"micro_batch_size": tr.micro_batch, "gradient_accumulation_steps": tr.grad_accum,
+                "num_epochs": tr.epochs})
+    if tr.max_steps:
+        out["max_steps"] = tr.max_steps
+    out["learning_rate"] = tr.lr
+    out["lr_scheduler"] = tr.scheduler
+    if tr.scheduler == "cosine" and tr.end_lr:
+        out["cosine_min_lr_ratio"] = tr.end_lr / tr.lr
+    if tr.warmup_steps is not None:
+        out["warmup_steps"] = tr.warmup_steps
+    else:
+        out["warmup_ratio"] = tr.warmup_ratio
+    from ftwizard.core.importers.common import OPTIMIZER_NAMES
+
+    out.update({"weight_decay": tr.weight_decay, "max_grad_norm": tr.max_grad_norm,
+                "optimizer": OPTIMIZER_NAMES[me.optimizer],
+                "gradient_checkpointing": me.gradient_checkpointing,
+                "save_steps": tr.save_every, "eval_steps": tr.eval_every, "logging_steps": tr.log_every,
+                "save_total_limit": tr.keep_checkpoints, "seed": tr.seed})
+    if cfg.output.report_to == "wandb":
+        import os
+
+        out["wandb_project"] = os.environ.get("WANDB_PROJECT") or cfg.name
+    elif cfg.output.report_to == "tensorboard":
+        out["use_tensorboard"] = True
+    elif cfg.output.report_to == "mlflow":
+        import os
+
+        out["mlflow_experiment_name"] = os.environ.get("MLFLOW_EXPERIMENT_NAME") or cfg.name
+    extra: dict[str, Any] = {}
+    if me.parallel == "deepspeed":
+        name, ds = deepspeed_file(cfg, stem)
+        out["deepspeed"] = str(out_dir / name) if out_dir else name
+        extra[name] = ds
+    elif me.parallel == "fsdp":
+        out["fsdp"], out["fsdp_config"] = fsdp_list(cfg)
+    lost = lost_keys(cfg, FORMAT)
+    if tr.end_lr and tr.scheduler != "cosine":
+        lost.append(f"train.end_lr={tr.end_lr} with a {tr.scheduler} schedule (axolotl anneals linear to 0)")
+    if any(s.weight != 1.0 for s in da.train):
+        lost.append("data.train weights (axolotl concatenates datasets)")
+    return out, lost, extra
+
+
+class _Src:
+    def __init__(self, path: str) -> None:
+        self.path, self.text_field, self.format, self.weight = path, "text", "auto", 1.0
+
+
+def _export_source(s, mode: str) -> dict[str, Any]:  # noqa: ANN001
+    name, split = c.hub_name(s.path)
+    d: dict[str, Any] = {"path": name}
+    if split:
+        d["split"] = split
+    kind = "text" if mode == "corpus" else c.peek_record_kind(s.path, s.text_field)
+    if kind == "messages":
+        d["type"] = "chat_template"
+        d["field_messages"] = "messages"
+    elif kind == "prompt":
+        d["type"] = {"field_instruction": "prompt", "field_output": "completion",
+                     "format": "{instruction}", "no_input_format": "{instruction}"}
+    else:
+        d["type"] = "completion"
+        if s.text_field != "text":
+            d["field"] = s.text_field
+    fmt = s.format if s.format != "auto" else None
+    if fmt in ("parquet", "csv", "text"):
+        d["ds_type"] = fmt
+    elif not s.path.startswith("hf:") and Path(s.path).suffix.lower() in (".json", ".jsonl"):
+        d["ds_type"] = "json"
+    return d

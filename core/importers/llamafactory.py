@@ -1,0 +1,367 @@
+"""LLaMA-Factory's `llamafactory-cli train` YAML <-> RunConfig.
+
+Key names follow LLaMA-Factory's hparams (model_args, data_args, finetuning_args) and its
+examples (examples/train_lora/llama3_lora_sft.yaml): model_name_or_path, stage, finetuning_type,
+lora_rank/alpha/dropout/target, quantization_bit, dataset + dataset_dir (names looked up in
+dataset_dir/dataset_info.json), template, cutoff_len, val_size, packing, and TrainingArguments
+for the rest. LLaMA-Factory's own defaults are written where they differ from ftwizard's: LoRA
+is the default method (rank 8, alpha 2 x rank, dropout 0, all linear layers), cutoff_len 2048,
+and gradient checkpointing is on unless disable_gradient_checkpointing is set.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ftwizard.core.importers import common as c
+from ftwizard.core.importers.hf_args import training_args
+
+FORMAT = "llamafactory"
+
+MARKERS = {"stage", "finetuning_type", "lora_rank", "lora_target", "template", "cutoff_len",
+           "dataset", "dataset_dir", "quantization_bit", "val_size", "packing", "plot_loss",
+           "max_samples", "disable_gradient_checkpointing", "flash_attn", "eval_dataset",
+           "quantization_method", "pure_bf16", "neat_packing", "mix_strategy", "interleave_probs"}
+
+STAGE_WHY = ("ftwizard trains causal-LM SFT and pretraining only (no train.objective yet): {stage} "
+             "needs {needs}, which the plan does not count; the imported config plans and runs "
+             "plain SFT on the same data")
+STAGE_NEEDS = {"rm": "pairwise data and a value head", "ppo": "a reward model and generation",
+               "dpo": "paired data and a reference model", "kto": "labelled data and a reference model"}
+
+SAME = {"template": "ftwizard formats chat data with the tokenizer's own chat template",
+        "use_fast_tokenizer": "ftwizard loads the fast tokenizer",
+        "quantization_type": "nf4, as ftwizard's QLoRA",
+        "mix_strategy": "concat: ftwizard mixes by weight"}
+NOT_CARRIED = {
+    "pref_beta": "preference training is not in ftwizard yet", "pref_loss": "preference training is not in ftwizard yet",
+    "pref_ftx": "preference training is not in ftwizard yet", "ref_model": "preference training is not in ftwizard yet",
+    "reward_model": "RLHF is not in ftwizard yet",
+    "train_on_prompt": None,  # mapped below
+    "neat_packing": "ftwizard has no data.packing key",
+    "use_unsloth": "ftwizard runs plain transformers + peft",
+    "use_dora": "ftwizard trains plain LoRA", "use_rslora": "ftwizard trains plain LoRA",
+    "pissa_init": "ftwizard trains plain LoRA", "loraplus_lr_ratio": "ftwizard trains plain LoRA",
+    "additional_target": "ftwizard trains adapters only",
+    "rope_scaling": "ftwizard trains at the model's own context",
+    "streaming": "ftwizard reads the data to count its steps exactly",
+    "tokenized_path": "ftwizard tokenizes into its own cache",
+    "adapter_name_or_path": "ftwizard starts a fresh adapter; resume with `ftwizard resume RUN`",
+    "create_new_adapter": "ftwizard starts a fresh adapter",
+}
+
+
+def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
+    m = c.Mapper(data, source, FORMAT)
+    m.map("model_name_or_path", "model.name")
+    m.map("trust_remote_code", "model.trust_remote_code", bool)
+    if m.has("flash_attn"):
+        fa = str(m.peek("flash_attn"))
+        attn = {"auto": None, "disabled": "eager", "sdpa": "sdpa", "fa2": "flash_attention_2"}
+        if fa not in attn:
+            raise m.fail("flash_attn", fa, "LLaMA-Factory's values are auto, disabled, sdpa, fa2",
+                         "set flash_attn: auto, disabled, sdpa or fa2")
+        m.map("flash_attn", "model.attn_implementation", lambda v: attn[str(v)])
+    stage = str(m.peek("stage", "sft"))
+    if stage in STAGE_NEEDS:
+        m.drop("stage", STAGE_WHY.format(stage=stage, needs=STAGE_NEEDS[stage]))
+    elif stage not in ("sft", "pt"):
+        raise m.fail("stage", stage, "LLaMA-Factory's stages are pt, sft, rm, ppo, dpo, kto",
+                     "set stage: sft or pt")
+    packing = m.peek("packing")
+    mode = "corpus" if (stage == "pt" and packing is not False) else "entries"
+    why = {"pt": "pretraining: texts concatenated and cut into cutoff_len blocks",
+           "sft": "one example per sequence, prompt masked"}.get(stage, "")
+    if stage == "pt" and packing is False:
+        why = "pretraining without packing: one text per sequence"
+    if "stage" in m.data and "stage" not in m.seen:
+        m.mapped("stage", {"data.mode": mode}, why)
+    elif "stage" not in m.data:
+        m.default("data.mode", mode, "LLaMA-Factory's default stage is sft: " + why)
+    else:
+        m.put("data.mode", mode)
+    if packing is not None:
+        if stage == "pt" or packing is False:
+            m.same("packing", "as the stage's mode")
+        else:
+            m.drop("packing", "ftwizard has no data.packing key: SFT examples are one per sequence, "
+                              "so the plan counts more (shorter) sequences than packing would")
+    _method(m)
+    m.map("cutoff_len", "data.block_size", int)
+    if not m.has("cutoff_len"):
+        m.default("data.block_size", 2048, "LLaMA-Factory's default cutoff_len")
+    if m.has("train_on_prompt"):
+        m.map("train_on_prompt", "data.mask_prompt", lambda v: not v, "inverted: ftwizard names the mask")
+    _datasets(m, base)
+    if m.has("disable_gradient_checkpointing"):
+        m.map("disable_gradient_checkpointing", "method.gradient_checkpointing", lambda v: not v,
+              "inverted")
+    elif not m.has("gradient_checkpointing"):
+        m.default("method.gradient_checkpointing", True,
+                  "LLaMA-Factory checkpoints activations unless disable_gradient_checkpointing: true")
+    training_args(m, base, "LLaMA-Factory")
+    for k, why in SAME.items():
+        m.same(k, why)
+    for k, why in NOT_CARRIED.items():
+        if why:
+            m.drop(k, why)
+    m.finish()
+    return m
+
+
+def _method(m: c.Mapper) -> None:
+    ft = str(m.peek("finetuning_type", "lora"))
+    bits = m.peek("quantization_bit")
+    if ft not in ("lora", "full"):
+        raise m.fail("finetuning_type", ft, "ftwizard trains the full model or LoRA adapters "
+                     "(freeze and OFT are not planned)", "set finetuning_type: lora or full")
+    if bits is not None and int(bits) not in (4, 8):
+        raise m.fail("quantization_bit", bits, "ftwizard's QLoRA quantizes to 4 or 8 bits",
+                     "set quantization_bit: 4 or 8")
+    if bits is not None and ft == "full":
+        raise m.fail("quantization_bit", bits, "a quantized base can only be trained through LoRA",
+                     "set finetuning_type: lora, or drop quantization_bit")
+    method = str(m.peek("quantization_method", "bitsandbytes"))
+    if bits is not None and method not in ("bitsandbytes", "bnb"):
+        raise m.fail("quantization_method", method, "ftwizard quantizes with bitsandbytes",
+                     "set quantization_method: bitsandbytes")
+    m.same("quantization_method", "bitsandbytes")
+    kind = "full" if ft == "full" else ("qlora" if bits else "lora")
+    targets: dict[str, Any] = {"method.kind": kind}
+    if bits:
+        targets["method.quant_bits"] = int(bits)
+    if "finetuning_type" in m.data:
+        m.mapped("finetuning_type", targets)
+    else:
+        for t, v in targets.items():
+            m.default(t, v, "LLaMA-Factory's default finetuning_type is lora")
+    if bits:
+        m.mapped("quantization_bit", {"method.quant_bits": int(bits)})
+    if m.has("double_quantization"):
+        m.map("double_quantization", "method.double_quant", bool)
+    if kind == "full":
+        return
+    m.map("lora_rank", "method.lora.r", int)
+    rank = int(m.peek("lora_rank", 8))
+    if not m.has("lora_rank"):
+        m.default("method.lora.r", 8, "LLaMA-Factory's default lora_rank")
+    m.map("lora_alpha", "method.lora.alpha", float)
+    if not m.has("lora_alpha"):
+        m.default("method.lora.alpha", float(rank * 2), "LLaMA-Factory's default lora_alpha = 2 x lora_rank")
+    m.map("lora_dropout", "method.lora.dropout", float)
+    if not m.has("lora_dropout"):
+        m.default("method.lora.dropout", 0.0, "LLaMA-Factory's default lora_dropout")
+    if m.has("lora_target"):
+        m.map("lora_target", "method.lora.target_modules", _targets)
+    else:
+        m.default("method.lora.target_modules", "all-linear", "LLaMA-Factory's default lora_target: all")
+
+
+def _targets(v: Any) -> Any:
+    items = [s.strip() for s in v.split(",")] if isinstance(v, str) else [str(s) for s in v]
+    return "all-linear" if items == ["all"] else items
+
+
+def _names(v: Any) -> list[str]:
+    return [s.strip() for s in v.split(",") if s.strip()] if isinstance(v, str) else [str(s) for s in v]
+
+
+def _dataset_info(m: c.Mapper, base: Path) -> tuple[dict[str, Any], Path | None]:
+    d = str(m.peek("dataset_dir", "data"))
+    for folder in ([Path(d)] if Path(d).is_absolute() else [base / d, Path(d)]):
+        info = folder / "dataset_info.json"
+        if info.is_file():
+            try:
+                data = json.loads(info.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as err:
+                raise c.InputError(f"{info} is not valid JSON: {err}", field=f"{m.source}:dataset_dir",
+                                   value=d, fix="fix dataset_info.json") from None
+            return (data if isinstance(data, dict) else {}), folder
+    return {}, None
+
+
+def _datasets(m: c.Mapper, base: Path) -> None:
+    info, folder = _dataset_info(m, base)
+    if "dataset_dir" in m.data:
+        m.same("dataset_dir", f"read {folder / 'dataset_info.json'}" if folder else "no dataset_info.json found there")
+    sources = []
+    if m.has("dataset"):
+        names = _names(m.peek("dataset"))
+        m.seen.add("dataset")
+        probs = _names(m.peek("interleave_probs")) if m.has("interleave_probs") else []
+        for i, name in enumerate(names):
+            src = _entry(m, f"dataset[{name}]", name, info, folder)
+            if src is None:
+                continue
+            if i < len(probs):
+                src["weight"] = float(probs[i])
+            sources.append(src)
+        if sources:
+            m.put("data.train", sources, "dataset")
+        if probs:
+            m.mapped("interleave_probs", {"data.train[].weight": probs})
+    if m.has("eval_dataset"):
+        names = _names(m.peek("eval_dataset"))
+        m.seen.add("eval_dataset")
+        src = _entry(m, f"eval_dataset[{names[0]}]", names[0], info, folder)
+        if src is not None:
+            m.put("data.validation", {"path": src["path"]}, "eval_dataset")
+        for n in names[1:]:
+            m.rows.append(c.Row(f"eval_dataset[{n}]", n, c.NOT_CARRIED, "", "ftwizard evaluates on one source"))
+    if m.has("val_size"):
+        v = float(m.peek("val_size"))
+        if v == 0:
+            m.mapped("val_size", {"data.validation": None}, "0: no evaluation")
+        elif 0 < v < 1:
+            m.mapped("val_size", {"data.validation": {"split": v}})
+        else:
+            m.drop("val_size", "a count of examples; ftwizard holds out a share: set data.validation.split")
+
+
+def _entry(m: c.Mapper, key: str, name: str, info: dict[str, Any], folder: Path | None) -> dict[str, Any] | None:
+    """One dataset name -> an ftwizard source, through dataset_info.json."""
+    entry = info.get(name)
+    if not isinstance(entry, dict):
+        m.rows.append(c.Row(key, name, c.NOT_CARRIED, "",
+                            "not in a dataset_info.json beside the config or in the working directory "
+                            "(dataset_dir); point data.train at the file"))
+        return None
+    src: dict[str, Any] = {}
+    if entry.get("file_name"):
+        p = Path(str(entry["file_name"]))
+        src["path"] = str(p if p.is_absolute() else (folder / p))
+    elif entry.get("hf_hub_url"):
+        split = entry.get("split")
+        src["path"] = f"hf:{entry['hf_hub_url']}" + (f":{split}" if split and split != "train" else "")
+    else:
+        m.rows.append(c.Row(key, entry, c.NOT_CARRIED, "", "neither file_name nor hf_hub_url "
+                            "(ModelScope/script datasets are not read by ftwizard)"))
+        return None
+    formatting = entry.get("formatting", "alpaca")
+    cols = entry.get("columns") or {}
+    note = ""
+    stage = str(m.peek("stage", "sft"))
+    if stage == "pt":
+        src["text_field"] = cols.get("prompt", "text")
+    elif formatting == "sharegpt":
+        tags = entry.get("tags") or {}
+        ok = cols.get("messages", "conversations") == "messages" and tags.get("role_tag") == "role" \
+            and tags.get("content_tag") == "content"
+        note = "chat messages with role/content" if ok else (
+            "sharegpt columns other than messages/{role, content}: convert them (the path is kept)")
+    elif cols.get("prompt") == "prompt" and cols.get("response") == "completion":
+        note = "prompt/completion columns"
+    elif formatting == "alpaca" and set(cols) == {"prompt"}:
+        src["text_field"] = cols["prompt"]
+        note = "a prompt column without a response: read as a text column"
+    else:
+        note = ("alpaca columns (instruction/input/output): ftwizard reads prompt/completion, "
+                "text or messages; convert them (the path is kept)")
+    m.rows.append(c.Row(key, name, c.MAPPED, f"data.train[].path = {src['path']}", note))
+    return src
+
+
+# ---------------------------------------------------------------- export
+
+def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], list[str], dict[str, Any]]:  # noqa: ANN001
+    """RunConfig -> (LLaMA-Factory dict, what could not be written, extra files {name: json})."""
+    from ftwizard.core.importers.common import OPTIMIZER_NAMES
+    from ftwizard.core.importers.export_common import deepspeed_file, fsdp_string, lost_keys
+
+    mo, me, tr, da = cfg.model, cfg.method, cfg.train, cfg.data
+    out: dict[str, Any] = {"model_name_or_path": mo.name}
+    if mo.trust_remote_code:
+        out["trust_remote_code"] = True
+    if mo.attn_implementation:
+        out["flash_attn"] = {"eager": "disabled", "sdpa": "sdpa", "flash_attention_2": "fa2"}[mo.attn_implementation]
+    out["stage"] = "pt" if da.mode == "corpus" else "sft"
+    out["do_train"] = True
+    out["finetuning_type"] = "full" if me.kind == "full" else "lora"
+    if me.kind == "qlora":
+        out["quantization_bit"] = me.quant_bits
+        out["quantization_method"] = "bitsandbytes"
+        out["double_quantization"] = me.double_quant
+    if cfg.is_adapter:
+        t = me.lora.target_modules
+        out.update({"lora_rank": me.lora.r, "lora_alpha": me.lora.alpha, "lora_dropout": me.lora.dropout,
+                    "lora_target": "all" if t == "all-linear" else ",".join(t if isinstance(t, list) else [t])})
+    out["disable_gradient_checkpointing"] = not me.gradient_checkpointing
+    info: dict[str, Any] = {}
+    names = []
+    for i, s in enumerate(da.train):
+        name = f"{stem}_train_{i}"
+        info[name] = _info_entry(s.path, s.text_field, da.mode)
+        names.append(name)
+    if names:
+        out["dataset"] = ",".join(names)
+        out["dataset_dir"] = str(out_dir / f"{stem}_data") if out_dir else f"{stem}_data"
+        if any(s.weight != 1.0 for s in da.train):
+            out["mix_strategy"] = "interleave_under"
+            out["interleave_probs"] = ",".join(f"{s.weight / sum(x.weight for x in da.train):g}" for s in da.train)
+    if da.validation and da.validation.split:
+        out["val_size"] = da.validation.split
+    elif da.validation and da.validation.path:
+        info[f"{stem}_eval"] = _info_entry(da.validation.path, "text", da.mode)
+        out["eval_dataset"] = f"{stem}_eval"
+        out.setdefault("dataset_dir", str(out_dir / f"{stem}_data") if out_dir else f"{stem}_data")
+    out["cutoff_len"] = da.block_size
+    if da.mode == "entries":
+        out["train_on_prompt"] = not da.mask_prompt
+    out.update({"output_dir": cfg.output.dir, "per_device_train_batch_size": tr.micro_batch,
+                "gradient_accumulation_steps": tr.grad_accum, "num_train_epochs": tr.epochs})
+    if tr.max_steps:
+        out["max_steps"] = tr.max_steps
+    out["learning_rate"] = tr.lr
+    if tr.scheduler == "cosine" and tr.end_lr:
+        out["lr_scheduler_type"] = "cosine_with_min_lr"
+        out["lr_scheduler_kwargs"] = {"min_lr": tr.end_lr}
+    else:
+        out["lr_scheduler_type"] = tr.scheduler
+    if tr.warmup_steps is not None:
+        out["warmup_steps"] = tr.warmup_steps
+    else:
+        out["warmup_ratio"] = tr.warmup_ratio
+    out.update({"weight_decay": tr.weight_decay, "max_grad_norm": tr.max_grad_norm,
+                "optim": OPTIMIZER_NAMES[me.optimizer], "bf16": mo.dtype == "bf16",
+                "fp16": mo.dtype == "fp16", "save_steps": tr.save_every, "eval_steps": tr.eval_every,
+                "logging_steps": tr.log_every, "save_total_limit": tr.keep_checkpoints, "seed": tr.seed,
+                "dataloader_drop_last": tr.drop_last, "report_to": cfg.output.report_to})
+    extra: dict[str, Any] = {}
+    if me.parallel == "deepspeed":
+        name, ds = deepspeed_file(cfg, stem)
+        out["deepspeed"] = str(out_dir / name) if out_dir else name
+        extra[name] = ds
+    elif me.parallel == "fsdp":
+        out["fsdp"], conf = fsdp_string(cfg)
+        if conf:
+            out["fsdp_config"] = conf
+    lost = lost_keys(cfg, FORMAT)
+    if tr.end_lr and tr.scheduler != "cosine":
+        lost.append(f"train.end_lr={tr.end_lr} with a {tr.scheduler} schedule")
+    if da.mode == "entries":
+        for i, s in enumerate(da.train):
+            if set(info[f"{stem}_train_{i}"].get("columns", {})) == {"prompt"}:
+                lost.append(f"{s.path} as plain text, one example per sequence (LLaMA-Factory's sft "
+                            "needs prompt/response columns; it is listed with a prompt column only)")
+    if info:
+        extra[f"{stem}_data/dataset_info.json"] = info
+    return out, lost, extra
+
+
+def _info_entry(path: str, text_field: str, mode: str) -> dict[str, Any]:
+    name, split = c.hub_name(path)
+    entry: dict[str, Any] = ({"hf_hub_url": name, **({"split": split} if split else {})}
+                             if path.startswith("hf:") else {"file_name": str(Path(path).resolve())})
+    kind = "text" if mode == "corpus" else c.peek_record_kind(path, text_field)
+    if kind == "messages":
+        entry["formatting"] = "sharegpt"
+        entry["columns"] = {"messages": "messages"}
+        entry["tags"] = {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                         "assistant_tag": "assistant", "system_tag": "system"}
+    elif kind == "prompt":
+        entry["columns"] = {"prompt": "prompt", "response": "completion"}
+    else:
+        entry["columns"] = {"prompt": text_field}
+    return entry

@@ -1,0 +1,358 @@
+"""Other tools' configs (issue 17): axolotl, LLaMA-Factory, TrainingArguments + DeepSpeed JSON.
+
+The fixtures in tests/fixtures/imports were written from those projects' documented key names.
+Each test reads one as a user would and checks what every key became; the round trip writes it
+back with `export-config` and reads it again; bad files exit 2 naming the file, key, value and fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ftwizard.core.config import load_config
+from ftwizard.core.errors import InputError
+from ftwizard.core.importers import detect, export_config, foreign_format, import_file
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "imports"
+DATA = FIX / "data"
+
+
+def ftw(*args: str, cwd: Path | None = None, columns: int = 80) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": str(columns)}
+    return subprocess.run([sys.executable, "-m", "ftwizard", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120, env=env)
+
+
+def rows_by_key(result) -> dict[str, object]:  # noqa: ANN001
+    return {r.key: r for r in result.rows}
+
+
+def source_keys_all_listed(path: Path, result) -> None:  # noqa: ANN001
+    """Nothing unknown is silently dropped: every top-level key of the file has a row."""
+    data = yaml.safe_load(path.read_text())
+    listed = {r.key.split("[")[0].split(".")[0].split(":")[0] for r in result.rows}
+    missing = set(data) - listed
+    assert not missing, f"keys without a row: {missing}"
+    keys = [r.key for r in result.rows if r.key != "(not set)"]
+    assert len(keys) == len(set(keys)), "a key listed twice"
+
+
+# ---------------------------------------------------------------- axolotl
+
+def test_axolotl_qlora_maps_every_documented_key(monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)  # data paths resolve beside the config, as axolotl users run it there
+    r = import_file(FIX / "axolotl_qlora.yaml")
+    assert r.format == "axolotl"
+    cfg = r.config
+    rows = rows_by_key(r)
+    assert cfg.model.name == "meta-llama/Meta-Llama-3-8B"
+    assert (cfg.model.dtype, cfg.model.attn_implementation) == ("bf16", "flash_attention_2")
+    assert (cfg.method.kind, cfg.method.quant_bits) == ("qlora", 4)
+    lora = cfg.method.lora
+    assert (lora.r, lora.alpha, lora.dropout, lora.target_modules) == (32, 16, 0.05, "all-linear")
+    assert cfg.data.block_size == 4096
+    assert rows["sample_packing"].status == "not carried" and "data.packing" in rows["sample_packing"].note
+    assert cfg.data.mode == "entries"   # chat data: one example per sequence
+    assert [s.path for s in cfg.data.train] == [str(DATA / "chat.jsonl"), "hf:example-org/support-notes"]
+    assert cfg.data.train[1].text_field == "body"
+    assert cfg.data.validation.split == 0.05
+    t = cfg.train
+    assert (t.micro_batch, t.grad_accum, t.epochs, t.max_steps) == (2, 4, 4, None)
+    assert (t.lr, t.scheduler, t.end_lr) == (2e-4, "cosine", pytest.approx(2e-5))
+    assert t.warmup_steps == 10 and t.log_every == 1
+    assert cfg.method.optimizer == "paged_adamw_8bit"
+    assert cfg.method.gradient_checkpointing is True
+    assert cfg.data.mask_prompt is True                      # train_on_inputs: false
+    assert (cfg.method.parallel, cfg.method.zero_stage, cfg.method.offload_optimizer) == ("deepspeed", 2, True)
+    assert cfg.output.dir == "./outputs/qlora-out"
+    assert cfg.output.report_to == "wandb" and "WANDB_PROJECT=llama3-support" in rows["wandb_project"].note
+    assert rows["wandb_entity"].status == "not carried" and "WANDB_" in rows["wandb_entity"].note
+    assert rows["tf32"].status == "not carried"
+    assert rows["lora_model_dir"].status == "empty"
+    assert rows["special_tokens"].status == "not carried"
+    source_keys_all_listed(FIX / "axolotl_qlora.yaml", r)
+
+
+def test_axolotl_full_fsdp_completion_packed_is_corpus() -> None:
+    r = import_file(FIX / "axolotl_full_fsdp.yaml")
+    cfg, rows = r.config, rows_by_key(r)
+    assert (cfg.model.dtype, cfg.method.kind) == ("fp16", "full")
+    assert (cfg.method.parallel, cfg.method.fsdp) == ("fsdp", "full_shard")
+    assert rows["fsdp_config.fsdp_transformer_layer_cls_to_wrap"].status == "not carried"
+    assert cfg.data.mode == "corpus" and rows["sample_packing"].status == "mapped"
+    assert cfg.data.validation is None                              # val_set_size: 0
+    t = cfg.train
+    assert (t.max_steps, t.warmup_ratio, t.scheduler, t.lr) == (500, 0.1, "linear", 1e-5)
+    assert (t.save_every, t.eval_every, t.keep_checkpoints, t.seed) == (100, 50, 3, 7)
+    assert cfg.method.optimizer == "adamw" and cfg.method.gradient_checkpointing
+    assert cfg.output.report_to == "tensorboard"
+    source_keys_all_listed(FIX / "axolotl_full_fsdp.yaml", r)
+
+
+def test_axolotl_defaults_are_axolotls_not_ftwizards() -> None:
+    """Silent keys get axolotl's values (1 epoch, 3 % warmup, no dropout, fp32), said as defaults."""
+    r = import_file(FIX / "axolotl_dpo.yaml")
+    cfg = r.config
+    assert cfg.train.warmup_ratio == 0.03 and cfg.method.lora.dropout == 0.0
+    assert cfg.data.block_size == 512
+    assert any(x.status == "default" and "warmup" in x.became for x in r.rows)
+
+
+def test_axolotl_rl_stage_is_not_carried_with_why() -> None:
+    r = import_file(FIX / "axolotl_dpo.yaml")
+    rows = rows_by_key(r)
+    assert rows["rl"].status == "not carried" and "SFT" in rows["rl"].note
+    assert rows["rl_beta"].status == "not carried"
+    assert rows["datasets[0].type"].status == "not carried"     # chatml.intel: preference pairs
+    assert r.config.method.lora.target_modules == ["q_proj", "v_proj"]
+
+
+# ---------------------------------------------------------------- LLaMA-Factory
+
+def test_llamafactory_lora_sft_with_dataset_info_and_deepspeed() -> None:
+    r = import_file(FIX / "llamafactory_lora_sft.yaml")
+    assert r.format == "llamafactory"
+    cfg, rows = r.config, rows_by_key(r)
+    assert cfg.model.name == "meta-llama/Meta-Llama-3-8B" and cfg.model.trust_remote_code
+    assert cfg.data.mode == "entries"
+    lora = cfg.method.lora
+    assert (cfg.method.kind, lora.r, lora.alpha, lora.dropout, lora.target_modules) == (
+        "lora", 16, 32, 0.1, "all-linear")
+    assert cfg.data.block_size == 2048
+    assert [s.path for s in cfg.data.train] == [str(DATA / "chat.jsonl"), str(DATA / "qa.jsonl")]
+    assert cfg.data.validation.split == 0.1
+    assert cfg.method.gradient_checkpointing is True              # LLaMA-Factory's default
+    t = cfg.train
+    assert (t.micro_batch, t.grad_accum, t.epochs, t.lr, t.scheduler, t.warmup_ratio) == (
+        2, 8, 3, 1e-4, "cosine", 0.1)
+    assert (t.save_every, t.eval_every, t.log_every) == (500, 500, 10)
+    assert cfg.model.dtype == "bf16"
+    m = cfg.method
+    assert (m.parallel, m.zero_stage, m.offload_optimizer, m.offload_params) == ("deepspeed", 3, True, True)
+    assert cfg.output.report_to == "wandb"
+    assert rows["max_samples"].status == "not carried"
+    assert rows["template"].status == "same"
+    source_keys_all_listed(FIX / "llamafactory_lora_sft.yaml", r)
+
+
+def test_llamafactory_qlora_defaults_and_min_lr() -> None:
+    r = import_file(FIX / "llamafactory_qlora.yaml")
+    cfg, rows = r.config, rows_by_key(r)
+    assert (cfg.method.kind, cfg.method.quant_bits) == ("qlora", 4)
+    lora = cfg.method.lora
+    assert (lora.r, lora.alpha, lora.dropout) == (8, 16, 0.0)      # rank 8, alpha 2 x rank, no dropout
+    assert lora.target_modules == ["q_proj", "v_proj"]
+    assert rows["packing"].status == "not carried"
+    assert (cfg.train.scheduler, cfg.train.end_lr, cfg.train.warmup_steps) == ("cosine", 2e-5, 20)
+    assert cfg.method.optimizer == "adamw_8bit" and cfg.model.dtype == "fp16"
+    assert cfg.method.gradient_checkpointing is True
+    source_keys_all_listed(FIX / "llamafactory_qlora.yaml", r)
+
+
+def test_llamafactory_pretraining_full_fsdp() -> None:
+    r = import_file(FIX / "llamafactory_pt_full.yaml")
+    cfg = r.config
+    assert (cfg.data.mode, cfg.method.kind) == ("corpus", "full")
+    assert cfg.data.train[0].path == str(DATA / "notes.jsonl") and cfg.data.train[0].text_field == "text"
+    assert (cfg.method.parallel, cfg.method.fsdp) == ("fsdp", "full_shard")
+    assert cfg.method.gradient_checkpointing is False             # disable_gradient_checkpointing
+    assert (cfg.train.max_steps, cfg.train.scheduler, cfg.train.warmup_ratio) == (300, "linear", 0.0)
+    assert cfg.output.report_to == "none"
+
+
+def test_llamafactory_dpo_stage_not_carried() -> None:
+    r = import_file(FIX / "llamafactory_dpo.yaml")
+    rows = rows_by_key(r)
+    assert rows["stage"].status == "not carried" and "reference model" in rows["stage"].note
+    assert rows["pref_beta"].status == "not carried"
+
+
+# ---------------------------------------------------------------- TrainingArguments / DeepSpeed
+
+def test_hf_trainer_json_with_its_deepspeed_json() -> None:
+    r = import_file(FIX / "hf_trainer.json")
+    assert r.format == "hf-trainer"
+    cfg = r.config
+    assert cfg.model.name == "gpt2-medium"
+    assert cfg.data.train[0].path == str(DATA / "notes.jsonl")
+    assert (cfg.data.validation.split, cfg.data.block_size, cfg.data.mode) == (0.05, 512, "corpus")
+    t = cfg.train
+    assert (t.micro_batch, t.grad_accum, t.epochs, t.lr, t.scheduler) == (4, 4, 2, 3e-5, "cosine")
+    assert (t.warmup_steps, t.weight_decay, t.log_every, t.save_every, t.keep_checkpoints, t.seed) == (
+        50, 0.01, 10, 200, 2, 1234)
+    assert (cfg.model.dtype, cfg.method.gradient_checkpointing, cfg.output.report_to) == (
+        "fp16", True, "tensorboard")
+    m = cfg.method
+    assert (m.parallel, m.zero_stage, m.offload_optimizer, m.offload_params) == ("deepspeed", 3, True, True)
+    assert t.max_grad_norm == 1.0
+    source_keys_all_listed(FIX / "hf_trainer.json", r)
+
+
+def test_deepspeed_json_alone() -> None:
+    r = import_file(FIX / "ds_zero3_offload.json")
+    assert r.format == "deepspeed"
+    c = r.config
+    assert (c.method.zero_stage, c.method.offload_params, c.model.dtype) == (3, True, "fp16")
+    assert (c.train.micro_batch, c.train.grad_accum) == (4, 4)
+
+
+def test_detection_by_keys() -> None:
+    assert detect({"base_model": "x", "micro_batch_size": 1}) == "axolotl"
+    assert detect({"model_name_or_path": "x", "stage": "sft", "finetuning_type": "lora"}) == "llamafactory"
+    assert detect({"model_name_or_path": "x", "per_device_train_batch_size": 1}) == "hf-trainer"
+    assert detect({"zero_optimization": {"stage": 2}}) == "deepspeed"
+    assert detect({"experiment": 1}) is None
+    assert foreign_format(FIX / "axolotl_qlora.yaml") == "axolotl"
+    assert foreign_format(Path(__file__).resolve().parents[2] / "presets" / "tiny-cpu-demo.yaml") is None
+
+
+# ---------------------------------------------------------------- round trip
+
+FIXTURES = ["axolotl_qlora.yaml", "axolotl_full_fsdp.yaml", "axolotl_dpo.yaml",
+            "llamafactory_lora_sft.yaml", "llamafactory_qlora.yaml", "llamafactory_pt_full.yaml",
+            "hf_trainer.json"]
+
+
+def _write_export(cfg, fmt: str, folder: Path) -> Path:  # noqa: ANN001
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"exported-{fmt}.yaml"
+    text, _, extra = export_config(cfg, fmt, out)
+    for name, data in extra.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(json.dumps(data))
+    out.write_text(text)
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["axolotl", "llamafactory"])
+@pytest.mark.parametrize("fixture", FIXTURES)
+def test_round_trip_keeps_every_mapped_key(fixture: str, fmt: str, tmp_path: Path) -> None:
+    """import -> export-config -> import gives the same run config (name and description aside)."""
+    first = import_file(FIX / fixture).config
+    again = import_file(_write_export(first, fmt, tmp_path))
+    assert again.format == fmt
+    a, b = first.to_dict(), again.config.to_dict()
+    for d in (a, b):
+        d.pop("name"), d.pop("description")
+    assert a == b
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "planned_on":
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _abs_paths(d: dict) -> dict:
+    """Local data paths as absolute ones: a relative path means the same file from the working
+    directory, which is how the export writes it."""
+    for src in d["data"]["train"] + ([d["data"]["validation"]] if d["data"]["validation"] else []):
+        if src.get("path") and not src["path"].startswith("hf:"):
+            src["path"] = str(Path(src["path"]).resolve())
+    return d
+
+
+@pytest.mark.parametrize("preset", ["llama2-7b-qlora-int4", "llama2-7b-qlora-int8", "llama2-7b-lora",
+                                    "llama2-7b-full-fsdp", "gptj-6b-zero3-24gb", "tiny-cpu-demo"])
+def test_export_names_every_setting_it_cannot_write(preset: str, tmp_path: Path) -> None:
+    """A seed preset exported and read back differs only in settings the export header lists."""
+    cfg = load_config(preset)
+    for fmt in ("axolotl", "llamafactory"):
+        out = _write_export(cfg, fmt, tmp_path / fmt)
+        _, lost, _ = export_config(cfg, fmt, out)
+        assert "\n".join(f"#   - {x}" for x in lost) in out.read_text()
+        orig, back = _flat(_abs_paths(cfg.to_dict())), _flat(_abs_paths(import_file(out).config.to_dict()))
+        for key, value in orig.items():
+            if key in ("name", "description") or back[key] == value:
+                continue
+            where = "hardware" if key.startswith("hardware.") else key
+            assert any(where in x for x in lost), (fmt, key, value, back[key], lost)
+
+
+# ---------------------------------------------------------------- CLI
+
+def test_import_cli_prints_the_table_and_writes_yaml(tmp_path: Path) -> None:
+    out = tmp_path / "ftwizard.yaml"
+    r = ftw("import", str(FIX / "llamafactory_qlora.yaml"), "-o", str(out), columns=200)
+    assert r.returncode == 0, r.stderr
+    assert "detected format llamafactory (a LLaMA-Factory config)" in r.stdout
+    assert "quantization_bit" in r.stdout and "not carried" in r.stdout
+    assert load_config(out).to_dict() == import_file(FIX / "llamafactory_qlora.yaml").config.to_dict()
+    again = ftw("import", str(FIX / "llamafactory_qlora.yaml"), "-o", str(out))
+    assert again.returncode == 2 and "--force" in again.stderr
+    same = ftw("import", str(FIX / "llamafactory_qlora.yaml"), "-o", str(FIX / "llamafactory_qlora.yaml"))
+    assert same.returncode == 2 and "replace" in same.stderr
+
+
+def test_plan_reads_the_foreign_file_and_names_the_format() -> None:
+    r = ftw("plan", str(FIX / "axolotl_full_fsdp.yaml"), "--json")
+    assert r.returncode in (0, 3), r.stderr
+    assert "read as an axolotl config" in r.stderr
+    d = json.loads(r.stdout)
+    assert d["name"] == "axolotl_full_fsdp"
+    assert d["steps"]["total"] == 500                      # max_steps carried
+
+
+def test_run_dry_run_on_an_axolotl_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "base_model": "gpt2", "sequence_len": 64, "sample_packing": True, "micro_batch_size": 2,
+        "num_epochs": 1, "learning_rate": 1e-4, "output_dir": str(tmp_path / "runs"),
+        "datasets": [{"path": str(DATA / "notes.jsonl"), "type": "completion"}]}))
+    r = ftw("run", str(cfg), "--dry-run", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "read as an axolotl config" in r.stderr
+    written = load_config(tmp_path / "runs" / "tiny" / "config.yaml")
+    assert (written.data.mode, written.data.block_size, written.train.micro_batch) == ("corpus", 64, 2)
+
+
+def test_export_config_cli_writes_deepspeed_and_dataset_info(tmp_path: Path) -> None:
+    out = tmp_path / "lf.yaml"
+    r = ftw("export-config", str(FIX / "axolotl_qlora.yaml"), "--format", "llamafactory", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    exported = yaml.safe_load(out.read_text())
+    assert exported["stage"] == "sft" and exported["quantization_bit"] == 4
+    ds = json.loads(Path(exported["deepspeed"]).read_text())
+    assert ds["zero_optimization"]["stage"] == 2
+    info = json.loads((Path(exported["dataset_dir"]) / "dataset_info.json").read_text())
+    assert sorted(info) == exported["dataset"].split(",")
+
+
+@pytest.mark.parametrize("name, words", [
+    ("not_yaml.yaml", ["not valid", "line 2"]),
+    ("unknown.yaml", ["not a config format", "experiment"]),
+    ("bad_optimizer.yaml", ["optimizer", "lion_8bit"]),
+    ("bad_stage.yaml", ["finetuning_type", "freeze"]),
+    ("bad_lr.yaml", ["learning_rate", "-0.1"]),
+    ("ds_conflict.yaml", ["train_micro_batch_size_per_gpu", "per_device_train_batch_size"]),
+])
+def test_bad_input_exits_2_with_file_key_value_and_fix(name: str, words: list[str]) -> None:
+    path = FIX / "bad" / name
+    for cmd in (["import"], ["plan"]):
+        r = ftw(*cmd, str(path))
+        text = r.stdout + r.stderr
+        if cmd == ["plan"] and name in ("not_yaml.yaml", "unknown.yaml"):
+            assert r.returncode == 2 and "Traceback" not in text   # native loader's own message
+            continue
+        assert r.returncode == 2, text
+        assert "Traceback" not in text
+        assert str(path) in text and "fix:" in text
+        for w in words:
+            assert w in text, (w, text)
+
+
+def test_bad_value_is_an_input_error_naming_the_source_key() -> None:
+    with pytest.raises(InputError) as err:
+        import_file(FIX / "bad" / "bad_lr.yaml")
+    assert err.value.field.endswith("bad_lr.yaml:learning_rate") and err.value.value == -0.1
