@@ -30,16 +30,26 @@ def _run_dir(run: str) -> Path:
 @click.command("export")
 @click.argument("run")
 @click.option("--merge", is_flag=True, help="Merge the LoRA adapter into its base model.")
-@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
-              help="Where the merged model goes (default: RUN/final/merged).")
+@click.option("--format", "fmt", type=click.Choice(["hf", "gguf", "ollama"]), default="hf",
+              show_default=True,
+              help="hf: the Hugging Face folder; gguf: one GGUF file for llama.cpp / LM Studio; "
+                   "ollama: the GGUF plus a Modelfile.")
+@click.option("--quant", default="f16", show_default=True,
+              help="GGUF tensor type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1 "
+                   "(k-quants such as q4_k_m: from the f16 file with llama.cpp's llama-quantize).")
+@click.option("--out", "-o", "out", type=click.Path(), default=None,
+              help="Where the result goes (default: RUN/final/merged for --merge, "
+                   "RUN/export/NAME-QUANT.gguf for gguf and ollama).")
 @click.option("--prompt", default=None, help="Text to continue as a check (default: the run's sample_prompt).")
-def export(run: str, merge: bool, out: str | None, prompt: str | None) -> int:
-    """Show or merge the final model of RUN."""
+def export(run: str, merge: bool, fmt: str, quant: str, out: str | None, prompt: str | None) -> int:
+    """Show, merge or convert the final model of RUN."""
     run_dir = _run_dir(run)
     final = run_dir / "final"
     if not final.is_dir():
         raise InputError(f"{run_dir} has no final model yet", field="RUN", value=run,
                          fix="wait for the run to finish, or `ftwizard resume` it")
+    if fmt != "hf":
+        return _export_gguf(run_dir, final, fmt, quant, out)
     from ftwizard.core.backends import export as ex  # ~2 s: torch
 
     if not merge:
@@ -60,6 +70,34 @@ def export(run: str, merge: bool, out: str | None, prompt: str | None) -> int:
     click.echo(f"sample: {text!r}")
     return EXIT_OK
 
+
+def _export_gguf(run_dir: Path, final: Path, fmt: str, quant: str, out: str | None) -> int:
+    """A merged model (an adapter is merged first, into final/merged) -> GGUF (+ Modelfile)."""
+    from ftwizard.core.backends import gguf_export as gx  # numpy + gguf; torch for the merge
+
+    quant = gx.check_quant(quant)                   # refuse before any work
+    from ftwizard.core.backends import export as ex
+    from ftwizard.core.config import load_config
+
+    cfg = load_config(run_dir / "config.yaml")
+    source = final
+    if ex.is_adapter_dir(final):
+        source = final / "merged"
+        if not (source / "config.json").is_file():
+            click.echo(f"merging the adapter into its base first: {source}")
+            ex.merge_adapter(final, source, dtype="fp32" if quant == "f32" else cfg.model.dtype)
+    name = run_dir.name
+    target = Path(out) if out else run_dir / "export" / f"{name}-{quant}.gguf"
+    if target.suffix != ".gguf":
+        target = target / f"{name}-{quant}.gguf"     # a folder was given
+    result = gx.convert(source, target, quant=quant, name=name)
+    click.echo(f"wrote {result.path} ({result.arch}, {quant}, {result.tensors} tensors, "
+               f"{result.bytes / 1e6:,.1f} MB)")
+    if fmt == "ollama":
+        mf = target.parent / "Modelfile"
+        mf.write_text(gx.modelfile(target.name, result, num_ctx=cfg.data.block_size), encoding="utf-8")
+        click.echo(f"wrote {mf}: `ollama create {name} -f {mf}`")
+    return EXIT_OK
 
 
 @click.command("export-config")
