@@ -57,6 +57,21 @@ def estimate_line(cfg: RunConfig, session: Session) -> str:
     return line
 
 
+def preflight_lines(cfg: RunConfig, session: Session) -> list[str]:
+    """What the launch gate (core/preflight.py, the one `ftwizard run` and the wizard use) says of
+    these answers: the refusals and questions a launch would meet, or that it is ready."""
+    from ftwizard.core.preflight import preflight
+
+    try:
+        report = preflight(session.plan_for(cfg), mode="launch")
+    except InputError as err:
+        return [f"before launch: ✗ {err}"]
+    label = {"input": "✗ refused", "fit": "✗ does not fit (--force launches anyway)",
+             "warning": "⚠ warning"}
+    lines = [f"before launch: {label[f.kind]}: {f.line()}" for f in report.findings]
+    return lines or ["before launch: every check passed"]
+
+
 def _ask(field: q.Field, cfg: RunConfig, ctx: q.Context) -> Any:
     import questionary
 
@@ -107,6 +122,8 @@ def run_plain(cfg: RunConfig | None = None, *, out: str | None = None) -> int:
                 break
             click.echo(f"  {estimate_line(cfg, session)}")
     click.echo("\n== Review\n" + cfg.to_yaml())
+    for line in preflight_lines(cfg, session):
+        click.echo(line)
     from ftwizard.core import launch, runs
 
     click.echo(f"launch: {launch.render(cfg, _planning_hw(cfg, session), None, runs.runs_root(cfg) / cfg.name).command}")

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from ftwizard.core.errors import EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT, EXIT_OK
+from ftwizard.core.errors import EXIT_DOES_NOT_FIT
 
 GiB = 1024**3
 
@@ -28,10 +28,13 @@ def load_and_plan(file: str, overrides: list[str], target: str | None):  # noqa:
     return Session().plan_for(cfg)
 
 
-def exit_code(plan) -> int:  # noqa: ANN001
-    if plan.problems:
-        return EXIT_BAD_INPUT
-    return EXIT_OK if plan.fits else EXIT_DOES_NOT_FIT
+def print_findings(report, problems: list, echo) -> None:  # noqa: ANN001
+    """The preflight's findings that the plan's own report does not already list."""
+    label = {"input": "error", "fit": "does not fit", "warning": "warning"}
+    for f in report.findings:
+        if any(f.error is p for p in problems):
+            continue
+        echo(f"{label[f.kind]}: {f.line()}")
 
 
 @click.command()
@@ -46,14 +49,18 @@ def exit_code(plan) -> int:  # noqa: ANN001
 def plan(file: str, overrides: tuple[str, ...], target: str | None, as_json: bool, probe: bool,
          probe_steps: int) -> int:
     """Estimate memory, fit, steps, time and disk for a run config, without launching it."""
+    from ftwizard.core.preflight import preflight
+
     p = load_and_plan(file, list(overrides), target)
+    report = preflight(p, mode="plan")   # the checks `run` makes before launching, made here too
     probe_result = None
-    if probe:
+    if probe and not report.bad_input:
         from ftwizard.core.probe import run_probe
 
         probe_result = run_probe(p.config, steps=probe_steps, plan=p)
     if as_json:
         out = p.to_dict()
+        out["preflight"] = report.to_list()
         if probe_result is not None:
             out["probe"] = probe_result.to_dict()
         click.echo(json.dumps(out, indent=2, default=str))
@@ -62,11 +69,13 @@ def plan(file: str, overrides: tuple[str, ...], target: str | None, as_json: boo
 
         console = Console()
         console.print(render_plan(p))
+        print_findings(report, p.problems, lambda line: console.print(line, markup=False,
+                                                                      soft_wrap=True))
         if probe_result is not None:
             console.print(render_probe(probe_result))
     if probe_result is not None and probe_result.status == "oom":
         return EXIT_DOES_NOT_FIT
-    return exit_code(p)
+    return report.exit_code
 
 
 # ---------------------------------------------------------------- rich rendering

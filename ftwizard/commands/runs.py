@@ -60,7 +60,9 @@ def run(file: str, overrides: tuple[str, ...], dry_run: bool, detach: bool, name
     """Plan and launch a preset or saved config; the training survives the terminal."""
     from ftwizard.core import runs
     from ftwizard.core.config import load_config
-    from ftwizard.core.fingerprint import changes, describe, fingerprint
+    from rich.markup import escape
+
+    from ftwizard.core.preflight import preflight
     from ftwizard.core.session import Session
 
     if resume and overwrite:
@@ -72,36 +74,25 @@ def run(file: str, overrides: tuple[str, ...], dry_run: bool, detach: bool, name
     plan = Session().plan_for(cfg)  # the wizard's and `plan`'s planning session
     hw = plan.hardware
 
-    fp = fingerprint(hw)
-    moved = changes(cfg.hardware.planned_on, fp)
     _print_plan(con, plan)
-    if moved:
-        con.print(f"[bold yellow]hardware changed[/]: planned on {describe(cfg.hardware.planned_on)}, "
-                  f"now {describe(fp)}; re-planned here:")
-        for line in moved:
-            con.print(f"  {line}")
-    if plan.problems:
-        for p in plan.problems:
-            con.print(f"[bold red]error:[/] {p.render() if hasattr(p, 'render') else p}")
+    # the one launch gate (core/preflight.py), as `plan` and the wizard use it
+    report = preflight(plan, mode="dry-run" if dry_run else "launch")
+    for f in report.warnings:
+        con.print(f"[bold yellow]warning:[/] {escape(f.line())}", soft_wrap=True)
+    if report.bad_input:
+        for f in report.bad_input:
+            con.print(f"[bold red]error:[/] {escape(f.line())}", soft_wrap=True)
         return EXIT_BAD_INPUT
-    refuse = None
-    if not plan.fits:
-        refuse = ("the plan does not fit this hardware" + (" any more" if moved else "")
-                  + "; apply a suggestion above (`--set key=value`) or add --force")
-    need = plan.checkpoint_bytes * (cfg.train.keep_checkpoints + 1)
-    free = _free_disk(runs.runs_root(cfg))
-    if refuse is None and free is not None and need > free:
-        refuse = (f"checkpoints need ~{need / GiB:.1f} GiB ({cfg.train.keep_checkpoints} kept + the "
-                  f"final model) but {runs.runs_root(cfg)} has {free / GiB:.1f} GiB free; lower "
-                  "train.keep_checkpoints, set output.dir elsewhere, or add --force")
-    if refuse and dry_run and plan.fits:
-        con.print(f"[bold yellow]warning:[/] {refuse}")  # a dry run writes no checkpoint
-        refuse = None
-    if refuse and not force:
-        con.print(f"[bold red]not launched:[/] {refuse}")
+    if report.does_not_fit and not force:
+        for f in report.does_not_fit:
+            con.print(f"[bold red]not launched:[/] {escape(f.line())}", soft_wrap=True)
+        moved = any(f.check == "hardware" for f in report.warnings)
+        con.print("the plan does not fit this hardware" + (" any more" if moved else "")
+                  + "; apply a suggestion above (`--set key=value`) or add --force", soft_wrap=True)
         return EXIT_DOES_NOT_FIT
-    if refuse:
-        con.print(f"[bold yellow]--force:[/] launching although {refuse.split(';')[0]}")
+    for f in report.does_not_fit:
+        con.print(f"[bold yellow]--force:[/] launching although {escape(f.error.message)}",
+                  soft_wrap=True)
     if cfg.model.trust_remote_code:
         con.print("[bold yellow]trust_remote_code is on[/]: the model's own Python code will run")
 
@@ -151,18 +142,6 @@ def _print_plan(con, plan) -> None:  # noqa: ANN001
         con.print(plan.summary_line())
     if plan.config.model.trust_remote_code:
         con.print("trust_remote_code: [bold]on[/] (the model folder's Python code will run)")
-
-
-def _free_disk(path: Path) -> int | None:
-    import shutil
-
-    p = Path(path)
-    while not p.exists() and p != p.parent:
-        p = p.parent
-    try:
-        return shutil.disk_usage(p).free
-    except OSError:
-        return None
 
 
 def _print_detached(con, run_dir: Path) -> None:  # noqa: ANN001

@@ -43,3 +43,14 @@ async def test_plain_mode_shows_the_wizards_steps_and_time(answers, cpu) -> None
     assert f"{tui.steps.per_epoch} steps/epoch, {tui.steps.total} total" in line
     assert line.startswith(tui.summary_line())    # memory, verdict, steps and time alike
     assert "~0 s" not in line
+
+
+def test_plain_mode_reports_the_launch_gate(answers, cpu, tmp_path: Path) -> None:  # noqa: ANN001
+    from ftwizard.tui.plain import preflight_lines
+
+    assert preflight_lines(answers, Session(cpu)) == ["before launch: every check passed"]
+    (tmp_path / "blocker").write_text("x")
+    blocked = answers.model_copy(update={"output": answers.output.model_copy(
+        update={"dir": str(tmp_path / "blocker" / "runs")})})
+    (line,) = preflight_lines(blocked, Session(cpu))
+    assert line.startswith("before launch: ✗ refused: output.dir:") and "fix:" in line
