@@ -107,7 +107,8 @@ class MethodSection(_Section):
             object.__setattr__(self, "quant_bits", 4)
         if self.kind != "qlora" and self.quant_bits is not None:
             raise ValueError(f"quant_bits={self.quant_bits} only applies to kind: qlora "
-                             f"(kind is {self.kind}); set method.kind=qlora or quant_bits=null")
+                             f"(kind is {self.kind}) | fix: set method.kind=qlora or "
+                             "method.quant_bits=null")
         return self
 
 
@@ -159,7 +160,8 @@ class ValidationSource(_Section):
     @model_validator(mode="after")
     def _one(self) -> "ValidationSource":
         if self.split is not None and self.path is not None:
-            raise ValueError("give either split or path, not both")
+            raise ValueError("give either split or path, not both | fix: keep one, e.g. "
+                             "{split: 0.05} or {path: val.jsonl}")
         return self
 
 
@@ -260,8 +262,8 @@ class RunConfig(_Section):
     @classmethod
     def _version(cls, v: int) -> int:
         if v != CONFIG_VERSION:
-            raise ValueError(f"this ftwizard reads config version {CONFIG_VERSION}; "
-                             f"upgrade ftwizard to read version {v}")
+            raise ValueError(f"this ftwizard reads config version {CONFIG_VERSION}, not {v} | fix: "
+                             f"upgrade ftwizard (pip install -U ftwizard) to read version {v}")
         return v
 
     # ---- derived facts every consumer needs (one place, so they never disagree) ----

@@ -72,7 +72,8 @@ def inspect_cmd(paths: tuple[str, ...], config_path: str | None, model: str | No
     if block_size:
         d["block_size"] = block_size
     if val_split is not None and val_path:
-        raise InputError("give --val-split or --val, not both", field="--val", value=val_path)
+        raise InputError("give --val-split or --val, not both", field="--val", value=val_path,
+                         fix="--val-split 0.05 holds out a share; --val FILE uses a separate file")
     if val_split is not None:
         d["validation"] = {"split": val_split}
     if val_path:
@@ -247,6 +248,8 @@ def _refuse_own_input(sources: list[Any], outputs: list[tuple[str, Path]]) -> No
     """An output that is one of the files read (same path, a symlink or a hard link to it) would
     replace the user's dataset with what convert keeps of it (issue 13: every field but text was
     lost): refuse before reading anything. Two outputs naming one file would lose the first."""
+    import os
+
     from ftwizard.core.data_sources import is_hf, source_files
     from ftwizard.core.errors import InputError
     from ftwizard.core.paths import same_file
@@ -255,7 +258,7 @@ def _refuse_own_input(sources: list[Any], outputs: list[tuple[str, Path]]) -> No
     for flag, out in outputs:
         for f in read:
             if same_file(out, f):
-                spelled = "" if out.resolve() == f.resolve() else f" (through {out})"
+                spelled = "" if os.path.abspath(out) == os.path.abspath(f) else f" (through {out})"
                 raise InputError(
                     f"{f} is one of the sources; writing {flag} there would replace your data "
                     f"with the converted rows{spelled}", field=flag, value=str(out),
@@ -286,9 +289,10 @@ def _write(path: Path, rows: list[Any], kind: str) -> None:
     """Write the rows to a temporary file beside `path`, then rename it over `path`: a full disk or
     an error halfway leaves an existing file as it was, never half converted."""
     import contextlib
+    import errno
     import os
 
-    from ftwizard.core.errors import InputError
+    from ftwizard.core.errors import EXIT_DOES_NOT_FIT, InputError
 
     kinds = {r.kind for r in rows}
     if kind != ".jsonl" and ("chat" in kinds or len(kinds) > 1):
@@ -304,8 +308,11 @@ def _write(path: Path, rows: list[Any], kind: str) -> None:
     except OSError as err:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise InputError(f"cannot write {path}: {err.strerror or err}", field="--out",
-                         value=str(path), fix=_write_fix(path, err)) from None
+        problem = InputError(f"cannot write {path}: {err.strerror or err}", field="--out",
+                             value=str(path), fix=_write_fix(path, err))
+        if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            problem.exit_code = EXIT_DOES_NOT_FIT  # the disk does not fit, as `run` reports it
+        raise problem from None
 
 
 def _write_fix(path: Path, err: OSError) -> str:
