@@ -727,7 +727,10 @@ def suggestions(plan: Plan, limit: int = 6) -> list[dict]:
     near: list[str] = []
     cands: list[tuple[str, str, dict[str, Any], float]] = [("batch", "", {}, 0.0)]
     cands += _candidates(plan)
-    for tier, text, changes, penalty in cands:
+    i = 0
+    while i < len(cands):
+        tier, text, changes, penalty = cands[i]
+        i += 1
         v = _variant(cfg, changes) if changes else cfg
         if v is None or (changes and v == cfg):
             continue
@@ -763,6 +766,12 @@ def suggestions(plan: Plan, limit: int = 6) -> list[dict]:
                 left = ", ".join(f"{sf['resource']} still short by "
                                  f"{sf['short_bytes'] / mem.GiB:.1f} GiB" for sf in p.shortfalls())
                 near.append(f"{label} frees {_frees_text(frees)}, but {left}")
+                if (p.memory.fits and not p.memory.host_fits and hw.source == "target"
+                        and tier != "hardware"):
+                    # the device now fits: the same change on a node with the RAM it needs
+                    gib = 64 * math.ceil(p.memory.host_bytes / mem.GiB * 1.05 / 64)
+                    cands.append(("hardware", f"{label}, on a node with {gib} GiB of host RAM",
+                                  {**_set_of(cfg, v), "hardware.host_ram_gib": gib}, penalty))
             continue
         sets = _set_of(cfg, v)
         key = json.dumps(sets, sort_keys=True, default=str)
