@@ -124,17 +124,22 @@ def import_data(data: Any, source: str, base: Path, fmt: str | None = None,
                              "LLaMA-Factory YAML (model_name_or_path, stage, finetuning_type, "
                              "dataset, ...), a TrainingArguments JSON or a DeepSpeed JSON; or an "
                              "ftwizard config (`ftwizard presets show tiny-cpu-demo`)")
-    if fmt == "axolotl":
-        m = axolotl.to_config(data, source, base)
-    elif fmt == "llamafactory":
-        m = llamafactory.to_config(data, source, base)
-    elif fmt == "hf-trainer":
-        m = hf_args.to_config(data, source, base)
-    elif fmt == "deepspeed":
-        m = hf_args.deepspeed_to_config(data, source)
-    else:
+    readers = {"axolotl": lambda: axolotl.to_config(data, source, base),
+               "llamafactory": lambda: llamafactory.to_config(data, source, base),
+               "hf-trainer": lambda: hf_args.to_config(data, source, base),
+               "deepspeed": lambda: hf_args.deepspeed_to_config(data, source)}
+    if fmt not in readers:
         raise InputError(f"unknown format {fmt!r}", field="--format", value=fmt,
                          fix=f"choose one of {', '.join(FORMATS)}")
+    try:
+        m = readers[fmt]()
+    except (ValueError, TypeError, AttributeError, KeyError) as err:
+        # Each key is checked where it is read; this net keeps a shape nobody foresaw (a list
+        # where a mapping belongs, deep inside) a message instead of a traceback.
+        raise InputError(f"{source}: a value has a form the {fmt} reader does not expect ({err})",
+                         field=source, value=None,
+                         fix=f"compare the file with the {fmt} documentation; the keys the reader "
+                             "knows are listed by `ftwizard import` on a corrected copy") from None
     stem = Path(source).stem
     m.out.setdefault("name", stem)
     m.out.setdefault("description", f"imported from {fmt} config {Path(source).name}")

@@ -111,24 +111,24 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
             m.same(k, "off or superseded")
 
     _adapter(m)
-    m.map("sequence_len", "data.block_size", int)
+    m.map("sequence_len", "data.block_size", c.as_int)
     if not m.has("sequence_len"):
         m.default("data.block_size", 512, "axolotl's default sequence_len")
     _datasets(m, base)
 
     # training
-    m.map("micro_batch_size", "train.micro_batch", int)
+    m.map("micro_batch_size", "train.micro_batch", c.as_int)
     if not m.has("micro_batch_size"):
         m.default("train.micro_batch", 1, "axolotl's default micro_batch_size")
-    m.map("gradient_accumulation_steps", "train.grad_accum", int)
-    m.map("num_epochs", "train.epochs", float)
+    m.map("gradient_accumulation_steps", "train.grad_accum", c.as_int)
+    m.map("num_epochs", "train.epochs", c.as_float)
     if not m.has("num_epochs"):
         m.default("train.epochs", 1, "axolotl's default num_epochs")
-    if m.has("max_steps") and int(m.peek("max_steps")) > 0:
-        m.map("max_steps", "train.max_steps", int)
+    if m.number("max_steps", int, 0) > 0:
+        m.map("max_steps", "train.max_steps", c.as_int)
     else:
         m.same("max_steps", "no step limit")
-    m.map("learning_rate", "train.lr", float)
+    m.map("learning_rate", "train.lr", c.as_float)
     if m.has("lr_scheduler"):
         c.scheduler(m, "lr_scheduler", "lr_scheduler_kwargs")
     else:
@@ -138,16 +138,16 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
         m.map("cosine_min_lr_ratio", "train.end_lr", lambda v: float(v) * lr,
               "end lr = learning_rate x cosine_min_lr_ratio")
     if m.has("warmup_steps"):
-        m.map("warmup_steps", "train.warmup_steps", int)
+        m.map("warmup_steps", "train.warmup_steps", c.as_int)
     elif m.has("warmup_ratio"):
-        m.map("warmup_ratio", "train.warmup_ratio", float)
+        m.map("warmup_ratio", "train.warmup_ratio", c.as_float)
     else:
         m.default("train.warmup_ratio", 0.03, "axolotl warms up 3 % of the steps (at most 100 "
                   "steps) when neither warmup key is set; ftwizard has no cap")
     m.drop("lr_quadratic_warmup", "ftwizard warms up linearly")
-    m.map("weight_decay", "train.weight_decay", float)
-    m.map("max_grad_norm", "train.max_grad_norm", float)
-    m.map("seed", "train.seed", int)
+    m.map("weight_decay", "train.weight_decay", c.as_float)
+    m.map("max_grad_norm", "train.max_grad_norm", c.as_float)
+    m.map("seed", "train.seed", c.as_int)
     c.optimizer(m, "optimizer")
     gc = m.peek("gradient_checkpointing")
     if gc is not None:
@@ -156,7 +156,7 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
     _every(m, "save_steps", "train.save_every")
     _every(m, "eval_steps", "train.eval_every")
     _every(m, "logging_steps", "train.log_every")
-    m.map("save_total_limit", "train.keep_checkpoints", int)
+    m.map("save_total_limit", "train.keep_checkpoints", c.as_int)
     m.map("output_dir", "output.dir", str, "ftwizard makes a folder per run under it")
     if m.has("train_on_inputs"):
         m.map("train_on_inputs", "data.mask_prompt", lambda v: not v, "inverted: ftwizard names the mask")
@@ -200,13 +200,13 @@ def _attention(m: c.Mapper) -> None:
 
 
 def _every(m: c.Mapper, key: str, target: str) -> None:
-    v = m.peek(key)
+    v = m.number(key)
     if v is None:
         return
-    if isinstance(v, float) and v < 1:
+    if v < 1:
         m.drop(key, "a fraction of the total steps; ftwizard takes a step count")
     else:
-        m.map(key, target, int)
+        m.map(key, target, c.as_int)
 
 
 def _adapter(m: c.Mapper) -> None:
@@ -243,9 +243,9 @@ def _adapter(m: c.Mapper) -> None:
     if isinstance(bnb, dict) and "bnb_4bit_use_double_quant" in bnb:
         m.mapped("bnb_config_kwargs", {"method.double_quant": bool(bnb["bnb_4bit_use_double_quant"])},
                  "other bitsandbytes settings keep their defaults (nf4)")
-    m.map("lora_r", "method.lora.r", int)
-    m.map("lora_alpha", "method.lora.alpha", float)
-    m.map("lora_dropout", "method.lora.dropout", float)
+    m.map("lora_r", "method.lora.r", c.as_int)
+    m.map("lora_alpha", "method.lora.alpha", c.as_float)
+    m.map("lora_dropout", "method.lora.dropout", c.as_float)
     if not m.has("lora_dropout"):
         m.default("method.lora.dropout", 0.0, "axolotl's default lora_dropout")
     if m.peek("lora_target_linear"):
@@ -300,7 +300,7 @@ def _datasets(m: c.Mapper, base: Path) -> None:
     # validation
     val = m.peek("val_set_size")
     if val is not None:
-        v = float(val)
+        v = m.number("val_set_size")
         if v == 0:
             m.mapped("val_set_size", {"data.validation": None}, "0: no evaluation")
         elif 0 < v < 1:

@@ -57,6 +57,17 @@ class Mapper:
     def _k(self, key: str) -> str:
         return f"{self.prefix}{key}"
 
+    def number(self, key: str, kind: type = float, default: Any = None) -> Any:
+        """The key's value as a number, or an InputError naming it (never a ValueError)."""
+        v = self.data.get(key)
+        if v is None:
+            return default
+        try:
+            return as_int(v) if kind is int else as_float(v)
+        except (ValueError, TypeError):
+            raise self.fail(key, v, f"must be a {'whole ' if kind is int else ''}number",
+                            f"write {key}: followed by a number") from None
+
     # ---- recording
     def put(self, target: str, value: Any, key: str | None = None) -> None:
         if "[]" in target:  # a per-source field: written with its source by the caller
@@ -76,7 +87,12 @@ class Mapper:
             return False
         self.seen.add(key)
         value = self.data[key]
-        out = convert(value) if convert else value
+        try:
+            out = convert(value) if convert else value
+        except (ValueError, TypeError, AttributeError):
+            raise self.fail(key, value, f"has the wrong type or form for {target}",
+                            f"write {key} as the {self.fmt} documentation shows (e.g. a number "
+                            "for sizes and rates, a name or list of names for modules)") from None
         self.put(target, out, key)
         self.rows.append(Row(self._k(key), value, MAPPED, f"{target} = {_short(out)}", note))
         return True
@@ -144,6 +160,22 @@ def _lookup(d: dict[str, Any], dotted: str) -> Any:
             return None
         d = d[part]
     return d
+
+
+def as_int(v: Any) -> int:
+    """A whole number from YAML (2, 2.0, "2"); bools and fractions are refused."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise TypeError(f"not a number: {v!r}")
+    f = float(v)
+    if f != int(f):
+        raise ValueError(f"not a whole number: {v!r}")
+    return int(f)
+
+
+def as_float(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise TypeError(f"not a number: {v!r}")
+    return float(v)
 
 
 def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
@@ -247,7 +279,9 @@ def report_to(value: Any) -> tuple[str, str]:
     from ftwizard.core.config import ReportTo
 
     supported = [x for x in get_args(ReportTo) if x != "none"]
-    items = [value] if isinstance(value, str) else list(value or [])
+    if not isinstance(value, (str, list)):
+        raise TypeError(f"report_to must be a name or a list of names, not {value!r}")
+    items = [value] if isinstance(value, str) else list(value)
     items = [str(i) for i in items if str(i) != "none"]
     if not items:
         return "none", ""
@@ -301,7 +335,7 @@ def deepspeed(m: Mapper, key: str, base: Path) -> None:
                       f"its keys follow as {key}:..."))
     m.put("method.parallel", "deepspeed", key)
     sub = Mapper(ds, f"{m.source} -> {label}", "DeepSpeed", prefix=f"{key}:")
-    map_deepspeed(sub, defer_to_trainer=True)
+    map_deepspeed(sub)
     for target, src in sub.origin.items():
         mine, theirs = _lookup(m.out, target), _lookup(sub.out, target)
         if target != "method.parallel" and mine is not None and theirs is not None and mine != theirs:
@@ -313,9 +347,9 @@ def deepspeed(m: Mapper, key: str, base: Path) -> None:
     m.absorb(sub)
 
 
-def map_deepspeed(m: Mapper, defer_to_trainer: bool) -> None:
-    """A DeepSpeed JSON's keys. With `defer_to_trainer` (it came with a trainer config) the batch,
-    precision and clipping values only count where they are not "auto"."""
+def map_deepspeed(m: Mapper) -> None:
+    """A DeepSpeed JSON's keys: ZeRO stage and offload; batch, precision and clipping where they
+    are not "auto" ("auto" means the trainer fills them in from its own arguments)."""
     m.put("method.parallel", "deepspeed")
     zero = m.peek("zero_optimization", {})
     m.seen.add("zero_optimization")
@@ -324,7 +358,7 @@ def map_deepspeed(m: Mapper, defer_to_trainer: bool) -> None:
     z = Mapper(zero, m.source, m.fmt, prefix=f"{m.prefix}zero_optimization.")
     stage = zero.get("stage", 0)
     if stage in (1, 2, 3):
-        z.map("stage", "method.zero_stage", int)
+        z.map("stage", "method.zero_stage", as_int)
     elif stage == 0:
         z.seen.add("stage")
         z.put("method.parallel", "ddp")

@@ -65,55 +65,59 @@ NOT_CARRIED = {
 
 def training_args(m: c.Mapper, base: Path, tool: str) -> None:
     """The TrainingArguments keys, with TrainingArguments' defaults where the source is silent."""
-    m.map("per_device_train_batch_size", "train.micro_batch", int)
+    m.map("per_device_train_batch_size", "train.micro_batch", c.as_int)
     if not m.has("per_device_train_batch_size"):
         m.default("train.micro_batch", 8, f"{tool}'s default per_device_train_batch_size")
-    m.map("gradient_accumulation_steps", "train.grad_accum", int)
-    m.map("num_train_epochs", "train.epochs", float)
+    m.map("gradient_accumulation_steps", "train.grad_accum", c.as_int)
+    m.map("num_train_epochs", "train.epochs", c.as_float)
     if not m.has("num_train_epochs"):
         m.default("train.epochs", 3, f"{tool}'s default num_train_epochs")
-    if m.has("max_steps") and int(m.peek("max_steps")) > 0:
-        m.map("max_steps", "train.max_steps", int)
+    if m.number("max_steps", int, 0) > 0:
+        m.map("max_steps", "train.max_steps", c.as_int)
     else:
         m.same("max_steps", "-1: no step limit")
-    m.map("learning_rate", "train.lr", float)
+    m.map("learning_rate", "train.lr", c.as_float)
     if not m.has("learning_rate"):
         m.default("train.lr", 5e-5, f"{tool}'s default learning_rate")
     if m.has("lr_scheduler_type"):
         c.scheduler(m, "lr_scheduler_type", "lr_scheduler_kwargs")
     else:
         m.default("train.scheduler", "linear", f"{tool}'s default lr_scheduler_type")
-    ws, wr = m.peek("warmup_steps"), m.peek("warmup_ratio")
-    if ws is not None and float(ws) >= 1:
-        m.map("warmup_steps", "train.warmup_steps", int)
+    ws, wr = m.number("warmup_steps"), m.number("warmup_ratio")
+    if ws is not None and ws >= 1:
+        m.map("warmup_steps", "train.warmup_steps", c.as_int)
         m.drop("warmup_ratio", "warmup_steps wins")
-    elif ws is not None and 0 < float(ws) < 1:
-        m.map("warmup_steps", "train.warmup_ratio", float, "transformers 5: a warmup_steps below 1 is a ratio")
+    elif ws is not None and 0 < ws < 1:
+        m.map("warmup_steps", "train.warmup_ratio", c.as_float, "transformers 5: a warmup_steps below 1 is a ratio")
     elif wr is not None:
-        m.map("warmup_ratio", "train.warmup_ratio", float)
+        m.map("warmup_ratio", "train.warmup_ratio", c.as_float)
         m.same("warmup_steps", "0")
     else:
         m.same("warmup_steps", "0")
         m.default("train.warmup_ratio", 0.0, f"{tool} does not warm up unless told")
-    m.map("weight_decay", "train.weight_decay", float)
-    m.map("max_grad_norm", "train.max_grad_norm", float)
-    m.map("seed", "train.seed", int)
+    m.map("weight_decay", "train.weight_decay", c.as_float)
+    m.map("max_grad_norm", "train.max_grad_norm", c.as_float)
+    m.map("seed", "train.seed", c.as_int)
     m.map("dataloader_drop_last", "train.drop_last", bool)
     for key, target in (("save_steps", "train.save_every"), ("eval_steps", "train.eval_every"),
                         ("logging_steps", "train.log_every")):
-        v = m.peek(key)
-        if v is not None and float(v) < 1:
+        v = m.number(key)
+        if v is not None and v < 1:
             m.drop(key, "a fraction of the total steps; ftwizard takes a step count")
         else:
-            m.map(key, target, int)
-    m.map("save_total_limit", "train.keep_checkpoints", int)
+            m.map(key, target, c.as_int)
+    m.map("save_total_limit", "train.keep_checkpoints", c.as_int)
     c.optimizer(m, "optim")
     if m.has("gradient_checkpointing"):
         m.map("gradient_checkpointing", "method.gradient_checkpointing", bool)
     _precision(m, tool)
     m.map("output_dir", "output.dir", str, "ftwizard makes a folder per run under it")
     if m.has("report_to"):
-        target, note = c.report_to(m.peek("report_to"))
+        try:
+            target, note = c.report_to(m.peek("report_to"))
+        except TypeError:
+            raise m.fail("report_to", m.peek("report_to"), "must be a tracker name or a list of them",
+                         "write report_to: wandb (or tensorboard, or none)") from None
         m.mapped("report_to", {"output.report_to": target}, note)
     m.drop("run_name", "the run's name is the file's name (set `name:` in the ftwizard config)")
     c.deepspeed(m, "deepspeed", base)
@@ -164,14 +168,14 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
     if m.has("validation_file"):
         m.mapped("validation_file", {"data.validation": {"path": c.source_path(str(m.peek("validation_file")), base)}})
     elif m.has("validation_split_percentage"):
-        pct = float(m.peek("validation_split_percentage"))
+        pct = m.number("validation_split_percentage")
         if 0 < pct < 100:
             m.mapped("validation_split_percentage", {"data.validation": {"split": pct / 100}})
         else:
             m.drop("validation_split_percentage", "must be between 0 and 100")
     for key in ("block_size", "max_seq_length"):
         if m.has(key):
-            m.map(key, "data.block_size", int)
+            m.map(key, "data.block_size", c.as_int)
             break
     if "block_size" not in m.seen and "max_seq_length" not in m.seen:
         m.default("data.block_size", 1024, "run_clm's block_size is the model's context, at most 1024")
@@ -186,7 +190,7 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
 def deepspeed_to_config(data: dict[str, Any], source: str) -> c.Mapper:
     """A DeepSpeed JSON alone: its ZeRO/offload/precision/batch settings on ftwizard's defaults."""
     m = c.Mapper(data, source, DS_FORMAT)
-    c.map_deepspeed(m, defer_to_trainer=False)
+    c.map_deepspeed(m)
     m.rows.append(c.Row("(not set)", None, c.DEFAULT, "model.name = gpt2",
                         "a DeepSpeed JSON names no model or data: set model.name and data.train"))
     return m

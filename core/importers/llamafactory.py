@@ -89,7 +89,7 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
             m.drop("packing", "ftwizard has no data.packing key: SFT examples are one per sequence, "
                               "so the plan counts more (shorter) sequences than packing would")
     _method(m)
-    m.map("cutoff_len", "data.block_size", int)
+    m.map("cutoff_len", "data.block_size", c.as_int)
     if not m.has("cutoff_len"):
         m.default("data.block_size", 2048, "LLaMA-Factory's default cutoff_len")
     if m.has("train_on_prompt"):
@@ -113,11 +113,11 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
 
 def _method(m: c.Mapper) -> None:
     ft = str(m.peek("finetuning_type", "lora"))
-    bits = m.peek("quantization_bit")
+    bits = m.number("quantization_bit", int)
     if ft not in ("lora", "full"):
         raise m.fail("finetuning_type", ft, "ftwizard trains the full model or LoRA adapters "
                      "(freeze and OFT are not planned)", "set finetuning_type: lora or full")
-    if bits is not None and int(bits) not in (4, 8):
+    if bits is not None and bits not in (4, 8):
         raise m.fail("quantization_bit", bits, "ftwizard's QLoRA quantizes to 4 or 8 bits",
                      "set quantization_bit: 4 or 8")
     if bits is not None and ft == "full":
@@ -131,26 +131,26 @@ def _method(m: c.Mapper) -> None:
     kind = "full" if ft == "full" else ("qlora" if bits else "lora")
     targets: dict[str, Any] = {"method.kind": kind}
     if bits:
-        targets["method.quant_bits"] = int(bits)
+        targets["method.quant_bits"] = bits
     if "finetuning_type" in m.data:
         m.mapped("finetuning_type", targets)
     else:
         for t, v in targets.items():
             m.default(t, v, "LLaMA-Factory's default finetuning_type is lora")
     if bits:
-        m.mapped("quantization_bit", {"method.quant_bits": int(bits)})
+        m.mapped("quantization_bit", {"method.quant_bits": bits})
     if m.has("double_quantization"):
         m.map("double_quantization", "method.double_quant", bool)
     if kind == "full":
         return
-    m.map("lora_rank", "method.lora.r", int)
-    rank = int(m.peek("lora_rank", 8))
+    m.map("lora_rank", "method.lora.r", c.as_int)
+    rank = m.number("lora_rank", int, 8)
     if not m.has("lora_rank"):
         m.default("method.lora.r", 8, "LLaMA-Factory's default lora_rank")
-    m.map("lora_alpha", "method.lora.alpha", float)
+    m.map("lora_alpha", "method.lora.alpha", c.as_float)
     if not m.has("lora_alpha"):
         m.default("method.lora.alpha", float(rank * 2), "LLaMA-Factory's default lora_alpha = 2 x lora_rank")
-    m.map("lora_dropout", "method.lora.dropout", float)
+    m.map("lora_dropout", "method.lora.dropout", c.as_float)
     if not m.has("lora_dropout"):
         m.default("method.lora.dropout", 0.0, "LLaMA-Factory's default lora_dropout")
     if m.has("lora_target"):
@@ -160,12 +160,20 @@ def _method(m: c.Mapper) -> None:
 
 
 def _targets(v: Any) -> Any:
+    if not isinstance(v, (str, list)):
+        raise TypeError(f"lora_target must be names, not {v!r}")
     items = [s.strip() for s in v.split(",")] if isinstance(v, str) else [str(s) for s in v]
     return "all-linear" if items == ["all"] else items
 
 
-def _names(v: Any) -> list[str]:
-    return [s.strip() for s in v.split(",") if s.strip()] if isinstance(v, str) else [str(s) for s in v]
+def _names(m: c.Mapper, key: str) -> list[str]:
+    """A comma-separated string or a list of names, as LLaMA-Factory accepts both."""
+    v = m.peek(key)
+    if isinstance(v, str):
+        return [s.strip() for s in v.split(",") if s.strip()]
+    if isinstance(v, list) and all(isinstance(s, (str, int, float)) for s in v):
+        return [str(s) for s in v]
+    raise m.fail(key, v, "must be a name or comma-separated names", f"write {key}: name1,name2")
 
 
 def _dataset_info(m: c.Mapper, base: Path) -> tuple[dict[str, Any], Path | None]:
@@ -188,22 +196,26 @@ def _datasets(m: c.Mapper, base: Path) -> None:
         m.same("dataset_dir", f"read {folder / 'dataset_info.json'}" if folder else "no dataset_info.json found there")
     sources = []
     if m.has("dataset"):
-        names = _names(m.peek("dataset"))
+        names = _names(m, "dataset")
         m.seen.add("dataset")
-        probs = _names(m.peek("interleave_probs")) if m.has("interleave_probs") else []
+        probs = _names(m, "interleave_probs") if m.has("interleave_probs") else []
         for i, name in enumerate(names):
             src = _entry(m, f"dataset[{name}]", name, info, folder)
             if src is None:
                 continue
             if i < len(probs):
-                src["weight"] = float(probs[i])
+                try:
+                    src["weight"] = c.as_float(probs[i])
+                except (TypeError, ValueError):
+                    raise m.fail("interleave_probs", m.peek("interleave_probs"), "must be numbers",
+                                 "write interleave_probs: 0.3,0.7") from None
             sources.append(src)
         if sources:
             m.put("data.train", sources, "dataset")
         if probs:
             m.mapped("interleave_probs", {"data.train[].weight": probs})
     if m.has("eval_dataset"):
-        names = _names(m.peek("eval_dataset"))
+        names = _names(m, "eval_dataset")
         m.seen.add("eval_dataset")
         src = _entry(m, f"eval_dataset[{names[0]}]", names[0], info, folder)
         if src is not None:
@@ -211,7 +223,7 @@ def _datasets(m: c.Mapper, base: Path) -> None:
         for n in names[1:]:
             m.rows.append(c.Row(f"eval_dataset[{n}]", n, c.NOT_CARRIED, "", "ftwizard evaluates on one source"))
     if m.has("val_size"):
-        v = float(m.peek("val_size"))
+        v = m.number("val_size")
         if v == 0:
             m.mapped("val_size", {"data.validation": None}, "0: no evaluation")
         elif 0 < v < 1:

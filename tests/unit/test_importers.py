@@ -356,3 +356,29 @@ def test_bad_value_is_an_input_error_naming_the_source_key() -> None:
     with pytest.raises(InputError) as err:
         import_file(FIX / "bad" / "bad_lr.yaml")
     assert err.value.field.endswith("bad_lr.yaml:learning_rate") and err.value.value == -0.1
+
+
+JUNK = ("abc", [1, "x"], {"x": 1}, -3, True, 0.5, None)
+
+
+@pytest.mark.parametrize("fixture", FIXTURES + ["ds_zero3_offload.json"])
+def test_any_wrong_value_is_an_input_error_never_a_crash(fixture: str) -> None:
+    """Every key of every fixture, set to a value of the wrong type or range, either imports or
+    fails as an InputError that names this file (exit 2 at the CLI), never another exception."""
+    import copy
+
+    from ftwizard.core.importers import import_data
+
+    path = FIX / fixture
+    data = yaml.safe_load(path.read_text())
+    refused = 0
+    for key in data:
+        for junk in JUNK:
+            d = copy.deepcopy(data)
+            d[key] = junk
+            try:
+                import_data(d, str(path), FIX)
+            except InputError as err:
+                refused += 1
+                assert str(path) in err.render(), err.render()
+    assert refused > 0
