@@ -389,6 +389,8 @@ STEPS: tuple[Step, ...] = (
     Step("hardware", "Hardware", (
         Field("hardware.target", "Plan for", "choice", _targets, picker=True, allow_other=True,
               help_extra="Pick a catalog device to plan for a machine you are not on."),
+        Field("hardware.host_ram_gib", "Host RAM (GiB)", "float", optional=True,
+              help_extra="Offload keeps the optimizer (ZeRO-3: the weights too) there."),
         Field("hardware.nodes", "Nodes", "int"),
     ), "The machine the run will train on."),
     Step("model", "Model", (

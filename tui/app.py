@@ -29,6 +29,8 @@ from ftwizard.core.config import RunConfig
 from ftwizard.core.errors import InputError
 from ftwizard.core.session import Session, data_key, missing_data
 
+from ftwizard.tui.screens.too_small import check_size
+
 STYLES = Path(__file__).parent / "styles"
 
 
@@ -52,7 +54,9 @@ class WizardApp(App[int]):
     CSS_PATH = [STYLES / "global.tcss", STYLES / "wizard.tcss"]
     TITLE = "ftwizard"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [Binding("ctrl+c", "quit", "quit", show=False, priority=True)]
+    BINDINGS = [Binding("ctrl+c", "quit", "quit at once (unsaved answers are lost)", show=False,
+                        priority=True),
+                Binding("question_mark,f1", "help", "help")]
 
     # ---------------------------------------------------------------- messages from workers
 
@@ -116,6 +120,7 @@ class WizardApp(App[int]):
         self.config: RunConfig = config or q.default_config(hardware)
         self._given_config = config is not None
         self.touched = False
+        self.saved_config: RunConfig | None = config   # q asks before losing answers past this
         self.session = Session(hardware)   # the plan's inputs and their caches (core/session.py)
         self.detect_hw = detect and hardware is None
         self.detect_error: str | None = None
@@ -147,6 +152,20 @@ class WizardApp(App[int]):
             self.push_screen(RunScreen(self.run_dir))
         else:
             self.push_screen(self.step_screen(self.start_step))
+        check_size(self)
+
+    def on_resize(self, event: Any) -> None:
+        check_size(self, event.size)   # below the smallest size: one message, not a broken layout
+
+    def action_help(self) -> None:
+        from ftwizard.tui.screens.help import toggle_help
+
+        toggle_help(self)
+
+    @property
+    def unsaved(self) -> bool:
+        """Answers given since the config was loaded or last saved."""
+        return self.touched and self.config != self.saved_config
 
     def step_screen(self, step_id: str) -> Any:
         from ftwizard.tui.screens import screen_for
@@ -407,6 +426,7 @@ class WizardApp(App[int]):
         p = Path(path).expanduser()
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(self.config.to_yaml(), encoding="utf-8")
+        self.saved_config = self.config
         return p
 
     def preset_path(self) -> Path:

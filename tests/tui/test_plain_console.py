@@ -23,7 +23,7 @@ def test_plain_mode_writes_config(tmp_path: Path, tiny_llama: Path) -> None:
     child = pexpect.spawn("ftwizard", ["--plain"], cwd=str(tmp_path), env=env,
                           encoding="utf-8", timeout=60, dimensions=(40, 100))
     answers = [  # (prompt, keys); Enter alone keeps the default
-        ("Plan for", "\r"), ("Nodes", "\r"),
+        ("Plan for", "\r"), ("Host RAM", "\r"), ("Nodes", "\r"),
         ("Model", "\r"), ("Precision", "\r"),
         ("Fine-tuning", "\x1b[B\r"),          # down: Full -> LoRA
         ("LoRA rank", KILL_LINE + "8\r"), ("LoRA alpha", "\r"),

@@ -85,3 +85,28 @@ def test_run_screen(snap_compare, workdir: Path, size: tuple[int, int]) -> None:
 
     app = make_app(run_dir="runs/demo-1")
     assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+def test_help_screen(snap_compare, workdir: Path) -> None:
+    """? over the Method step at 80x24: the step's keys first (footer keys, the number-key
+    jumps), then the focused field's, read from the live bindings."""
+
+    async def open_help(pilot) -> None:  # noqa: ANN001
+        await _settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(make_app(step="method"), terminal_size=(80, 24), run_before=open_help)
+
+
+def test_too_small(snap_compare, workdir: Path) -> None:
+    """One column and one row below the smallest size that works: one message, both sizes."""
+    assert snap_compare(make_app(step="method"), terminal_size=(59, 19), run_before=_settle)
+
+
+def test_smallest_size_that_works(snap_compare, workdir: Path) -> None:
+    """60x20, a plan that does not fit: the panel goes under the form and scrolls (tab reaches
+    it) instead of squeezing the form; the step bar keeps only the current step's title."""
+    cfg = snapshot_config(**{"model.name": "meta-llama/Llama-2-7b-hf", "model.dtype": "fp16",
+                             "method.kind": "full"})
+    assert snap_compare(make_app(cfg, step="method"), terminal_size=(60, 20), run_before=_settle)

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
 from ftwizard.tui.widgets.charts import bar, block_chart
+from ftwizard.tui.widgets.wrap_log import WrappingLog
 
 GiB = 1024**3
 
@@ -57,7 +58,7 @@ class RunScreen(Screen):
         Binding("s", "stop", "stop+save"),
         Binding("d", "detach", "detach"),
         Binding("o", "run_dir", "run dir"),
-        Binding("r", "relaunch", "relaunch with fix"),
+        Binding("r", "relaunch", "relaunch with fix", tooltip="after an out-of-memory end"),
         Binding("q", "quit", "quit (run goes on)"),
     ]
 
@@ -98,7 +99,7 @@ class RunScreen(Screen):
         with Horizontal(id="run-panels"):
             yield Static("", id="run-loss")
             yield Static("", id="run-memory")
-        yield Log(id="run-log", max_lines=2000, auto_scroll=True)
+        yield WrappingLog(id="run-log", max_lines=2000, auto_scroll=True)  # wraps at 80 columns
         yield Footer()
 
     def on_mount(self) -> None:

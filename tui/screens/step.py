@@ -25,19 +25,24 @@ from ftwizard.tui.widgets.stepbar import StepBar
 
 TITLES = [s.title for s in q.STEPS] + ["Run"]
 
-NARROW = 72   # below this many columns the panel goes under the form
+NARROW = 80   # below this many columns the panel goes under the form (and scrolls)
 WIDE = 110    # from this many columns the panel and the steps show their extras
 
 
 class StepScreen(Screen):
+    # Short descriptions: the footer must fit 80 columns on every step (Review adds two keys);
+    # the help screen (?) shows the tooltips as well.
     BINDINGS = [
         Binding("n,pagedown", "next", "next"),
         Binding("b,pageup", "back", "back"),
-        Binding("f", "fit", "make it fit"),
-        Binding("t", "test_fit", "test fit"),
-        Binding("s", "save", "save"),
-        Binding("q", "quit", "quit"),
-    ] + [Binding(str(i + 1), f"jump({i})", f"step {i + 1}", show=False) for i in range(len(q.STEPS))]
+        Binding("f", "fit", "fit", tooltip="make it fit: apply the panel's first fix (after a "
+                "test fit ran out of memory: its measured fix, then test again)"),
+        Binding("t", "test_fit", "test fit", tooltip="train a few real steps with these answers; "
+                "measured memory and speed show beside the estimate"),
+        Binding("s", "save", "save", tooltip="the config file, or a preset"),
+        Binding("q", "quit", "quit", tooltip="asks first when answers are not saved"),
+    ] + [Binding(str(i + 1), f"jump({i})", f"go to {i + 1} {s.title}", show=False)
+         for i, s in enumerate(q.STEPS)]
 
     def __init__(self, step_id: str) -> None:
         super().__init__(id=f"step-{step_id}")
@@ -58,8 +63,14 @@ class StepScreen(Screen):
                         yield FieldRow(f)
                 yield from self.compose_extra()
                 yield Static("", id="help")
-            yield EstimatePanel(id="estimate")
+            with VerticalScroll(id="estimate-box"):
+                yield EstimatePanel(id="estimate")
         yield Footer()
+
+    @property
+    def help_title(self) -> str:
+        """What the help screen (?) calls this screen."""
+        return f"step {self.index + 1}, {self.step.title}"
 
     def compose_extra(self) -> ComposeResult:
         return iter(())
@@ -130,6 +141,9 @@ class StepScreen(Screen):
             t.append("✗ " + self.error + "\n", style="bold red")
         if row is not None:
             f = row.field
+            keys = {"choice": "◂▸ change" if not f.picker else "enter: pick",
+                    "bool": "space: toggle", "int": "◂▸ ±1, enter: type"}.get(f.kind, "enter: edit")
+            t.append(f"{keys} · ", style="bold dim")   # first: the one line that always shows
             t.append(f.help or f.label)
             ctx = self.app.context()
             greyed = [c for c in f.options(ctx) if not c.available] if not f.picker else []
@@ -139,9 +153,6 @@ class StepScreen(Screen):
                 warn = f.validate(f.get(ctx.config), ctx)
                 if warn:
                     t.append(f"\n⚠ {warn}", style="yellow")
-            keys = {"choice": "◂▸ change" if not f.picker else "enter pick",
-                    "bool": "space toggle", "int": "◂▸ ±1  enter type"}.get(f.kind, "enter edit")
-            t.append(f"\n{keys}", style="dim")
         elif self.step.blurb:
             t.append(self.step.blurb)
         if t != getattr(help_box, "_shown", None):
@@ -221,4 +232,17 @@ class StepScreen(Screen):
                                         str(self.app.preset_path())), done)
 
     def action_quit(self) -> None:
-        self.app.exit(0)
+        """Quit at once when nothing would be lost; otherwise ask (the safe answer focused)."""
+        if not self.app.unsaved:
+            self.app.exit(0)
+            return
+        from ftwizard.tui.screens.confirm import ConfirmScreen
+
+        def answered(quit_: bool | None) -> None:
+            if quit_:
+                self.app.exit(0)
+
+        self.app.push_screen(ConfirmScreen(
+            "Quit without saving your answers?",
+            "They are not written anywhere yet: n or Esc goes back, then s saves them.",
+            yes="quit without saving", no="stay"), answered)

@@ -119,6 +119,7 @@ class EstimatePanel(Widget):
         self._breakdown(t, m, width)
         if self.wide:
             t.append(f"margin {fig.margin:.1f} GiB kept free\n", style="dim")
+        if self.wide or not m.host_fits:   # short of host RAM: said at every size
             host = "host RAM"
             ok = "✓" if m.host_fits else "✗ short"
             t.append(f"{host} {gib(m.host_bytes)} of {gib(m.host_capacity_bytes)} GiB {ok}\n",

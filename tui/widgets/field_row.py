@@ -21,12 +21,50 @@ from textual.widgets import Input, Static
 from ftwizard.core import questions as q
 
 
+GiB = 1024**3
+
+# Optional fields whose "none" means a default the user should see (not "none").
+DEFAULT_SHOWN = {
+    "hardware.host_ram_gib": lambda ctx: (f"{ctx.hardware.ram_total / GiB:.0f}"
+                                          if ctx.hardware is not None
+                                          and getattr(ctx.hardware, "ram_total", 0) else ""),
+}
+
+
+MARKS = ("◂", "▸", "▾")
+
+
+def _parts(text: Text) -> list[tuple[str, str]]:
+    """(text, style) pieces of a value built with Text.assemble."""
+    return [(text.plain[s.start:s.end], str(s.style)) for s in text.spans] or [(text.plain, "")]
+
+
+def fit_text(text: Text, width: int) -> Text:
+    """`text` in lines of at most `width` cells, broken after '/' or at spaces (a name longer
+    than a whole line is the only thing ever folded)."""
+    plain = text.plain
+    if width <= 0 or "\n" in plain or len(plain) <= width:
+        return text
+    points = [i + 1 for i, ch in enumerate(plain) if ch in "/ "]
+    cuts: list[int] = []
+    start = 0
+    while len(plain) - start > width:
+        fits = [p for p in points if start < p <= start + width]
+        start = fits[-1] if fits else start + width
+        cuts.append(start)
+    lines = text.divide(cuts)
+    for line in lines:
+        line.rstrip()
+    return Text("\n").join(lines)
+
+
 class FieldRow(Horizontal, can_focus=True):
-    BINDINGS = [
-        Binding("left", "step(-1)", "prev", show=False),
-        Binding("right", "step(1)", "next", show=False),
-        Binding("space", "step(1)", "change", show=False),
-        Binding("enter", "edit", "edit", show=False),
+    BINDINGS = [  # the help screen (?) lists these with their descriptions
+        Binding("left", "step(-1)", "previous choice, or one less", show=False),
+        Binding("right,space", "step(1)", "next choice, one more, or yes/no", show=False),
+        Binding("enter", "edit", "type a value, or open the list to search", show=False),
+        Binding("escape", "cancel_edit", "put the value back as it was", show=False,
+                tooltip="while typing"),
         Binding("down", "app.focus_next", "next field", show=False),
         Binding("up", "app.focus_previous", "previous field", show=False),
     ]
@@ -61,14 +99,32 @@ class FieldRow(Horizontal, can_focus=True):
         self.ctx = ctx
         self.value = self.field.get(ctx.config)
         if self.is_mounted:
-            text = self._value_text()
-            if text != getattr(self, "_shown", None):  # an update costs a layout pass: skip no-ops
-                self._shown = text
-                self.query_one(".value", Static).update(text, layout=False)  # fixed 1x1fr cell
+            self._show(self._value_text())
 
     def on_mount(self) -> None:
         if self.ctx is not None:
-            self.query_one(".value", Static).update(self._value_text())
+            self._show(self._value_text())
+
+    def on_resize(self, event: Any) -> None:
+        if self.ctx is not None:
+            self._show(self._value_text())
+
+    def _show(self, text: Text) -> None:
+        """Update the value cell, skipping no-ops (an update costs a layout pass); a value wider
+        than the cell breaks after a '/' or a space (org/model, folders) rather than mid-name."""
+        cell = self.query_one(".value", Static)
+        width = cell.size.width or max(1, self.size.width - 19)
+        parts = _parts(text)
+        kept = [(piece, style) for piece, style in parts if piece.strip() not in MARKS]
+        if text.cell_len > width and len(kept) < len(parts):   # the marks go first
+            text = Text.assemble(*kept)
+        fitted = fit_text(text, width)
+        if fitted == getattr(self, "_shown", None):
+            return
+        one_line = "\n" not in fitted.plain
+        relayout = not (one_line and getattr(self, "_one_line", True))
+        self._shown, self._one_line = fitted, one_line
+        cell.update(fitted, layout=relayout)   # one line stays one line: no layout pass
 
     def _value_text(self) -> Text:
         f = self.field
@@ -87,6 +143,10 @@ class FieldRow(Horizontal, can_focus=True):
             return Text("[x] yes" if self.value else "[ ] no", style="bold")
         if f.kind == "int":
             return Text.assemble(("◂ ", "dim"), (shown, "bold"), (" ▸", "dim"))
+        if self.value is None and f.id in DEFAULT_SHOWN and self.ctx is not None:
+            default = DEFAULT_SHOWN[f.id](self.ctx)
+            if default:
+                return Text.assemble((default, "bold"), (" (default)", "dim"))
         return Text(shown, style="bold")
 
     # ---------------------------------------------------------------- keys
@@ -138,10 +198,13 @@ class FieldRow(Horizontal, can_focus=True):
     def _blurred(self, event: Input.Blurred) -> None:
         self._close_editor(refocus=False)
 
-    def key_escape(self, event: Any) -> None:
-        if self.query(Input):
-            event.stop()
-            self._close_editor()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_edit":   # Escape means something only while typing
+            return bool(self.query(Input))
+        return True
+
+    def action_cancel_edit(self) -> None:
+        self._close_editor()
 
     def _close_editor(self, refocus: bool = True) -> None:
         for ed in self.query(Input):

@@ -1,20 +1,24 @@
-"""The step bar at the top: where the user is, and which steps hold a problem."""
+"""The step bar at the top: where the user is, and which steps hold a problem.
+
+It always fits one line: when the full titles do not fit the width, the other steps shrink to
+their numbers (the current step keeps its title, a flagged one its "!"), then the app's name goes.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
 
 
-class StepBar(Static):
-    DEFAULT_CSS = """
-    StepBar { height: 1; width: 1fr; background: $panel; }
-    """
-
-    def show(self, titles: list[str], current: int, flagged: set[int]) -> None:
-        t = Text(" ftwizard ", style="bold")
+def step_bar(titles: list[str], current: int, flagged: set[int], width: int) -> Text:
+    """The bar's text for `width` columns: full titles, else numbers only for the other steps."""
+    for short, brand in ((False, True), (True, True), (True, False)):
+        t = Text(" ftwizard " if brand else "", style="bold")
         for i, title in enumerate(titles):
-            label = f"{i + 1} {title}" + ("!" if i in flagged else "")
+            name = f"{i + 1}" if short and i != current else f"{i + 1} {title}"
+            label = name + ("!" if i in flagged else "")
             t.append(" ")
             if i == current:
                 t.append(f"[{label}]", style="bold reverse")
@@ -22,4 +26,22 @@ class StepBar(Static):
                 t.append(label, style="bold red")
             else:
                 t.append(label, style="dim" if i > current else "")
-        self.update(t)
+        if t.cell_len <= width or width <= 0:
+            return t
+    return t
+
+
+class StepBar(Static):
+    DEFAULT_CSS = """
+    StepBar { height: 1; width: 1fr; background: $panel; }
+    """
+
+    _last: tuple[list[str], int, set[int]] | None = None
+
+    def show(self, titles: list[str], current: int, flagged: set[int]) -> None:
+        self._last = (titles, current, flagged)
+        self.update(step_bar(titles, current, flagged, self.size.width or self.app.size.width))
+
+    def on_resize(self, event: Any) -> None:
+        if self._last is not None:
+            self.update(step_bar(*self._last, event.size.width))
