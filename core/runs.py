@@ -41,6 +41,7 @@ from ftwizard.core.launch import CONFIG_FILE, LAUNCH_FILE, RunFiles
 from ftwizard.core.secrets import Redactor
 
 PROCESS_FILE = "process.json"
+FINAL_DIR = "final"
 LOG_FILE = "stdout.log"
 INDEX_FILE = "runs.txt"
 STATES = ("created", "running", "finished", "failed", "stopped", "lost")
@@ -409,8 +410,18 @@ def start_run(cfg: RunConfig, *, name: str | None = None, detach: bool = True,
     return d
 
 
-def resume_run(run_dir: str | Path, *, detach: bool = True) -> Path:
-    """Continue a stopped, failed or lost run from its newest checkpoint, with its own config."""
+TARGET_KEYS = ("train.max_steps", "train.epochs")
+
+
+def resume_run(run_dir: str | Path, *, detach: bool = True,
+               target: list[str] | None = None) -> Path:
+    """Continue a stopped, failed or lost run from its newest checkpoint, with its own config.
+
+    A finished run (one with a final/ model) is continued only towards an explicit new target
+    (`target`: KEY=VALUE for train.max_steps or train.epochs, beyond where it finished); its
+    final/ is then kept as final-step<N>/ first. Without a checkpoint to continue from, nothing
+    is retrained over final/: that would start again at step 0.
+    """
     d = Path(run_dir).resolve()
     info = run_state(d)
     if info.state == "running":
@@ -419,10 +430,68 @@ def resume_run(run_dir: str | Path, *, detach: bool = True) -> Path:
     if info.state == "created":
         raise InputError(f"run {d.name!r} was never started", field="RUN", value=d.name,
                          fix=f"start it: `ftwizard run {d / CONFIG_FILE}`")
+    if target:
+        extend_run(d, target, finished_step=info.step)
+    elif info.state == "finished" or (d / FINAL_DIR).exists():
+        raise InputError(
+            f"run {d.name!r} has finished (step {info.step}); its model is in {d / FINAL_DIR}",
+            field="RUN", value=d.name,
+            fix=f"to train further give a new target: `ftwizard resume {d.name} --set "
+                f"train.max_steps=N` (N > {info.step}) or `ftwizard resume {d.name} --epochs N`")
     spawn(d, resume=True)
     if not detach:
         wait_run(d)
     return d
+
+
+def extend_run(run_dir: Path, target: list[str], *, finished_step: int) -> Path | None:
+    """Raise the run's target (train.max_steps / train.epochs) past where it stopped, keep its
+    final/ as final-step<N>/ and re-render the run dir; returns where final/ went (or None)."""
+    from ftwizard.core.config import load_config
+
+    d = run_dir
+    keys = [s.split("=", 1)[0].strip() for s in target]
+    other = [k for k in keys if k not in TARGET_KEYS]
+    if other:
+        raise InputError(f"only the target can change when a run continues, not {other[0]}",
+                         field="--set", value=other[0],
+                         fix="set train.max_steps or train.epochs; for other changes start a new "
+                             "run (`ftwizard run CONFIG --name NEW`)")
+    old = load_config(d / CONFIG_FILE)
+    sets = list(target)
+    if "train.epochs" in keys and "train.max_steps" not in keys:
+        sets.append("train.max_steps=null")     # max_steps would override the new epochs
+    new = load_config(d / CONFIG_FILE, sets)
+    t_old, t_new = old.train, new.train
+    if t_new.max_steps is not None:
+        if t_new.max_steps <= finished_step:
+            raise InputError(f"train.max_steps={t_new.max_steps} is not beyond step {finished_step}, "
+                             "where the run stopped", field="train.max_steps", value=t_new.max_steps,
+                             fix=f"give a larger target, e.g. --set train.max_steps={finished_step * 2}")
+    elif t_old.max_steps is None and t_new.epochs <= t_old.epochs:
+        raise InputError(f"--epochs {t_new.epochs:g} is not beyond the {t_old.epochs:g} it trained",
+                         field="train.epochs", value=t_new.epochs,
+                         fix=f"give more epochs, e.g. --epochs {t_old.epochs * 2:g}")
+    if newest_checkpoint(d) is None:
+        raise InputError(f"run {d.name!r} has no checkpoint to continue from (deleted?): it would "
+                         f"retrain from step 0 over {d / FINAL_DIR}", field="RUN", value=d.name,
+                         fix=f"start a new run from its model instead: `ftwizard run "
+                             f"{d / CONFIG_FILE} --set model.name={d / FINAL_DIR} --name "
+                             f"{d.name}-more`")
+    kept = None
+    if (d / FINAL_DIR).exists():
+        kept = d / f"{FINAL_DIR}-step{finished_step}"
+        n = 2
+        while kept.exists():
+            kept = d / f"{FINAL_DIR}-step{finished_step}-{n}"
+            n += 1
+        os.replace(d / FINAL_DIR, kept)
+    shutil.copyfile(d / CONFIG_FILE, d / "config.before-extend.yaml")
+    from ftwizard.core.plan import data_sequences, hardware_for, make_plan
+
+    hw = hardware_for(new.hardware.target, new.hardware.nodes, new.hardware.host_ram_gib)
+    write_run_files(new, d, hardware=hw, plan=make_plan(new, hw, sequences=data_sequences(new)))
+    return kept
 
 
 def newest_checkpoint(run_dir: str | Path) -> Path | None:
@@ -523,6 +592,10 @@ class Progress:
     checkpoints: int = 0
     end: dict[str, Any] | None = None
     start: dict[str, Any] | None = None
+    # (step, value) histories: the loss chart (tui/widgets/loss_chart.py) draws these
+    loss_history: list[tuple[int, float]] = field(default_factory=list)
+    eval_history: list[tuple[int, float]] = field(default_factory=list)
+    lr_history: list[tuple[int, float]] = field(default_factory=list)
 
 
 class Follower:
@@ -550,11 +623,17 @@ class Follower:
                 p.total = e.get("total") or p.total
                 p.loss = e.get("loss", p.loss)
                 p.lr = e.get("lr", p.lr)
+                if e.get("loss") is not None:
+                    p.loss_history.append((p.step, e["loss"]))
+                if e.get("lr") is not None:
+                    p.lr_history.append((p.step, e["lr"]))
                 p.tokens_per_s = e.get("tokens_per_s", p.tokens_per_s)
                 p.eta_s = e.get("eta_s", p.eta_s)
                 p.mem = e.get("mem_reserved") or e.get("mem_allocated") or p.mem
             elif t == "eval":
                 p.eval_loss = e.get("eval_loss")
+                if p.eval_loss is not None:
+                    p.eval_history.append((int(e.get("step") or p.step), p.eval_loss))
             elif t == "checkpoint":
                 p.checkpoints += 1
             elif t == "end":

@@ -104,6 +104,18 @@ def _hand_off_to_jax(run_dir: Path, resume: bool) -> None:
     os.execv(argv[0], argv)
 
 
+def final_model_guard(run_dir: Path) -> str | None:
+    """Why this run dir must not train (again), or None. Its final/ is the delivered model: a
+    start or a resume would train past the target (or from step 0, when the checkpoints were
+    deleted) and replace it. `ftwizard resume RUN --set train.max_steps=N` moves it aside first."""
+    final = run_dir / "final"
+    if not final.exists():
+        return None
+    return (f"run {run_dir.name!r} has finished: its model is in {final}, which training again would "
+            f"replace. To train further give a new target: `ftwizard resume {run_dir.name} --set "
+            "train.max_steps=N` or `--epochs N` (final/ is kept as final-step<N>/)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ftwizard.core.train")
     parser.add_argument("run_dir", type=Path)
@@ -115,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.local_rank is not None:
         os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
     rank = int(os.environ.get("RANK", "0"))
+    refusal = final_model_guard(run_dir)
+    if refusal:   # before any event or status: the finished run's record stays as it is
+        print(f"error: {refusal}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT
     _hand_off_to_jax(run_dir, args.resume)
     tail = LogTail()
 

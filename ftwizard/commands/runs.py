@@ -355,8 +355,14 @@ def stop(run_ref: str, force: bool, wait_s: float | None) -> int:
 @click.option("--fix", is_flag=True,
               help="A run that died of OOM: apply its first fix (batch, accumulation or recompute: "
                    "resumed here; anything else: a new run NAME-fix) and relaunch.")
-def resume(run_ref: str, detach: bool, plain: bool, fix: bool) -> int:
-    """Continue a stopped, failed or lost run from its newest checkpoint, with the same config."""
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="A new target for a finished run: --set train.max_steps=N (beyond where it ended).")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="A new target for a finished run: this many epochs in all.")
+def resume(run_ref: str, detach: bool, plain: bool, fix: bool, overrides: tuple[str, ...],
+           epochs: float | None) -> int:
+    """Continue a stopped, failed or lost run from its newest checkpoint, with the same config;
+    a finished run only towards a new target (--set train.max_steps=N or --epochs N)."""
     from ftwizard.core import runs as core_runs
 
     run_dir = core_runs.find_run(run_ref)
@@ -373,7 +379,12 @@ def resume(run_ref: str, detach: bool, plain: bool, fix: bool) -> int:
             _print_detached(con, new_dir)
             return EXIT_OK
         return follow(new_dir, con, plain=plain)
-    core_runs.resume_run(run_dir)
+    target = list(overrides) + ([f"train.epochs={epochs}"] if epochs is not None else [])
+    before = set(run_dir.glob(f"{core_runs.FINAL_DIR}-step*"))
+    core_runs.resume_run(run_dir, target=target or None)
+    for kept in sorted(set(run_dir.glob(f"{core_runs.FINAL_DIR}-step*")) - before):
+        con.print(f"the finished model is kept: final/ moved to {kept.name}/ "
+                  "(the new target writes a new final/)", soft_wrap=True)
     con.print(f"resuming {run_dir.name} from "
               + (f"{ckpt.name}" if ckpt else "the start (no complete checkpoint was saved)"))
     if detach:

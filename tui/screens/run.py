@@ -106,18 +106,8 @@ class RunScreen(Screen):
         self.query_one("#run-loss").border_title = "Loss"
         self.query_one("#run-memory").border_title = "Memory"
         self.query_one("#run-log").border_title = "Log"
-        self._read_config()
         self._render_state()
         self.tail()
-
-    def _read_config(self) -> None:
-        try:
-            from ftwizard.core.config import load_config
-
-            cfg = load_config(self.run_dir / "config.yaml")
-            self.state.name = cfg.name
-        except Exception:  # noqa: BLE001 - an attach to a half-written dir still shows the log
-            pass
 
     @work(thread=True, exclusive=True, group="tail", name="tail-run", exit_on_error=False,
           description="reading the run dir")
