@@ -239,7 +239,7 @@ def follow_target(cfg: RunConfig) -> RunConfig:
 
 def jax_choice(ctx: "Context") -> Choice:
     """JAX runs from its own environment (.venv-jax); planning for a TPU elsewhere needs none here."""
-    from ftwizard.core.backends.jax_env import available  # light: no JAX import
+    from ftwizard.core.launch import jax_available as available  # light: looks on disk, no JAX import
 
     ok, hint = available()
     if not ok and ctx.tpu and ctx.config.hardware.target != "auto":

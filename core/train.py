@@ -88,7 +88,8 @@ def last_log_lines(run_dir: Path, tail: LogTail, n: int = 20) -> list[str]:
 
 def _hand_off_to_jax(run_dir: Path, resume: bool) -> None:
     """`method.parallel: jax` runs in the JAX environment's interpreter (its own events, run dir
-    and stop protocol are the same), so one entry point serves every method."""
+    and stop protocol are the same), so one entry point serves every method. launch.sh already
+    starts that interpreter; this covers `python -m ftwizard.core.train RUN_DIR` typed by hand."""
     from ftwizard.core.config import load_config
     from ftwizard.core.errors import FtwizardError
 
@@ -98,9 +99,9 @@ def _hand_off_to_jax(run_dir: Path, resume: bool) -> None:
         return  # main() reports it through the end event
     if cfg.method.parallel != "jax":
         return
-    from ftwizard.core.backends.jax_env import train_command
+    from ftwizard.core.launch import train_command
 
-    argv = train_command(run_dir, resume=resume)
+    argv = train_command(cfg, run_dir, nproc=1, cpu=False, resume=resume)
     os.execv(argv[0], argv)
 
 

@@ -518,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run_dir: Path = args.run_dir.resolve()
     if _multi_host():
-        jax.distributed.initialize()  # TPU pod: every worker runs this line (jax_env.tpu_pod_command)
+        jax.distributed.initialize()  # TPU pod: every worker runs this line (tpu_pod.sh, launch_cluster)
     lead = jax.process_index() == 0
     writer = ev.EventWriter(run_dir / ev.EVENTS_FILE) if lead else None
     tail: list[str] = []

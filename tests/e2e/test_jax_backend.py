@@ -184,13 +184,16 @@ def test_bad_method_ends_with_input_error(jax_python: Path, tiny_llama: Path, tm
     assert "method.optimizer" in end["message"]
 
 
-def test_jax_env_finds_the_interpreter(jax_python: Path):
+def test_launch_finds_the_jax_interpreter(jax_python: Path):
     """The launcher's view: the JAX venv is found without importing JAX."""
-    from ftwizard.core.backends import jax_env
+    from ftwizard.core import launch
+    from ftwizard.core.config import from_dict
 
-    ok, where = jax_env.available()
+    ok, where = launch.jax_available()
     assert ok, where
-    argv = jax_env.train_command("runs/x", resume=True)
+    cfg = from_dict({"method": {"kind": "lora", "parallel": "jax"}})
+    argv = launch.train_command(cfg, "runs/x", nproc=1, cpu=False, resume=True)
+    assert argv[0] == where
     assert argv[1:] == ["-m", "ftwizard.core.backends.jax", "runs/x", "--resume"]
 
 
