@@ -7,9 +7,11 @@ output goes to RUN_DIR/stdout.log (through the secret redactor), and everything 
 in files: events.jsonl, status.json, process.json. Anyone can re-attach from another login.
 
 Run dir (DESIGN.md): config.yaml (fully resolved, no secrets), launch.sh (the exact environment and
-command; `bash launch.sh` trains without ftwizard's CLI), native launcher configs, hardware.json
-(the fingerprint the plan was made for), plan.json, stdout.log, events.jsonl, status.json,
-process.json, checkpoints/, final/.
+command; `bash launch.sh` trains without ftwizard's CLI, in whatever folder the run dir now is),
+native launcher configs, hardware.json (the fingerprint the plan was made for), plan.json, all
+rendered by :func:`ftwizard.core.launch.render`; then stdout.log, events.jsonl, status.json,
+process.json (written only by :func:`write_process`, under a lock), checkpoints/, final/ (never
+trained over: a finished run continues only towards an explicit new target, see resume_run).
 
 States: created (written, never started: a --dry-run), running, finished, failed, stopped, and
 lost (status says running but no process of the run is alive: the machine rebooted, or the

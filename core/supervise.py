@@ -15,7 +15,6 @@ keeps copying the output until the training has saved and exited.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -24,24 +23,10 @@ import time
 from pathlib import Path
 
 from ftwizard.core import events as ev
+from ftwizard.core.runs import LOG_FILE, write_process  # process.json's one (locked) writer
 from ftwizard.core.secrets import Redactor
 
-PROCESS_FILE = "process.json"
-LOG_FILE = "stdout.log"
 MAX_LINE = 1 << 16
-
-
-def write_process(run_dir: Path, **fields: object) -> None:
-    """process.json: who runs this run (merged with what is there; replaced atomically)."""
-    path = run_dir / PROCESS_FILE
-    try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        data = {}
-    data.update(fields)
-    tmp = run_dir / f".{PROCESS_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
 
 
 def _ended_since(run_dir: Path, offset: int) -> bool:
