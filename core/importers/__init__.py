@@ -86,7 +86,7 @@ def _parse(text: str, source: str) -> Any:
     except ImportError:  # pragma: no cover - older config.py
         _load_yaml = lambda t, s: yaml.safe_load(t)  # noqa: E731
     try:
-        return _load_yaml(text, source)
+        return _load_yaml(text, source)  # a key written twice is an InputError naming both lines
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -170,12 +170,9 @@ def load_foreign(text: str, path: Path, overrides: list[str] | None = None):  # 
     """`load_config`'s hook: a foreign config -> RunConfig (and a note on stderr naming the format),
     None for anything else (native configs keep their own errors and did-you-mean hints)."""
     try:
-        data = json.loads(text)
-    except ValueError:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError:
-            return None
+        data = _parse(text, str(path))
+    except InputError:
+        return None  # not YAML: parse_config says where, in its own words
     if is_native(data):
         return None
     fmt = detect(data)

@@ -336,6 +336,7 @@ def test_export_config_cli_writes_deepspeed_and_dataset_info(tmp_path: Path) -> 
     ("bad_stage.yaml", ["finetuning_type", "freeze"]),
     ("bad_lr.yaml", ["learning_rate", "-0.1"]),
     ("ds_conflict.yaml", ["train_micro_batch_size_per_gpu", "per_device_train_batch_size"]),
+    ("duplicate_key.yaml", ["micro_batch_size", "twice"]),
 ])
 def test_bad_input_exits_2_with_file_key_value_and_fix(name: str, words: list[str]) -> None:
     path = FIX / "bad" / name
