@@ -629,7 +629,9 @@ def host_terms(spec, s: Setup, *, on_cpu: bool = False,
         dtype (fp32 for mixed precision, 16-bit for a frozen base or pure bf16) before the Trainer
         or DeepSpeed moves it to the device: one copy per process on the node. DeepSpeed's own
         `estimate_zero2_model_states_mem_needs` (stage_1_and_2.py) counts the same 4 B/param per
-        GPU of the node (x1.5) without offload.
+        GPU of the node (x1.5) without offload. FSDP is the exception: with accelerate's
+        `fsdp_cpu_ram_efficient_loading` (which core/launch.py writes) only the first process
+        loads the checkpoint, so one copy.
     host.zero3_init (ZeRO-3, no offload)
         the Trainer builds the model under `deepspeed.zero.Init` (HfDeepSpeedConfig), so parameters
         are partitioned as they are created: `estimate_zero3_model_states_mem_needs(zero_init=True)`
@@ -667,7 +669,10 @@ def host_terms(spec, s: Setup, *, on_cpu: bool = False,
                 load *= DS_BUFFER_FACTOR
         else:
             load = w16
-        d["host.load_copy"] = load * procs
+        # FSDP: core/launch.py writes accelerate's fsdp_cpu_ram_efficient_loading, so only the
+        # first process reads the checkpoint (the others build on the meta device and receive
+        # the weights through sync_module_states): one copy on the busiest node.
+        d["host.load_copy"] = load * (1 if s.parallel == "fsdp" else procs)
     if offload:
         n = p if s.kind == "full" else n_train
         if s.zero_stage == 3:

@@ -225,7 +225,8 @@ class Session:
         if hit is not None and hit[0] is hardware and hit[1] is spec:
             self._plans.move_to_end(key)
             return hit[2]
-        p = make_plan(cfg, hardware=hardware, spec=spec, sequences=data.sequences)
+        p = make_plan(cfg, hardware=hardware, spec=spec, sequences=data.sequences,
+                      validation_sequences=getattr(data.stats, "validation_sequences", None))
         p.notes.extend(n for n in data.notes if n not in p.notes)
         if data.error is not None:
             p.problems.append(data.error)

@@ -343,6 +343,8 @@ def test_every_ddp_rank_loads_its_own_copy() -> None:
     one = _host(LLAMA7, "method.parallel=none")
     ddp = _host(LLAMA7, "method.parallel=ddp")
     assert ddp.host_detail["host.load_copy"] == 8 * one.host_detail["host.load_copy"]
+    fsdp = _host(LLAMA7, "method.parallel=fsdp")   # cpu_ram_efficient_loading: rank 0 only
+    assert fsdp.host_detail["host.load_copy"] == one.host_detail["host.load_copy"]
     z3 = _host(LLAMA7, "method.parallel=deepspeed", "method.zero_stage=3")
     assert "host.load_copy" not in z3.host_detail and z3.host_bytes < ddp.host_bytes
 
