@@ -26,7 +26,7 @@ Parallel = Literal["none", "ddp", "deepspeed", "fsdp", "split", "pipeline", "jax
 Optimizer = Literal["adamw", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd"]
 Scheduler = Literal["constant", "linear", "cosine"]
 DataMode = Literal["corpus", "entries"]
-ReportTo = Literal["none", "wandb", "tensorboard"]
+ReportTo = Literal["none", "wandb", "tensorboard", "mlflow"]
 
 
 class _Section(BaseModel):
@@ -238,7 +238,8 @@ class OutputSection(_Section):
     dir: str = "runs"
     """Folder under which each run gets its own directory."""
     report_to: ReportTo = "none"
-    """Also log to wandb or tensorboard (off by default; WANDB_* variables are respected)."""
+    """Also send the events' figures to wandb, tensorboard or mlflow (off by default; WANDB_* and
+    MLFLOW_TRACKING_URI are respected; core/trackers.py)."""
     merge: bool = False
     """LoRA/QLoRA: also save the adapter merged into a 16-bit base at the end."""
     sample_prompt: str | None = "The"

@@ -258,7 +258,7 @@ class PlannedTrainer(Trainer):
 def training_arguments(cfg: Any, run_dir: Path, dist: Dist, prec: str, steps: Any,
                        has_eval: bool, ds_config: Path | None) -> TrainingArguments:
     t = cfg.train
-    report = [] if cfg.output.report_to == "none" else [cfg.output.report_to]
+    report: list[str] = []  # output.report_to is fed from the events instead (core/trackers.py)
     kwargs: dict[str, Any] = dict(
         output_dir=str(run_dir / "checkpoints"),
         per_device_train_batch_size=t.micro_batch,
@@ -456,7 +456,22 @@ def newest_checkpoint(run_dir: Path) -> Path | None:
 def train(cfg: Any, run_dir: Path, *, resume: bool = False, writer: ev.EventWriter | None = None,
           log: Any = print) -> Outcome:
     """Train `cfg` into `run_dir`; only rank 0 passes a writer. Raises on failure (train.py
-    turns exceptions into the end event)."""
+    turns exceptions into the end event). `output.report_to` gets the events' own figures
+    (core/trackers.py), so the tracker shows what the Run screen shows."""
+    from ftwizard.core import trackers
+
+    writer = trackers.tracked(writer, cfg, run_dir, log=log)
+    ok = False
+    try:
+        out = _train(cfg, run_dir, resume=resume, writer=writer, log=log)
+        ok = True
+        return out
+    finally:
+        if isinstance(writer, trackers.TrackedWriter):
+            writer.finish(ok)
+
+
+def _train(cfg: Any, run_dir: Path, *, resume: bool, writer: Any, log: Any) -> Outcome:
     dist = setup_distributed(cfg)
     if not dist.main:
         writer = None
