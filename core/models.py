@@ -555,8 +555,8 @@ def _unknown(name: str) -> InputError:
         what = f"{name!r} is not in ftwizard's catalog nor in the local Hugging Face cache"
     fix = f"did you mean {', '.join(close_ids)}? Otherwise give" if close_ids else "give"
     fix += (" a local folder that holds the model's config.json (model.name: ./models/my-model),"
-            " or a hub id already in the local Hugging Face cache (HF_HUB_CACHE). Nothing is"
-            " downloaded: fetch the model once on a machine with network (`hf download ORG/NAME`)"
-            " and copy its folder here. `ftwizard plan --help` lists the catalog")
-    return InputError(what + " (ftwizard never downloads models)", field="model.name",
+            " or a hub id in the local Hugging Face cache (HF_HUB_CACHE). To plan a hub id,"
+            f" fetch its 1 KB config.json: `ftwizard models pull {name} --config-only`; to train"
+            f" it, `ftwizard models pull {name}`. `ftwizard plan --help` lists the catalog")
+    return InputError(what + " (ftwizard downloads only when asked)", field="model.name",
                       value=name, fix=fix)

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "export-config": "ftwizard.commands.export:export_config",
     "import": "ftwizard.commands.importcfg:import_cmd",
     "presets": "ftwizard.commands.presets:presets",
+    "models": "ftwizard.commands.models:models",
     "calibration": "ftwizard.commands.calibration:calibration",
 }
 

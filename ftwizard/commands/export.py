@@ -41,15 +41,31 @@ def _run_dir(run: str) -> Path:
               help="Where the result goes (default: RUN/final/merged for --merge, "
                    "RUN/export/NAME-QUANT.gguf for gguf and ollama).")
 @click.option("--prompt", default=None, help="Text to continue as a check (default: the run's sample_prompt).")
-def export(run: str, merge: bool, fmt: str, quant: str, out: str | None, prompt: str | None) -> int:
-    """Show, merge or convert the final model of RUN."""
+@click.option("--push", "push_to", default=None, metavar="ORG/NAME",
+              help="Upload the model (merged with --merge, else final/: adapter or model) to the "
+                   "Hugging Face Hub with a model card; HF_TOKEN must allow writing.")
+@click.option("--private", is_flag=True, help="With --push: create the repository private.")
+def export(run: str, merge: bool, fmt: str, quant: str, out: str | None, prompt: str | None,
+           push_to: str | None, private: bool) -> int:
+    """Show, merge, convert or push the final model of RUN."""
     run_dir = _run_dir(run)
     final = run_dir / "final"
     if not final.is_dir():
         raise InputError(f"{run_dir} has no final model yet", field="RUN", value=run,
                          fix="wait for the run to finish, or `ftwizard resume` it")
+    if push_to:
+        from ftwizard.core import hub
+
+        hub.check_repo_id(push_to, field="--push")
+        if fmt != "hf":
+            raise InputError("--push uploads the Hugging Face folder", field="--format", value=fmt,
+                             fix="push without --format; convert to GGUF locally")
     if fmt != "hf":
         return _export_gguf(run_dir, final, fmt, quant, out)
+    if push_to and not merge:
+        url = hub.push(run_dir, push_to, folder=final, private=private)
+        click.echo(f"pushed {final} to {url}")
+        return EXIT_OK
     from ftwizard.core.backends import export as ex  # ~2 s: torch
 
     if not merge:
@@ -68,6 +84,9 @@ def export(run: str, merge: bool, fmt: str, quant: str, out: str | None, prompt:
     text = ex.sample(model, tok, prompt or cfg.output.sample_prompt or "The", max_new_tokens=16)
     click.echo(f"merged model: {merged}")
     click.echo(f"sample: {text!r}")
+    if push_to:
+        url = hub.push(run_dir, push_to, folder=Path(merged), private=private)
+        click.echo(f"pushed {merged} to {url}")
     return EXIT_OK
 
 
