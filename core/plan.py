@@ -518,6 +518,10 @@ def problems_for(cfg: RunConfig, hw, sp, world: int) -> list[InputError]:  # noq
             sp.lora_params(m.lora.r, m.lora.target_modules)
         except InputError as err:
             out.append(err)
+    if not any(p.field in ("method.parallel", "method.kind") for p in out):
+        from ftwizard.core import capabilities  # the backend table: what no backend can run
+
+        out += capabilities.problems(cfg, hw)
     return out
 
 

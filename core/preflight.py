@@ -10,7 +10,8 @@ Each finding is an InputError (field or file, value, fix) with a kind that decid
 
 - ``input``: bad input, exit 2 (a data file that is missing or does not parse, a model folder
   without weights or tokenizer, a token id outside the vocabulary, a block size beyond the
-  model's positions, an output dir that cannot be created or written, the plan's own problems);
+  model's positions, an output dir that cannot be created or written, the plan's own problems,
+  a backend whose package is not installed here (core/capabilities.py));
 - ``fit``: the plan does not fit, exit 3 (device memory, host RAM, disk for the checkpoints);
   `--force` may launch anyway, the wizard asks;
 - ``warning``: launches, but say it (the hardware changed since the config was planned; data not
@@ -105,6 +106,12 @@ def preflight(plan: Any, *, mode: str = "launch") -> Report:
             add("fit", "host_ram", p)
         else:
             add("input", "data" if (p.field or "").startswith("data.") else "config", p)
+    if mode == "launch":  # the backend's own packages must be installed where it starts
+        from ftwizard.core import capabilities
+
+        for err in capabilities.problems(cfg, plan.hardware, here=True):
+            if all(err.message != p.message for p in plan.problems):
+                add("input", "backend", err)
     _fit(plan, add)
     _data(cfg, mode, add)
     _model(plan, mode, add)
@@ -240,12 +247,20 @@ def _model(plan: Any, mode: str, add: Any) -> None:
     folder = Path(spec.path) if getattr(spec, "path", None) else None
     if folder is None or not folder.is_dir():
         return
+    # A plan needs only the config: a hub id planned from its fetched config.json (`models pull
+    # --config-only`) has no weights yet, and planning works without the tokenizer at hand (token
+    # counts are approximated): warnings for `plan`, bad input for a dry run or a launch. A local
+    # folder the user named without weights is bad input everywhere.
+    cached = getattr(spec, "source", None) == "cache"
     weights = _weights(folder)
     if weights is not None:
-        add("input", "model", InputError(weights, field="model.name", value=str(folder),
-                                         fix="point model.name at a folder with the model's "
-                                             "weights (*.safetensors or pytorch_model*.bin)"))
-    _tokenizer(cfg, spec, add)
+        fix = "point model.name at a folder with the model's weights (*.safetensors or pytorch_model*.bin)"
+        if cached:
+            fix = f"`ftwizard models pull {spec.id}` downloads them; or " + fix
+        add("warning" if mode == "plan" and cached else "input", "model",
+            InputError(weights, field="model.name", value=str(folder), fix=fix))
+    _tokenizer(cfg, spec, lambda k, check, err: add("warning" if mode == "plan" and k == "input" else k,
+                                                    check, err))
 
 
 def _weights(folder: Path) -> str | None:

@@ -239,13 +239,12 @@ def follow_target(cfg: RunConfig) -> RunConfig:
 
 def jax_choice(ctx: "Context") -> Choice:
     """JAX runs from its own environment (.venv-jax); planning for a TPU elsewhere needs none here."""
-    from ftwizard.core.launch import jax_available as available  # light: looks on disk, no JAX import
+    from ftwizard.core.launch import jax_available  # light: looks on disk, no JAX import
 
-    ok, hint = available()
+    ok, hint = jax_available()
     if not ok and ctx.tpu and ctx.config.hardware.target != "auto":
         ok = True  # a config written here for a TPU VM; it installs there
     return Choice("jax", "JAX", ok, "" if ok else hint)
-
 
 # ---------------------------------------------------------------- what is installed
 
@@ -290,47 +289,54 @@ def _dtypes(ctx: Context) -> list[Choice]:
 
 
 def _kinds(ctx: Context) -> list[Choice]:
-    q_ok, why = True, ""
-    if not installed("bitsandbytes"):
-        q_ok, why = False, "QLoRA needs bitsandbytes: pip install 'ftwizard[bnb]'"
-    elif ctx.tpu or ctx.config.method.parallel == "jax":
-        q_ok, why = False, "the JAX/TPU backend trains full or LoRA, not QLoRA"
-    return [Choice("full", "Full"), Choice("lora", "LoRA"), Choice("qlora", "QLoRA", q_ok, why)]
+    """Methods the chosen parallel mode's backend trains (core/capabilities.py), QLoRA only with
+    bitsandbytes."""
+    from ftwizard.core import capabilities as caps
 
+    device = caps.device_of(ctx.hardware)
+    parallel = "jax" if ctx.tpu else ctx.config.method.parallel
+    out = []
+    for kind, label in (("full", "Full"), ("lora", "LoRA"), ("qlora", "QLoRA")):
+        why = caps.why_not(parallel, kind, device)
+        if why is None and kind == "qlora" and not installed("bitsandbytes"):
+            why = "QLoRA needs bitsandbytes: pip install 'ftwizard[bnb]'"
+        out.append(Choice(kind, label, why is None, why or ""))
+    return out
 
 def _bits(ctx: Context) -> list[Choice]:
     return [Choice(4, "4-bit NF4"), Choice(8, "8-bit")]
 
 
-def _parallel(ctx: Context) -> list[Choice]:
-    hw = ctx.hardware
-    gpus = 0 if hw is None or hw.is_cpu_only else hw.device_count
-    world = max(1, gpus) * ctx.config.hardware.nodes
-    adapter = ctx.config.method.kind in ("lora", "qlora")
-    out = [Choice("none", "none")]
-    if ctx.tpu:
-        na = "TPUs train through the JAX backend"
-        return [Choice("none", "none", False, na), Choice("ddp", "DDP", False, na),
-                Choice("deepspeed", "DeepSpeed", False, na), Choice("fsdp", "FSDP", False, na),
-                Choice("split", "split", False, na), Choice("pipeline", "pipeline", False, na),
-                jax_choice(ctx)]
-    out.append(Choice("ddp", "DDP", world > 1 or ctx.cpu_only,
-                      "" if world > 1 or ctx.cpu_only else "DDP needs more than one device"))
-    ds = installed("deepspeed")
-    out.append(Choice("deepspeed", "DeepSpeed", ds, "" if ds else
-                      "DeepSpeed is not installed: pip install 'ftwizard[deepspeed]'"))
-    fsdp_ok = not ctx.cpu_only
-    out.append(Choice("fsdp", "FSDP", fsdp_ok, "" if fsdp_ok else
-                      "FSDP needs GPUs: on a CPU the Trainer silently runs plain DDP"))
-    split_ok = adapter and gpus > 1
-    out.append(Choice("split", "split", split_ok, "" if split_ok else
-                      ("split is for LoRA/QLoRA" if not adapter else
-                       "split spreads layers over several GPUs of one machine")))
-    out.append(Choice("pipeline", "pipeline", world > 1, "" if world > 1 else
-                      "a pipeline needs more than one device"))
-    out.append(jax_choice(ctx))
-    return out
+PARALLEL_LABELS = {"none": "none", "ddp": "DDP", "deepspeed": "DeepSpeed", "fsdp": "FSDP",
+                   "split": "split", "pipeline": "pipeline", "jax": "JAX"}
 
+
+def _parallel(ctx: Context) -> list[Choice]:
+    """Parallel modes a backend runs for this method on this device (core/capabilities.py, with
+    its install check), then the layout rules that depend on how many devices take part."""
+    from ftwizard.core import capabilities as caps
+
+    hw, cfg = ctx.hardware, ctx.config
+    gpus = 0 if hw is None or hw.is_cpu_only else hw.device_count
+    per_node = (cfg.hardware.devices or 1) if ctx.cpu_only else (
+        min(cfg.hardware.devices or gpus, gpus) if gpus else 1)
+    world = max(1, per_node) * cfg.hardware.nodes
+    device = caps.device_of(hw)
+    out = []
+    for p, label in PARALLEL_LABELS.items():
+        if p == "jax":
+            jc = jax_choice(ctx)
+            why = caps.why_not(p, cfg.method.kind, device) or (None if jc.available else jc.reason)
+        else:
+            why = caps.why_not(p, cfg.method.kind, device, here=True)
+        if why is None and p == "ddp" and world < 2 and not ctx.cpu_only:
+            why = "DDP needs more than one device"
+        elif why is None and p == "split" and gpus < 2:
+            why = "split spreads layers over several GPUs of one machine"
+        elif why is None and p == "pipeline" and world < 2:
+            why = "a pipeline needs more than one device (hardware.devices on a CPU)"
+        out.append(Choice(p, label, why is None, why or ""))
+    return out
 
 def _zero(ctx: Context) -> list[Choice]:
     q3 = ctx.config.method.kind == "qlora"

@@ -20,7 +20,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
-from ftwizard.tui.widgets.charts import bar, block_chart
+from ftwizard.tui.widgets.charts import bar
+from ftwizard.tui.widgets.loss_chart import LossChart
 from ftwizard.tui.widgets.wrap_log import WrappingLog
 
 GiB = 1024**3
@@ -34,6 +35,11 @@ class RunState:
     loss: float | None = None
     losses: list[float] = field(default_factory=list)
     eval_losses: list[float] = field(default_factory=list)
+    lr: float | None = None
+    # (step, value) histories the loss chart draws (tui/widgets/loss_chart.py)
+    loss_history: list[tuple[int, float]] = field(default_factory=list)
+    eval_history: list[tuple[int, float]] = field(default_factory=list)
+    lr_history: list[tuple[int, float]] = field(default_factory=list)
     tokens_per_s: float | None = None
     eta_s: float | None = None
     mem: int | None = None
@@ -97,7 +103,7 @@ class RunScreen(Screen):
         yield Static("", id="run-progress")
         yield Static("", id="run-end")
         with Horizontal(id="run-panels"):
-            yield Static("", id="run-loss")
+            yield LossChart(id="run-loss")
             yield Static("", id="run-memory")
         yield WrappingLog(id="run-log", max_lines=2000, auto_scroll=True)  # wraps at 80 columns
         yield Footer()
@@ -108,6 +114,10 @@ class RunScreen(Screen):
         self.query_one("#run-log").border_title = "Log"
         self._render_state()
         self.tail()
+
+    def on_resize(self) -> None:
+        # The loss chart needs rows for its axes: 10 at 24 rows, up to half a taller terminal.
+        self.query_one("#run-panels").styles.height = max(7, min(20, (self.size.height - 4) // 2))
 
     @work(thread=True, exclusive=True, group="tail", name="tail-run", exit_on_error=False,
           description="reading the run dir")
@@ -168,11 +178,16 @@ class RunScreen(Screen):
                 if e.get("loss") is not None:
                     s.loss = e["loss"]
                     s.losses.append(e["loss"])
+                    s.loss_history.append((s.step, e["loss"]))
+                if e.get("lr") is not None:
+                    s.lr = e["lr"]
+                    s.lr_history.append((s.step, e["lr"]))
                 s.tokens_per_s = e.get("tokens_per_s", s.tokens_per_s)
                 s.eta_s = e.get("eta_s", s.eta_s)
                 s.mem = e.get("mem_allocated", s.mem)
             elif kind == "eval" and e.get("eval_loss") is not None:
                 s.eval_losses.append(e["eval_loss"])
+                s.eval_history.append((e.get("step", s.step), e["eval_loss"]))
             elif kind == "end":
                 s.end = e
                 s.mem = e.get("peak_mem") or s.mem
@@ -275,22 +290,7 @@ class RunScreen(Screen):
         if s.end is None and s.eta_s is not None:
             prog.append(f"  ETA {format_duration(s.eta_s)}")
         self.query_one("#run-progress", Static).update(prog)
-        loss = Text()
-        if s.losses:
-            widget = self.query_one("#run-loss")
-            w = max(10, widget.size.width - 12)
-            rows = block_chart(s.losses, w, 3)
-            hi, lo = max(s.losses), min(s.losses)
-            for i, line in enumerate(rows):
-                last = i == len(rows) - 1 and hi != lo   # one value: one label
-                label = f"{hi:7.3f} " if i == 0 else (f"{lo:7.3f} " if last else " " * 8)
-                loss.append(label, style="dim")
-                loss.append(line + "\n", style="cyan")
-            if s.eval_losses:
-                loss.append(f"eval loss {s.eval_losses[-1]:.3f}", style="magenta")
-        else:
-            loss.append("waiting for the first step…", style="dim")
-        self.query_one("#run-loss", Static).update(loss)
+        self.query_one("#run-loss", LossChart).show(s)
         mem = Text()
         if s.mem is not None:
             label = "peak" if s.end is not None else "measured"
