@@ -345,6 +345,34 @@ class WizardApp(App[int]):
         self.config = new
         self.replan()
 
+    def gate_launch(self, launch: Any, *, mode: str = "launch") -> str | None:
+        """Launch (or dry-run) through the one preflight (core/preflight.py), as `ftwizard run`
+        does: bad input refuses with the reason; a plan that does not fit (device memory, host
+        RAM, disk) or a warning (hardware changed) asks first, saying why; a clean plan goes.
+        Returns the refusal or the question asked (None when `launch` was called at once)."""
+        from ftwizard.core.preflight import preflight
+
+        if self.plan is None:
+            reason = f"nothing to launch yet: {self.plan_message or 'the estimate is not ready'}"
+            self.notify(reason, severity="error", timeout=8)
+            return reason
+        report = preflight(self.plan, mode=mode)
+        if report.bad_input:
+            reason = "not launched: " + "\n".join(f.line() for f in report.bad_input)
+            self.notify(reason, severity="error", timeout=12)
+            return reason
+        if report.does_not_fit or report.warnings:
+            from ftwizard.tui.screens.confirm import ConfirmScreen
+
+            question = ("Launch although it does not fit?" if report.does_not_fit
+                        else "Launch anyway?")
+            detail = "\n".join(f.line() for f in report.does_not_fit + report.warnings)
+            self.push_screen(ConfirmScreen(question, detail, yes="launch anyway", no="back"),
+                             lambda yes: launch() if yes else None)
+            return question
+        launch()
+        return None
+
     def make_it_fit(self) -> str | None:
         from ftwizard.core.plan import apply_suggestion
 

@@ -92,6 +92,9 @@ class ReviewScreen(StepScreen):
         return hw
 
     def action_dry_run(self) -> None:
+        self.app.gate_launch(self._dry_run, mode="dry-run")  # the one preflight, as `run` uses it
+
+    def _dry_run(self) -> None:
         from ftwizard.core import runs
 
         cfg = self.app.config
@@ -104,13 +107,13 @@ class ReviewScreen(StepScreen):
         self.notify(f"dry run: wrote {run_dir} (nothing started)", timeout=6)
 
     def action_launch(self) -> None:
+        self.app.gate_launch(self._launch)  # refuses bad input, asks when it does not fit
+
+    def _launch(self) -> None:
         from ftwizard.core import runs
         from ftwizard.tui.screens.run import RunScreen
 
         plan = self.app.plan
-        if plan is not None and plan.problems:
-            self.notify(f"fix first: {plan.problems[0].message}", severity="error", timeout=6)
-            return
         cfg = self.app.config
         try:
             run_dir = runs.start_run(cfg, name=runs.unique_name(cfg), hardware=self._hw(), plan=plan)
