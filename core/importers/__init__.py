@@ -179,8 +179,11 @@ def load_foreign(text: str, path: Path, overrides: list[str] | None = None):  # 
     if fmt is None:
         return None
     result = import_data(data, str(path), path.parent, fmt, overrides)
-    sys.stderr.write(f"note: {path} read as {describe(fmt)}: {result.summary()} "
-                     f"(`ftwizard import {path}` lists every key)\n")
+    lost = [r.key for r in result.not_carried]
+    shown = ", ".join(lost[:6]) + (f" and {len(lost) - 6} more" if len(lost) > 6 else "")
+    sys.stderr.write(f"note: {path} read as {describe(fmt)}: {result.summary()}"
+                     + (f"; not carried: {shown}" if lost else "")
+                     + f" (`ftwizard import {path}` says what each key became and why)\n")
     return result.config
 
 

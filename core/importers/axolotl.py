@@ -224,6 +224,8 @@ def _adapter(m: c.Mapper) -> None:
         for k in ("load_in_4bit", "load_in_8bit"):
             m.same(k, "off")
         m.default("method.kind", "full", "no adapter: axolotl trains every weight")
+        for k in ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "lora_target_linear"):
+            m.same(k, "unused: no adapter, every weight is trained")
         return
     if adapter == "qlora" or in4 or in8:
         bits = 8 if (in8 and not in4) else 4
@@ -380,11 +382,11 @@ def _dataset(m: c.Mapper, key: str, d: dict[str, Any], base: Path, kinds: list[s
                          "a text column, prompt/completion or chat messages; convert the data "
                          "to one of those (the path is kept)")
     fmt = d.get("ds_type")
-    if fmt in ("json", "parquet", "csv", "text"):
-        sub.mapped("ds_type", {"data.train[].format": "jsonl" if fmt == "json" else fmt}
-                   if fmt != "json" else {}, "ftwizard reads JSON and JSONL alike")
-        if fmt != "json":
-            src["format"] = fmt
+    if fmt == "json":
+        sub.same("ds_type", "ftwizard reads JSON and JSONL from the extension")
+    elif fmt in ("parquet", "csv", "text"):
+        src["format"] = fmt
+        sub.mapped("ds_type", {"data.train[].format": fmt})
     sub.drop("name", "a dataset configuration name: hf:NAME[:split] has no subset; download it "
                      "and point at the files")
     sub.drop("shards", "ftwizard reads the whole dataset")

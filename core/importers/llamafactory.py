@@ -142,6 +142,8 @@ def _method(m: c.Mapper) -> None:
     if m.has("double_quantization"):
         m.map("double_quantization", "method.double_quant", bool)
     if kind == "full":
+        for k in ("lora_rank", "lora_alpha", "lora_dropout", "lora_target"):
+            m.same(k, "unused: finetuning_type full trains every weight")
         return
     m.map("lora_rank", "method.lora.r", c.as_int)
     rank = m.number("lora_rank", int, 8)
