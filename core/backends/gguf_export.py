@@ -214,25 +214,74 @@ def convert(model_dir: str | Path, out_path: str | Path, *, quant: str = "f16",
             name: str | None = None) -> GgufResult:
     """Write `model_dir` (a merged HF causal LM with its tokenizer) to one GGUF file."""
     import gguf
-    from safetensors import safe_open
 
     quant = check_quant(quant)
     model_dir, out_path = Path(model_dir), Path(out_path)
     config = read_config(model_dir)
     arch = gguf_arch(config)
     arch_enum = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
-    n_layers = int(config["num_hidden_layers"])
-    names = gguf.get_tensor_name_map(arch_enum, n_layers)
     files = sorted(model_dir.glob("*.safetensors"))
     if not files:
         raise InputError(f"{model_dir} holds no .safetensors weights", field="RUN", value=str(model_dir),
                          fix="export a finished run (its final/ model is saved as safetensors)")
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    _check_disk(out_path.parent, _estimate_bytes(files, quant))
     tmp = out_path.with_name(out_path.name + ".partial")
+    try:
+        count, template, eos = _write(tmp, arch, arch_enum, config, model_dir, files, quant,
+                                      name or model_dir.name)
+        tmp.replace(out_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)      # never leave half a model behind
+        raise
+    return GgufResult(path=out_path, arch=arch, quant=quant, tensors=count,
+                      bytes=out_path.stat().st_size, chat_template=template, eos_token=eos)
+
+
+# bytes per weight of each type, blocks' scales included (ggml's block layouts)
+BYTES_PER_WEIGHT = {"f32": 4.0, "f16": 2.0, "bf16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32,
+                    "q4_1": 20 / 32, "q5_0": 22 / 32, "q5_1": 24 / 32}
+
+
+def _estimate_bytes(files: list[Path], quant: str) -> int:
+    """The GGUF's size from the safetensors headers (element counts, no tensor read)."""
+    import struct
+
+    n = 0
+    for f in files:
+        with open(f, "rb") as fh:
+            size = struct.unpack("<Q", fh.read(8))[0]
+            header = json.loads(fh.read(size))
+        for key, meta in header.items():
+            if key != "__metadata__":
+                count = 1
+                for d in meta["shape"]:
+                    count *= d
+                n += count
+    return int(n * BYTES_PER_WEIGHT[quant]) + (1 << 20)
+
+
+def _check_disk(folder: Path, need: int) -> None:
+    import shutil
+
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise InputError(f"the GGUF needs ~{need / 1e9:.2f} GB and {folder} has {free / 1e9:.2f} GB free",
+                         field="--out", value=str(folder),
+                         fix="free some space, write elsewhere with -o PATH, or pick a smaller --quant")
+
+
+def _write(tmp: Path, arch: str, arch_enum: Any, config: dict[str, Any], model_dir: Path,
+           files: list[Path], quant: str, name: str) -> tuple[int, str | None, str | None]:
+    import gguf
+    from safetensors import safe_open
+
+    n_layers = int(config["num_hidden_layers"])
+    names = gguf.get_tensor_name_map(arch_enum, n_layers)
     writer = gguf.GGUFWriter(str(tmp), arch)
     writer.add_file_type(int(getattr(gguf.LlamaFileType, WRITABLE[quant])))
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
-    _metadata(writer, arch, config, name or model_dir.name)
+    _metadata(writer, arch, config, name)
     template, eos = _tokenizer(writer, model_dir, config)
     tied = bool(config.get("tie_word_embeddings", False))
     count = 0
@@ -255,9 +304,7 @@ def convert(model_dir: str | Path, out_path: str | Path, *, quant: str = "f16",
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
-    tmp.replace(out_path)
-    return GgufResult(path=out_path, arch=arch, quant=quant, tensors=count,
-                      bytes=out_path.stat().st_size, chat_template=template, eos_token=eos)
+    return count, template, eos
 
 
 # ---------------------------------------------------------------------------- Ollama
