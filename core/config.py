@@ -307,9 +307,26 @@ def _looks_numeric(s: str) -> bool:
 
 # ---------------------------------------------------------------- YAML
 
+class _Dumper(yaml.SafeDumper):
+    """The safe dumper, writing strings with YAML line-break characters (NEL U+0085, U+2028,
+    U+2029) double-quoted and escaped: unquoted or single-quoted, PyYAML writes them raw and
+    reads them back as line breaks, so `sample_prompt: "\x85"` came back as a space (found by
+    the round-trip property test)."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if any(c in value for c in "\x85\u2028\u2029"):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    return dumper.represent_str(value)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def dump_yaml(data: dict[str, Any]) -> str:
-    """Readable YAML in the contract's key order (not sorted), block style."""
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    """Readable YAML in the contract's key order (not sorted), block style; reads back equal."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                     allow_unicode=True)
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
