@@ -89,6 +89,9 @@ class MethodSection(_Section):
     """fsdp: full_shard (like ZeRO-3) or shard_grad_op (like ZeRO-2)."""
     pipeline_stages: int = Field(1, ge=1)
     """pipeline: number of stages; world size must be stages x data groups."""
+    pipeline_layers: list[int] | None = None
+    """pipeline: decoder layers per stage, first to last (e.g. [6, 6, 6, 6, 5, 5, 5, 5] for 44
+    layers over 8 stages). Null: an even split, which the stages must divide."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass: far less memory, ~30 % more compute."""
     optimizer: Optimizer = "adamw"

@@ -338,7 +338,10 @@ def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *
     tokens_per_step = (cfg.train.micro_batch * cfg.train.grad_accum * max(1, data_parallel)
                        * cfg.data.block_size)
     overhead += cfg.train.grad_accum * sched.MICRO_BATCH_OVERHEAD_S["cpu" if on_cpu else "tpu" if tpu else "gpu"]
-    step_s = (tokens_per_step / rate + overhead) if rate > 0 else 0.0
+    bubble = 1.0
+    if cfg.method.parallel == "pipeline":  # GPipe: (stages - 1) of (micro batches + stages - 1) idle
+        bubble = (cfg.train.grad_accum + cfg.method.pipeline_stages - 1) / cfg.train.grad_accum
+    step_s = (tokens_per_step / rate * bubble + overhead) if rate > 0 else 0.0
     tps = tokens_per_step / step_s if step_s > 0 else 0.0
     kind = "cpu" if on_cpu else ("tpu" if tpu else "gpu")
     startup = sched.startup_seconds(weight_bytes=mem.weight_bytes(sp, setup), device=kind,
@@ -479,18 +482,12 @@ def problems_for(cfg: RunConfig, hw, sp, world: int) -> list[InputError]:  # noq
                               field="output.merge", value=True,
                               fix="set output.merge=false and run `ftwizard export RUN --merge`, "
                                   "which reloads the base in 16-bit"))
-    if m.parallel == "pipeline":
-        stages = m.pipeline_stages
-        if world % stages:
-            out.append(InputError(
-                f"world size {world} is not pipeline stages x data groups (stages={stages})",
-                field="method.pipeline_stages", value=stages,
-                fix=f"use a divisor of {world}: {', '.join(str(d) for d in _divisors(world))}"))
-        if sp.n_layers % stages:
-            out.append(InputError(
-                f"{sp.n_layers} layers do not split evenly into {stages} stages",
-                field="method.pipeline_stages", value=stages,
-                fix=f"use one of {', '.join(str(d) for d in _divisors(sp.n_layers) if d <= max(world, 1))}"))
+    if m.parallel == "pipeline":  # the pipeline backend's own layout rules (issue 19)
+        from ftwizard.core import pipeline_layout
+
+        out += pipeline_layout.problems(model_type=sp.model_type, n_layers=sp.n_layers,
+                                        world=world, stages=m.pipeline_stages,
+                                        explicit=m.pipeline_layers, kind=m.kind)
     if m.offload_params and not (m.parallel == "deepspeed" and m.zero_stage == 3):
         out.append(InputError("parameter offload needs DeepSpeed ZeRO-3",
                               field="method.offload_params", value=True,

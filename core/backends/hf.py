@@ -75,10 +75,6 @@ def setup_distributed(cfg: Any) -> Dist:
     if par == "jax":
         raise InputError("method.parallel=jax runs on the JAX backend, not this one",
                          field="method.parallel", value=par, fix="launch with `ftwizard run`")
-    if par == "pipeline":
-        raise InputError("pipeline parallelism is not available in the PyTorch backend",
-                         field="method.parallel", value=par,
-                         fix="use deepspeed (ZeRO-3) or fsdp to spread a large model")
     cpu = not torch.cuda.is_available()
     if par == "deepspeed" and "RANK" not in os.environ:
         os.environ.update({"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1",
@@ -472,6 +468,10 @@ def train(cfg: Any, run_dir: Path, *, resume: bool = False, writer: ev.EventWrit
 
 
 def _train(cfg: Any, run_dir: Path, *, resume: bool, writer: Any, log: Any) -> Outcome:
+    if cfg.method.parallel == "pipeline":  # stages x replicas: its own loop (backends/pipeline.py)
+        from ftwizard.core.backends import pipeline
+
+        return pipeline.train(cfg, run_dir, resume=resume, writer=writer, log=log)
     dist = setup_distributed(cfg)
     if not dist.main:
         writer = None
