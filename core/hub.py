@@ -141,7 +141,8 @@ def model_card(run_dir: str | Path) -> str:
     base_meta = base if REPO_ID.match(base) else None
     loss = _final_loss(d)
     adapter = method.get("kind") in ("lora", "qlora")
-    kind = {"full": "full fine-tuning", "lora": "LoRA", "qlora": f"QLoRA {method.get('quant_bits') or 4}-bit"}
+    kind = {"full": "full fine-tuning", "lora": "LoRA",
+            "qlora": f"QLoRA {method.get('quant_bits') or 4}-bit"}.get(method.get("kind", "full"), "full fine-tuning")
     front = {"library_name": "peft" if adapter else "transformers", "tags": ["ftwizard", "fine-tuned"]}
     if base_meta:
         front["base_model"] = base_meta
@@ -152,7 +153,7 @@ def model_card(run_dir: str | Path) -> str:
         "| | |", "|---|---|",
         f"| base model | `{base}` |",
         f"| objective | {train.get('objective') or 'sft'} |",
-        f"| method | {kind.get(method.get('kind'), method.get('kind'))}, parallel {method.get('parallel', 'none')} |",
+        f"| method | {kind}, parallel {method.get('parallel', 'none')} |",
         f"| data | {', '.join(sources) or '-'} |",
         f"| steps | {status.get('step', '-')} of {status.get('total') or '-'} |",
         f"| final training loss | {f'{loss:.4f}' if isinstance(loss, (int, float)) else '-'} |",
@@ -168,8 +169,14 @@ def model_card(run_dir: str | Path) -> str:
 def push(run_dir: str | Path, repo_id: str, *, folder: Path, private: bool = False) -> str:
     """Upload `folder` (the merged model or the adapter) with the model card; returns its URL."""
     check_repo_id(repo_id, field="--push")
+    from huggingface_hub import HfApi, get_token
+
+    if not get_token():
+        raise InputError("pushing needs a Hugging Face token with write access", field="--push",
+                         value=repo_id,
+                         fix="set HF_TOKEN to a write token (Hub settings > Access Tokens) or run "
+                             "`hf auth login`; ftwizard never stores it")
     _require_online("push", "--push", repo_id)
-    from huggingface_hub import HfApi
 
     card = folder / "README.md"
     card.write_text(model_card(run_dir), encoding="utf-8")

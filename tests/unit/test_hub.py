@@ -1,19 +1,16 @@
-"""The Hub only when asked: `ftwizard models pull`, plan after --config-only, push's model card.
+"""The Hub only when asked: `ftwizard models pull`, plan after --config-only, push with its card.
 
-huggingface_hub's real client talks to a small Hub on 127.0.0.1 (the real one is out of reach
-here): HEAD/GET of /ORG/NAME/resolve/main/config.json, and the error codes the Hub sends for gated
-and missing repositories. Offline is tested for real: this machine has no route to huggingface.co.
+huggingface_hub's real client, unchanged, talks to a small Hub on 127.0.0.1 (tests/hub_server.py:
+the real one is out of reach here). Offline is tested for real: this machine has no route to
+huggingface.co.
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -25,52 +22,27 @@ CONFIG = json.dumps({
     "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16,
     "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 8192,
     "rms_norm_eps": 1e-5, "tie_word_embeddings": True}).encode()
-
-
-class _Hub(http.server.BaseHTTPRequestHandler):
-    requests: list[str] = []
-
-    def _answer(self, body: bool) -> None:
-        _Hub.requests.append(f"{self.command} {self.path}")
-        if self.path.startswith("/org/gated/"):
-            self.send_response(401)
-            self.send_header("X-Error-Code", "GatedRepo")
-            self.end_headers()
-            return
-        if not self.path.startswith("/org/small/resolve/main/config.json"):
-            self.send_response(404)
-            self.send_header("X-Error-Code", "RepoNotFound")
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("X-Repo-Commit", "a" * 40)
-        self.send_header("ETag", f'"{hashlib.sha1(CONFIG).hexdigest()}"')
-        self.send_header("Content-Length", str(len(CONFIG)))
-        self.end_headers()
-        if body:
-            self.wfile.write(CONFIG)
-
-    def do_HEAD(self) -> None:  # noqa: N802 - http.server's names
-        self._answer(False)
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._answer(True)
-
-    def log_message(self, *args) -> None:  # noqa: ANN002
-        pass
+TOKEN = "hf_" + "t" * 34
 
 
 @pytest.fixture
 def hub(tmp_path: Path):  # noqa: ANN201
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _Hub.requests = []
-    env = dict(os.environ, HF_ENDPOINT=f"http://127.0.0.1:{server.server_address[1]}",
-               HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="0", HF_HUB_DISABLE_TELEMETRY="1")
-    env.pop("HF_HUB_CACHE", None)
-    yield env
-    server.shutdown()
+    """A local Hub (tests/hub_server.py) holding org/small (config, weights, tokenizer) and a gated
+    org/gated; the environment points huggingface_hub's real client at it."""
+    from hub_server import Hub
+
+    h = Hub().start()
+    h.repos["org/small"] = {"config.json": CONFIG, "model.safetensors": b"w" * 4096,
+                            "tokenizer.json": b"{}", "notes.bin": b"x"}
+    h.repos["org/gated"] = {"config.json": CONFIG}
+    h.gated.add("org/gated")
+    env = dict(os.environ, HF_ENDPOINT=h.url, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="0",
+               HF_HUB_DISABLE_TELEMETRY="1")
+    for k in ("HF_HUB_CACHE", "HF_TOKEN"):
+        env.pop(k, None)
+    h.env = env
+    yield h
+    h.stop()
 
 
 def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -78,18 +50,18 @@ def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:
                           text=True, env=env, timeout=120)
 
 
-def test_config_only_pull_then_plan(hub: dict, tmp_path: Path) -> None:
+def test_config_only_pull_then_plan(hub, tmp_path: Path) -> None:
     cfg = tmp_path / "small.yaml"
     cfg.write_text("version: 1\nname: small\nmodel: {name: org/small}\nmethod: {kind: lora}\n"
                    "hardware: {target: RTX 4090}\ndata: {sequences: 1000, block_size: 1024}\n")
-    before = _cli(hub, "plan", str(cfg))
+    before = _cli(hub.env, "plan", str(cfg))
     assert before.returncode == 2 and "models pull org/small --config-only" in before.stderr
-    assert not any("config.json" in r for r in _Hub.requests)      # planning never downloads
-    pulled = _cli(hub, "models", "pull", "org/small", "--config-only")
+    assert not any("config.json" in r for r in hub.requests)       # planning never downloads
+    pulled = _cli(hub.env, "models", "pull", "org/small", "--config-only")
     assert pulled.returncode == 0, pulled.stderr
-    assert any(r.startswith("GET /org/small/resolve/main/config.json") for r in _Hub.requests)
-    assert not any("safetensors" in r for r in _Hub.requests)      # only config.json
-    after = _cli(hub, "plan", str(cfg), "--json")
+    assert any(r.startswith("GET /org/small/resolve/main/config.json") for r in hub.requests)
+    assert not any("safetensors" in r for r in hub.requests)       # only config.json
+    after = _cli(hub.env, "plan", str(cfg), "--json")
     assert after.returncode == 0, after.stderr
     assert json.loads(after.stdout)["model"]["id"] == "org/small"
 
@@ -97,8 +69,8 @@ def test_config_only_pull_then_plan(hub: dict, tmp_path: Path) -> None:
 @pytest.mark.parametrize("repo,words", [("org/gated", ["gated", "HF_TOKEN"]),
                                         ("org/nothing", ["no repository org/nothing"]),
                                         ("not-an-id", ["ORG/NAME"])])
-def test_hub_refusals_are_messages(hub: dict, repo: str, words: list[str]) -> None:
-    res = _cli(hub, "models", "pull", repo, "--config-only")
+def test_hub_refusals_are_messages(hub, repo: str, words: list[str]) -> None:
+    res = _cli(hub.env, "models", "pull", repo, "--config-only")
     assert res.returncode == 2 and "Traceback" not in res.stderr
     for w in words:
         assert w in res.stderr
@@ -138,12 +110,45 @@ def test_model_card_records_the_run_without_secrets(tmp_path: Path, monkeypatch)
     assert fake not in card
 
 
-def test_push_offline_is_a_message_and_writes_nothing(tmp_path: Path) -> None:
+def _finished_run(tmp_path: Path) -> Path:
     run = tmp_path / "run"
     (run / "final").mkdir(parents=True)
+    (run / "final" / "config.json").write_text('{"model_type": "llama"}')
+    (run / "final" / "model.safetensors").write_bytes(b"m" * 2048)
     (run / "config.yaml").write_text("version: 1\nname: r\nmodel: {name: gpt2}\n")
-    env = dict(os.environ, HF_HUB_OFFLINE="0")
+    return run
+
+
+def test_full_pull_downloads_the_model_files(hub) -> None:
+    res = _cli(hub.env, "models", "pull", "org/small")
+    assert res.returncode == 0, res.stderr
+    folder = Path(res.stdout.strip().split(": ", 1)[1])
+    assert (folder / "model.safetensors").read_bytes() == b"w" * 4096
+    assert (folder / "tokenizer.json").is_file() and not (folder / "notes.bin").exists()
+
+
+def test_push_uploads_model_and_card_and_reads_back(hub, tmp_path: Path) -> None:
+    run = _finished_run(tmp_path)
+    env = dict(hub.env, HF_TOKEN=TOKEN)
+    res = _cli(env, "export", str(run), "--push", "me/my-model", "--private")
+    assert res.returncode == 0, res.stderr
+    pushed = hub.repos["me/my-model"]
+    assert pushed["model.safetensors"] == b"m" * 2048 and b"ftwizard" in pushed["README.md"]
+    assert f"Bearer {TOKEN}" in hub.tokens                            # sent to the Hub ...
+    for f in run.rglob("*"):                                          # ... never written
+        assert not f.is_file() or TOKEN.encode() not in f.read_bytes(), f
+    back = _cli(hub.env, "models", "pull", "me/my-model")
+    assert back.returncode == 0, back.stderr
+    folder = Path(back.stdout.strip().split(": ", 1)[1])
+    assert (folder / "model.safetensors").read_bytes() == b"m" * 2048
+
+
+def test_push_without_token_or_offline_is_a_message_and_writes_nothing(hub, tmp_path: Path) -> None:
+    run = _finished_run(tmp_path)
+    res = _cli(hub.env, "export", str(run), "--push", "me/my-model")
+    assert res.returncode == 2 and "HF_TOKEN" in res.stderr and "Traceback" not in res.stderr
+    env = dict(os.environ, HF_HUB_OFFLINE="0", HF_TOKEN=TOKEN, HF_HOME=str(tmp_path / "hf"))
     env.pop("HF_ENDPOINT", None)
     res = _cli(env, "export", str(run), "--push", "me/my-model")
     assert res.returncode == 2 and "out of reach" in res.stderr and "Traceback" not in res.stderr
-    assert not (run / "final" / "README.md").exists()
+    assert not (run / "final" / "README.md").exists() and "me/my-model" not in hub.repos
