@@ -180,8 +180,6 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
     if "block_size" not in m.seen and "max_seq_length" not in m.seen:
         m.default("data.block_size", 1024, "run_clm's block_size is the model's context, at most 1024")
     m.default("data.mode", "corpus", "run_clm concatenates the texts and cuts them into block_size blocks")
-    if m.has("lora_r") or m.has("use_peft"):
-        m.drop("lora_r", "peft settings are not TrainingArguments; import them by hand")
     training_args(m, base, "TrainingArguments")
     m.finish()
     return m

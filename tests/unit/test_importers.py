@@ -302,6 +302,9 @@ def test_plan_reads_the_foreign_file_and_names_the_format() -> None:
     d = json.loads(r.stdout)
     assert d["name"] == "axolotl_full_fsdp"
     assert d["steps"]["total"] == 500                      # max_steps carried
+    r = ftw("plan", str(FIX / "axolotl_full_fsdp.yaml"), "--target", "A100-80GB x8", "--json",
+            "--set", "train.max_steps=7")
+    assert json.loads(r.stdout)["steps"]["total"] == 7     # --set applies on top of the import
 
 
 def test_run_dry_run_on_an_axolotl_file(tmp_path: Path) -> None:
@@ -383,3 +386,14 @@ def test_any_wrong_value_is_an_input_error_never_a_crash(fixture: str) -> None:
                 refused += 1
                 assert str(path) in err.render(), err.render()
     assert refused > 0
+
+
+def test_edit_reads_the_foreign_file_and_leaves_it_alone(tmp_path: Path) -> None:
+    """`ftwizard edit` loads an axolotl file through the importer (the note names the format); with
+    no terminal to ask on it stops with exit 2, and the axolotl file is byte-for-byte unchanged."""
+    src = tmp_path / "ax.yaml"
+    src.write_bytes((FIX / "axolotl_full_fsdp.yaml").read_bytes())
+    r = ftw("edit", str(src), "--plain", cwd=tmp_path)
+    assert r.returncode == 2 and "terminal" in r.stderr and "Traceback" not in r.stderr
+    assert "read as an axolotl config" in r.stderr
+    assert src.read_bytes() == (FIX / "axolotl_full_fsdp.yaml").read_bytes()
