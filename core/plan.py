@@ -117,6 +117,7 @@ class Plan:
             "validation_sequences": self.validation_sequences,
             "problems": [{"field": p.field, "message": p.message, "fix": p.fix} for p in self.problems],
             "shortfalls": self.shortfalls(),
+            "near_misses": list(self.near_misses),
             "warnings": list(self.warnings),
             "notes": list(self.notes),
             "fits": self.fits,

@@ -182,7 +182,8 @@ def describe_schedule(train, steps: "Steps") -> str:  # noqa: ANN001 - TrainSect
     rate after warmup, so it is never written as a decay to 0."""
     warm = f"warmup {steps.warmup}, " if steps.warmup else ""
     if train.scheduler == "constant":
-        return f"{warm}then constant lr {train.lr:g} for {steps.anneal} steps"
+        after = f" for {steps.anneal} steps" if steps.anneal else ""
+        return f"{warm}{'then ' if warm else ''}constant lr {train.lr:g}{after}"
     end = train.end_lr if train.end_lr is not None else 0
     return f"{warm}{train.scheduler} anneal {steps.anneal}, lr {train.lr:g} -> {end:g}"
 
