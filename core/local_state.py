@@ -65,10 +65,26 @@ def atomic_write(path: str | Path, data: str | bytes, *, mode: int | None = None
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, p)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.errno is not None:
+            # name the file the user knows, not our temporary one
+            raise OSError(err.errno, err.strerror, str(p)) from err
         raise
+
+
+def overwrite_in_place(path: str | Path, data: str) -> None:
+    """Last resort on a full disk, when a new temporary file cannot be created: rewrite the small
+    existing file's own blocks (no new space needed while it does not grow past them). Not atomic:
+    a reader may see half of it for a moment, and reads it defensively."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        raw = data.encode("utf-8")
+        os.write(fd, raw)
+        os.ftruncate(fd, len(raw))
+    finally:
+        os.close(fd)
 
 
 def append_line(path: str | Path, line: str) -> None:
