@@ -5,6 +5,7 @@ message replaces the layout, and leaves when the terminal grows."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -266,3 +267,32 @@ async def test_run_screen_wraps_long_log_lines_and_header(workdir: Path) -> None
         await pilot.pause()
         header = app.screen.query_one("#run-header")
         assert header.region.height >= 2      # wrapped, not cut at the right edge
+
+
+async def test_key_bar_wraps_instead_of_cutting() -> None:
+    """Review's ten keys at 80 columns fit one line; at 60 they take two, none lost."""
+    from ftwizard.tui.widgets.keybar import KeyBar, key_items
+
+    app = make_app(step="review")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        bar = app.screen.query_one(KeyBar)
+        items = key_items(app.screen)
+        assert {what for _, what, _ in items} >= {"next", "launch", "dry run", "help", "quit"}
+        assert bar.region.height == 1
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause()
+        await pilot.pause()
+        bar = app.screen.query_one(KeyBar)
+        shown = str(bar.render())
+        assert bar.region.height == 2, repr(shown)
+        assert all(f"{key} {what}" in shown for key, what, _ in items), shown
+        assert all(len(line) <= bar.size.width for line in shown.splitlines())
+
+
+def test_short_path_is_relative_under_the_working_folder(workdir: Path) -> None:
+    from ftwizard.tui.widgets.paths import short_path
+
+    assert short_path(workdir / "runs" / "my-run") == str(Path("runs") / "my-run")
+    assert short_path(Path.home() / "elsewhere" / "x") == f"~{os.sep}elsewhere{os.sep}x"
+    assert short_path("/") == "/"

@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ftwizard.tui.screens.step import StepScreen
+from ftwizard.tui.widgets.paths import short_path
 
 
 def highlight_yaml(text: str) -> Text:
@@ -67,7 +68,8 @@ class ReviewScreen(StepScreen):
             head.append(files.command + "\n", style="cyan")
             head.append("run dir: ", style="bold")
             made = ["stdout.log", "events.jsonl", "status.json", "checkpoints/", "final/"]
-            head.append(f"{run_dir}/  " + " ".join(sorted(files.files, key=_file_order) + made) + "\n")
+            head.append(f"{short_path(run_dir)}/  "   # relative: fits 80 columns
+                        + " ".join(sorted(files.files, key=_file_order) + made) + "\n")
         yaml_text = highlight_yaml(cfg.to_yaml())
         self.query_one("#review-yaml", Static).update(Group(head, yaml_text))
 

@@ -18,10 +18,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Log, Static
 
 from ftwizard.tui.widgets.charts import bar
 from ftwizard.tui.widgets.loss_chart import LossChart
+from ftwizard.tui.widgets.keybar import KeyBar
 from ftwizard.tui.widgets.wrap_log import WrappingLog
 
 GiB = 1024**3
@@ -106,7 +107,7 @@ class RunScreen(Screen):
             yield LossChart(id="run-loss")
             yield Static("", id="run-memory")
         yield WrappingLog(id="run-log", max_lines=2000, auto_scroll=True)  # wraps at 80 columns
-        yield Footer()
+        yield KeyBar()   # the footer's keys, wrapped (not cut) when they need two lines
 
     def on_mount(self) -> None:
         self.query_one("#run-loss").border_title = "Loss"

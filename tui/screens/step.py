@@ -16,11 +16,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ftwizard.core import questions as q
 from ftwizard.tui.widgets.estimate import EstimatePanel
 from ftwizard.tui.widgets.field_row import FieldRow
+from ftwizard.tui.widgets.keybar import KeyBar
 from ftwizard.tui.widgets.stepbar import StepBar
 
 TITLES = [s.title for s in q.STEPS] + ["Run"]
@@ -65,7 +66,7 @@ class StepScreen(Screen):
                 yield Static("", id="help")
             with VerticalScroll(id="estimate-box"):
                 yield EstimatePanel(id="estimate")
-        yield Footer()
+        yield KeyBar()   # the footer's keys, wrapped onto two lines when narrow
 
     @property
     def help_title(self) -> str:
