@@ -421,9 +421,10 @@ def correct(plan: Any) -> Correction | None:
     calibrated = int(m.per_device_bytes * ratio)
     note = f"memory corrected x{ratio:.2f} by {describe(rec)}: {calibrated / 1024**3:.2f} GiB"
     usable_bytes = m.capacity_bytes - m.margin_bytes
-    if m.fits and calibrated > usable_bytes:
+    need = int(getattr(m, "needed_bytes", 0) or m.per_device_bytes) * ratio  # the verdict's figure
+    if m.fits and need > usable_bytes:
         note += " -- by that measurement it would NOT fit"
-    elif not m.fits and calibrated <= usable_bytes:
+    elif not m.fits and need <= usable_bytes:
         note += " -- by that measurement it would fit"
     corr = Correction(ratio=ratio, calibrated_bytes=calibrated, record=rec, note=note)
     m.calibrated_bytes = calibrated  # type: ignore[attr-defined] - read by the UI and to_dict
