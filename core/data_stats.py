@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -161,10 +160,13 @@ def inspect(data: DataSection, tokenizer: Any = None, *, seed: int = 42,
     stats = stats_from(analyse(data, enc, seed=seed, exact=exact, progress=progress,
                                cancel=cancel))
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(stats.to_dict()))
-        tmp.replace(path)
+        from ftwizard.core.local_state import atomic_write
+
+        try:  # the cache only saves time: one that cannot be written (full disk) is skipped
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, json.dumps(stats.to_dict()), sync=False)
+        except OSError:
+            pass
     if progress is not None:
         progress(1.0)
     return stats
