@@ -47,7 +47,10 @@ def _section(node: Any, screen: Screen) -> str:
 
     if isinstance(node, FieldRow):
         return "this field"
-    return "scrolling" if node.__class__.__name__.endswith("Scroll") else "this box"
+    actions = [b.action for _, b in node._bindings]
+    if actions and all(a.startswith(("scroll_", "page_")) for a in actions):
+        return "scrolling"      # a list, the log, the panel: its dozen scroll keys fold to one
+    return "this box"
 
 
 def _keys_text(keys: list[str]) -> tuple[str, ...]:
@@ -120,7 +123,7 @@ def _fold_scrolling(lines: list[KeyLine]) -> list[KeyLine]:
     if len(scroll) <= 2:
         return lines
     keys = tuple(k for ln in scroll for k in ln.keys)
-    folded = KeyLine("scrolling", keys, "scroll the list", True, shown=False)
+    folded = KeyLine("scrolling", keys, "scroll the focused pane", True, shown=False)
     return [ln for ln in lines if ln.section != "scrolling"] + [folded]
 
 
