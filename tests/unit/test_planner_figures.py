@@ -380,3 +380,29 @@ def test_host_terms_are_documented_with_their_source() -> None:
         assert term in doc
     assert "estimate_zero3_model_states_mem_needs" in doc and "shard by shard" in doc
     assert math.isclose(mem.DS_BUFFER_FACTOR, 1.5)
+
+
+def test_disk_binds_too_and_its_fixes_free_disk() -> None:
+    """Checkpoints kept + the final model must fit the disk the run writes to."""
+    import dataclasses
+
+    from ftwizard.core.hardware import detect
+
+    cpu = detect(libraries=False)
+    assume_cpu = cpu.is_cpu_only
+    if not assume_cpu:
+        pytest.skip("plans this CPU-only machine's disk")
+
+    cfg = parse_config("model: {name: tiny-llama, dtype: fp32}\nmethod: {kind: full}\n"
+                       "data: {block_size: 32, sequences: 100}\ntrain: {keep_checkpoints: 3}")
+    roomy = make_plan(cfg, hardware=dataclasses.replace(cpu, disk_free=10**12))
+    ckpt = roomy.checkpoint_bytes
+    assert roomy.disk_fits and roomy.disk_bytes == 4 * ckpt
+    hw = dataclasses.replace(cpu, disk_free=3 * ckpt)
+    p = make_plan(cfg, hardware=hw)
+    assert not p.fits and p.memory.fits and not p.disk_fits
+    assert [s["field"] for s in p.shortfalls()] == ["train.keep_checkpoints"]
+    assert p.memory.suggestions and all("disk" in s["frees"] for s in p.memory.suggestions)
+    assert p.memory.suggestions[0]["set"] == {"train.keep_checkpoints": 1}
+    fixed = make_plan(apply_suggestion(cfg, p.memory.suggestions[0]), hardware=hw)
+    assert fixed.fits
