@@ -144,7 +144,9 @@ class WizardApp(App[int]):
 
     def on_mount(self) -> None:
         if self.detect_hw:
-            self.detect_hardware()
+            # after the first paint: the detection thread (NVML, psutil, package metadata)
+            # shares the GIL with the UI, and the first frame should not wait for it
+            self.call_after_refresh(self.detect_hardware)
         self.replan()
         if self.run_dir is not None:
             from ftwizard.tui.screens.run import RunScreen
