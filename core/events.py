@@ -20,6 +20,7 @@ Every event also has ``type`` and ``time`` (unix seconds).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -30,6 +31,7 @@ from typing import Any
 EVENTS_FILE = "events.jsonl"
 STATUS_FILE = "status.json"
 STOP_FILE = "stop"
+PLAN_FILE = "plan.json"
 
 EVENT_TYPES = ("start", "step", "eval", "checkpoint", "log", "end")
 END_STATUSES = ("finished", "failed", "stopped", "oom")
@@ -70,6 +72,75 @@ class EventWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# The one shape of a `start` event, whichever backend writes it (keys it does not know are null;
+# backend-specific facts, e.g. the JAX mesh or the pipeline layout, come after them).
+START_KEYS = ("run", "config", "method", "parallel", "precision", "world_size", "epochs",
+              "sequences", "dropped_samples", "planned_steps", "total_steps", "resumed_from",
+              "model", "plan", "pid")
+
+
+def emit_start(writer: "EventWriter", **fields: Any) -> dict[str, Any]:
+    """The `start` event: START_KEYS in order, then the backend's own extras."""
+    body = {k: fields.pop(k, None) for k in START_KEYS}
+    if body["pid"] is None:
+        body["pid"] = os.getpid()
+    return writer.emit("start", **body, **fields)
+
+
+def end_run(run_dir: str | Path, *, status: str, exit_code: int, step: int,
+            total: int | None = None, message: str | None = None, suggestion: str | None = None,
+            peak_mem: int | None = None, estimate_mem: int | None = None,
+            last_log_lines: list[str] | None = None, writer: "EventWriter | None" = None,
+            pid: int | None = None, **extra: Any) -> dict[str, Any]:
+    """The `end` event and the final status.json: the only place either is written, whoever ends
+    the run (the training entry, `ftwizard stop --force`, the supervisor after a silent death)."""
+    if status not in END_STATUSES:
+        raise ValueError(f"unknown end status {status!r}; expected one of {END_STATUSES}")
+    d = Path(run_dir)
+    fields = dict(status=status, exit_code=exit_code, step=step, message=message,
+                  suggestion=suggestion, peak_mem=peak_mem, estimate_mem=estimate_mem,
+                  last_log_lines=last_log_lines, **extra)
+    event: dict[str, Any] = {"type": "end", **fields}
+    try:
+        if writer is not None:
+            event = writer.emit("end", **fields)
+        else:
+            with EventWriter(d / EVENTS_FILE) as w:
+                event = w.emit("end", **fields)
+    except OSError:
+        # A full disk: a short event (without the log lines) through a fresh handle usually still
+        # fits in the file's last block; status.json carries the message too.
+        if writer is not None:
+            with contextlib.suppress(OSError, ValueError):
+                writer.close()
+        fields.pop("last_log_lines", None)
+        with contextlib.suppress(OSError, ValueError), EventWriter(d / EVENTS_FILE) as w:
+            event = w.emit("end", **fields)
+    status_extra = {k: v for k, v in extra.items() if k == "killed"}
+    try:
+        write_status(d, status, step=step, total=total, pid=pid, exit_code=exit_code,
+                     message=message, **status_extra)
+    except OSError:  # no room for a new file: rewrite the old status.json's own block instead
+        from ftwizard.core.local_state import overwrite_in_place
+
+        body = {"state": status, "pid": pid if pid is not None else os.getpid(), "step": step,
+                "total": total, "updated": round(time.time(), 3), "exit_code": exit_code,
+                "message": message, **status_extra}
+        with contextlib.suppress(OSError):
+            overwrite_in_place(d / STATUS_FILE, json.dumps(body, default=_jsonable))
+    return event
+
+
+def read_plan(run_dir: str | Path) -> dict[str, Any] | None:
+    """plan.json as launch.render wrote it: the plan this run was launched with. Backends and the
+    training entry read it; they never plan again."""
+    try:
+        data = json.loads((Path(run_dir) / PLAN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _jsonable(value: Any) -> Any:

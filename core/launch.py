@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from ftwizard.core import launch_cluster as lc
+from ftwizard.core.events import PLAN_FILE
 from ftwizard.core.config import RunConfig
 
 DS_CONFIG = "ds_config.json"
@@ -156,23 +157,6 @@ def fsdp_settings(cfg: RunConfig) -> dict[str, Any]:
     if layer:
         out["fsdp_transformer_layer_cls_to_wrap"] = layer
     return out
-
-
-def fsdp_trainer_options(cfg: RunConfig) -> dict[str, Any]:
-    """The same FSDP settings as TrainingArguments(fsdp=..., fsdp_config=...) for the Trainer."""
-    s = fsdp_settings(cfg)
-    mode = "full_shard" if cfg.method.fsdp == "full_shard" else "shard_grad_op"
-    conf: dict[str, Any] = {
-        "backward_prefetch": "backward_pre",
-        "forward_prefetch": False,
-        "use_orig_params": True,
-        "sync_module_states": True,
-        "cpu_ram_efficient_loading": True,
-        "activation_checkpointing": cfg.method.gradient_checkpointing,
-    }
-    if "fsdp_transformer_layer_cls_to_wrap" in s:
-        conf["transformer_layer_cls_to_wrap"] = [s["fsdp_transformer_layer_cls_to_wrap"]]
-    return {"fsdp": f"{mode} auto_wrap", "fsdp_config": conf}
 
 
 def mixed_precision(cfg: RunConfig, cpu: bool) -> str:
@@ -345,7 +329,6 @@ def default_nproc(cfg: RunConfig, hw: Any) -> int:
 CONFIG_FILE = "config.yaml"
 LAUNCH_FILE = "launch.sh"
 HARDWARE_FILE = "hardware.json"
-PLAN_FILE = "plan.json"
 EXECUTABLE = frozenset({LAUNCH_FILE, lc.SBATCH, lc.TPU_SCRIPT})
 # launch.sh's own folder: the run dir wherever it has been copied or moved.
 RUN_DIR_LINE = 'RUN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"'

@@ -544,12 +544,8 @@ def stop_run(run_dir: str | Path, force: bool = False) -> str:
             stop_file.unlink()
         step = int(st.get("step") or 0)
         message = f"killed at step {step} (`ftwizard stop` twice or --force); newest checkpoint kept"
-        with ev.EventWriter(d / ev.EVENTS_FILE) as w:
-            w.emit("end", status="stopped", exit_code=137, step=step, message=message,
-                   suggestion=None, peak_mem=None, estimate_mem=None,
-                   last_log_lines=ev.tail_lines(d / LOG_FILE, 20))
-        ev.write_status(d, "stopped", step=step, total=st.get("total"), pid=0, exit_code=137,
-                        message=message, killed=True)
+        ev.end_run(d, status="stopped", exit_code=137, step=step, total=st.get("total"), pid=0,
+                   message=message, last_log_lines=ev.tail_lines(d / LOG_FILE, 20), killed=True)
         return "killed"
     stop_file.write_text(f"requested {time.time():.3f}\n")
     # SIGTERM the training itself (rank 0): its handler sets the same flag the stop file does, and

@@ -100,13 +100,9 @@ def _write_end(run_dir: Path, code: int, stop_requested: bool) -> None:
     else:
         status = "failed"
         message = f"training {how} without reporting its end"
-    exit_code = code if code >= 0 else 128 + (-code)
-    with ev.EventWriter(run_dir / ev.EVENTS_FILE) as w:
-        w.emit("end", status=status, exit_code=exit_code, step=step, message=message,
-               suggestion=None, peak_mem=None, estimate_mem=None,
+    ev.end_run(run_dir, status=status, exit_code=code if code >= 0 else 128 + (-code), step=step,
+               total=st.get("total"), message=message,
                last_log_lines=ev.tail_lines(run_dir / LOG_FILE, 20))
-    ev.write_status(run_dir, status, step=step, total=st.get("total"), pid=os.getpid(),
-                    exit_code=exit_code, message=message)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """`python -m ftwizard.core.train RUN_DIR [--resume]`: the training process of one run.
 
-Launched directly, or under torchrun, the deepspeed launcher or accelerate launch. Whatever
-happens, rank 0 leaves an `end` event and a final status.json: finished, stopped (SIGTERM or a
-RUN_DIR/stop file; a checkpoint is saved first), oom (with the planner's cheapest fix), or failed
-(with the exit code and the last lines of the log). A UI that tails events.jsonl therefore never
-waits for a run that is already dead.
+Launched directly, or under torchrun, the deepspeed launcher or accelerate launch. :func:`run_entry`
+is the wrapper both backends run in (PyTorch here, JAX in core/backends/jax.py): whatever happens,
+the lead process leaves exactly one `end` event and a final status.json: finished, stopped
+(SIGTERM or a RUN_DIR/stop file; a checkpoint is saved first), oom (with the plan's cheapest fix),
+or failed (with the exit code and the last lines of the log). A UI that tails events.jsonl
+therefore never waits for a run that is already dead. The plan is read from the run dir's
+plan.json (launch.render wrote it): nothing here plans again.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ftwizard.core import events as ev
 from ftwizard.core.local_state import disk_problem
@@ -56,29 +58,20 @@ def is_oom(err: BaseException) -> bool:
     return isinstance(err, RuntimeError) and any(m in text for m in OOM_MARKERS)
 
 
-def oom_suggestion(cfg: Any) -> tuple[str | None, int | None]:
-    """The planner's first fit suggestion and its per-device estimate, if the planner can say."""
-    try:
-        from ftwizard.core.plan import make_plan
-
-        plan = make_plan(cfg)
-        sug = plan.memory.suggestions[0] if plan.memory.suggestions else None
-        text = None
-        if sug:
-            sets = " ".join(f"--set {k}={v}" for k, v in (sug.get("set") or {}).items())
-            text = f"{sug.get('text', '')} ({sets})" if sets else sug.get("text")
-        return text, int(plan.memory.per_device_bytes)
-    except Exception:  # noqa: BLE001 - a missing suggestion must not hide the OOM itself
-        return None, None
-
-
-def estimate_memory(cfg: Any) -> int | None:
-    try:
-        from ftwizard.core.plan import make_plan
-
-        return int(make_plan(cfg).memory.per_device_bytes)
-    except Exception:  # noqa: BLE001 - informative only
+def oom_suggestion(plan: dict[str, Any] | None) -> str | None:
+    """The plan's first fit suggestion, as `--set` flags (from plan.json)."""
+    sugs = ((plan or {}).get("memory") or {}).get("suggestions") or []
+    if not sugs:
         return None
+    sug = sugs[0]
+    sets = " ".join(f"--set {k}={v}" for k, v in (sug.get("set") or {}).items())
+    return f"{sug.get('text', '')} ({sets})" if sets else sug.get("text")
+
+
+def estimate_memory(plan: dict[str, Any] | None) -> int | None:
+    """The plan's per-device estimate in bytes (from plan.json)."""
+    value = ((plan or {}).get("memory") or {}).get("per_device_bytes")
+    return int(value) if isinstance(value, (int, float)) else None
 
 
 def last_log_lines(run_dir: Path, tail: LogTail, n: int = 20) -> list[str]:
@@ -117,6 +110,72 @@ def final_model_guard(run_dir: Path) -> str | None:
             "train.max_steps=N` or `--epochs N` (final/ is kept as final-step<N>/)")
 
 
+def run_entry(run_dir: Path, *, resume: bool, lead: bool,
+              train: Callable[[Any, "ev.EventWriter | None", Callable[[str], None]], Any],
+              memory: Callable[[], dict[str, Any]],
+              oom: Callable[[BaseException], bool] = is_oom) -> int:
+    """Load the config, call `train(cfg, writer, log)` (a backend's train, returning an Outcome)
+    and end the run: exactly one `end` event and status.json from the lead process, whatever
+    happened. `memory()` gives the end event's peak figures (the backend knows its counters).
+    Returns the exit code: 0 finished or stopped, 1 failed, 2 bad input, 3 out of memory."""
+    from ftwizard.core.config import load_config
+    from ftwizard.core.errors import FtwizardError
+
+    refusal = final_model_guard(run_dir)
+    if refusal:   # before any event or status: the finished run's record stays as it is
+        print(f"error: {refusal}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT
+    tail = LogTail()
+    writer = ev.EventWriter(run_dir / ev.EVENTS_FILE) if lead else None
+    total = None
+    if writer is not None:
+        with contextlib.suppress(OSError):  # a full disk is reported by the end event below
+            ev.write_status(run_dir, "running", step=0)
+    try:
+        cfg = load_config(run_dir / "config.yaml")
+        out = train(cfg, writer, tail)
+        total = out.total
+        end: dict[str, Any] = {"status": out.status, "exit_code": 0, "step": out.step,
+                               "sample": out.sample}
+        if out.status == "stopped":
+            end["message"] = f"stopped at step {out.step}; `ftwizard resume {run_dir.name}` continues"
+            try:
+                (run_dir / ev.STOP_FILE).unlink()
+            except FileNotFoundError:
+                pass
+    except KeyboardInterrupt:
+        end = {"status": "stopped", "exit_code": 130, "step": _step_now(run_dir),
+               "message": "interrupted before a checkpoint could be saved"}
+    except BaseException as err:  # noqa: BLE001 - every failure must reach the end event
+        for line in traceback.format_exc().splitlines():
+            tail(line)
+        if oom(err):
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            end = {"status": "oom", "exit_code": EXIT_OOM, "step": _step_now(run_dir),
+                   "message": f"out of memory: {first}",
+                   "suggestion": oom_suggestion(ev.read_plan(run_dir))}
+        elif disk_problem(err):
+            end = {"status": "failed", "exit_code": EXIT_FAILED, "step": _step_now(run_dir),
+                   "message": f"{disk_problem(err)}: {type(err).__name__}: {err}",
+                   "suggestion": f"free space on the disk of {run_dir} (`df -h {run_dir}`) or "
+                                 "lower train.keep_checkpoints, then `ftwizard resume "
+                                 f"{run_dir.name}` continues from the newest checkpoint"}
+        else:
+            code = err.exit_code if isinstance(err, FtwizardError) else (
+                err.code if isinstance(err, SystemExit) and isinstance(err.code, int) else EXIT_FAILED)
+            end = {"status": "failed", "exit_code": code or EXIT_FAILED, "step": _step_now(run_dir),
+                   "message": f"{type(err).__name__}: {err}"}
+        end["last_log_lines"] = last_log_lines(run_dir, tail)
+    if writer is not None:
+        figures = {k: v for k, v in memory().items() if v is not None}
+        ev.end_run(run_dir, writer=writer, total=total,
+                   estimate_mem=estimate_memory(ev.read_plan(run_dir)), **figures, **end)
+        with contextlib.suppress(OSError, ValueError):
+            writer.close()
+        _record_calibration(run_dir)
+    return int(end["exit_code"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ftwizard.core.train")
     parser.add_argument("run_dir", type=Path)
@@ -127,96 +186,19 @@ def main(argv: list[str] | None = None) -> int:
     run_dir: Path = args.run_dir.resolve()
     if args.local_rank is not None:
         os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
-    rank = int(os.environ.get("RANK", "0"))
-    refusal = final_model_guard(run_dir)
-    if refusal:   # before any event or status: the finished run's record stays as it is
-        print(f"error: {refusal}", file=sys.stderr, flush=True)
-        return EXIT_BAD_INPUT
-    _hand_off_to_jax(run_dir, args.resume)
-    tail = LogTail()
+    if final_model_guard(run_dir) is None:
+        _hand_off_to_jax(run_dir, args.resume)
 
-    from ftwizard.core.config import load_config
-    from ftwizard.core.errors import FtwizardError
-
-    writer = ev.EventWriter(run_dir / ev.EVENTS_FILE) if rank == 0 else None
-    cfg = None
-    step = 0
-    total = None
-    if writer is not None:
-        with contextlib.suppress(OSError):  # a full disk is reported by the end event below
-            ev.write_status(run_dir, "running", step=0)
-    try:
-        cfg = load_config(run_dir / "config.yaml")
+    def train(cfg: Any, writer: ev.EventWriter | None, log: Callable[[str], None]) -> Any:
         from ftwizard.core.backends import hf  # ~5 s of torch/transformers imports
 
         hf.install_stop_handler()
-        out = hf.train(cfg, run_dir, resume=args.resume, writer=writer, log=tail)
-        step, total = out.step, out.total
-        status, code, message = out.status, 0, None
-        if status == "stopped":
-            message = f"stopped at step {step}; `ftwizard resume {run_dir.name}` continues"
-            try:
-                (run_dir / ev.STOP_FILE).unlink()
-            except FileNotFoundError:
-                pass
-        end = {"status": status, "exit_code": code, "step": step, "message": message,
-               "sample": out.sample}
-    except KeyboardInterrupt:
-        end = {"status": "stopped", "exit_code": 130, "step": step,
-               "message": "interrupted before a checkpoint could be saved"}
-        code = 130
-    except BaseException as err:  # noqa: BLE001 - every failure must reach the end event
-        tb = traceback.format_exc()
-        for line in tb.splitlines():
-            tail(line)
-        if is_oom(err):
-            suggestion, estimate = oom_suggestion(cfg) if cfg is not None else (None, None)
-            code = EXIT_OOM
-            end = {"status": "oom", "exit_code": code, "step": _step_now(run_dir),
-                   "message": f"out of memory: {str(err).splitlines()[0] if str(err) else type(err).__name__}",
-                   "suggestion": suggestion}
-        elif disk_problem(err):
-            code = EXIT_FAILED
-            end = {"status": "failed", "exit_code": code, "step": _step_now(run_dir),
-                   "message": f"{disk_problem(err)}: {type(err).__name__}: {err}",
-                   "suggestion": f"free space on the disk of {run_dir} (`df -h {run_dir}`) or "
-                                 "lower train.keep_checkpoints, then `ftwizard resume "
-                                 f"{run_dir.name}` continues from the newest checkpoint"}
-        else:
-            code = err.exit_code if isinstance(err, FtwizardError) else (
-                err.code if isinstance(err, SystemExit) and isinstance(err.code, int) else EXIT_FAILED)
-            code = code or EXIT_FAILED
-            end = {"status": "failed", "exit_code": code, "step": _step_now(run_dir),
-                   "message": f"{type(err).__name__}: {err}"}
-        end["last_log_lines"] = last_log_lines(run_dir, tail)
-    if writer is not None:
-        end.setdefault("suggestion", None)
-        end["peak_mem"] = ev.peak_memory()
-        end.update(_gpu_peaks())
-        end["estimate_mem"] = estimate_memory(cfg) if cfg is not None else None
-        _emit_end(writer, run_dir, end, total)
-        _record_calibration(run_dir)
+        return hf.train(cfg, run_dir, resume=args.resume, writer=writer, log=log)
+
+    code = run_entry(run_dir, resume=args.resume, lead=int(os.environ.get("RANK", "0")) == 0,
+                     train=train, memory=lambda: {"peak_mem": ev.peak_memory(), **_gpu_peaks()})
     _close_distributed()
-    return int(end["exit_code"])
-
-
-def _emit_end(writer: ev.EventWriter, run_dir: Path, end: dict[str, Any], total: Any) -> None:
-    """The end event and status.json even on a full disk: when the full event cannot be written,
-    a short one (without the log lines) through a fresh handle usually still fits in the file's
-    last block; status.json carries the message too, so `ftwizard runs` shows the cause."""
-    try:
-        writer.emit("end", **end)
-    except OSError:
-        with contextlib.suppress(OSError, ValueError):
-            writer.close()
-        short = {k: v for k, v in end.items() if k != "last_log_lines"}
-        with contextlib.suppress(OSError, ValueError), ev.EventWriter(run_dir / ev.EVENTS_FILE) as w:
-            w.emit("end", **short)
-    with contextlib.suppress(OSError):
-        ev.write_status(run_dir, end["status"], step=end["step"], total=total,
-                        exit_code=end["exit_code"], message=end.get("message"))
-    with contextlib.suppress(OSError, ValueError):
-        writer.close()
+    return code
 
 
 def _gpu_peaks() -> dict[str, int]:

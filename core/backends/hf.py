@@ -288,10 +288,38 @@ def training_arguments(cfg: Any, run_dir: Path, dist: Dist, prec: str, steps: An
     if ds_config is not None:
         kwargs["deepspeed"] = str(ds_config)
     if cfg.method.parallel == "fsdp" and not dist.cpu:
-        from ftwizard.core.launch import fsdp_trainer_options
-
-        kwargs.update(fsdp_trainer_options(cfg))
+        kwargs.update(fsdp_trainer_options(native_config(run_dir, "accelerate.yaml")))
     return TrainingArguments(**kwargs)
+
+
+def native_config(run_dir: Path, name: str) -> Path:
+    """A launcher config launch.render wrote into the run dir; the backend reads, never renders."""
+    path = run_dir / name
+    if not path.exists():
+        raise InputError(f"{path} is missing: the run dir was not written by ftwizard",
+                         field=name, value=str(path),
+                         fix="write the run dir again: `ftwizard run CONFIG --dry-run`")
+    return path
+
+
+def fsdp_trainer_options(accelerate_yaml: Path) -> dict[str, Any]:
+    """accelerate.yaml's fsdp_config as TrainingArguments(fsdp=..., fsdp_config=...), so the
+    Trainer shards exactly as the accelerate launcher was told to."""
+    import yaml
+
+    s = (yaml.safe_load(accelerate_yaml.read_text()) or {}).get("fsdp_config") or {}
+    mode = "full_shard" if s.get("fsdp_sharding_strategy") == "FULL_SHARD" else "shard_grad_op"
+    conf: dict[str, Any] = {
+        "backward_prefetch": str(s.get("fsdp_backward_prefetch", "BACKWARD_PRE")).lower(),
+        "forward_prefetch": bool(s.get("fsdp_forward_prefetch", False)),
+        "use_orig_params": bool(s.get("fsdp_use_orig_params", True)),
+        "sync_module_states": bool(s.get("fsdp_sync_module_states", True)),
+        "cpu_ram_efficient_loading": bool(s.get("fsdp_cpu_ram_efficient_loading", True)),
+        "activation_checkpointing": bool(s.get("fsdp_activation_checkpointing", False)),
+    }
+    if s.get("fsdp_transformer_layer_cls_to_wrap"):
+        conf["transformer_layer_cls_to_wrap"] = [s["fsdp_transformer_layer_cls_to_wrap"]]
+    return {"fsdp": f"{mode} auto_wrap", "fsdp_config": conf}
 
 
 # ---------------------------------------------------------------------------- stop requests
@@ -354,7 +382,7 @@ class EventsCallback(TrainerCallback):
             fields = dict(self.start_fields)
             fields["total_steps"] = state.max_steps
             fields["resumed_from"] = state.global_step or None
-            self.w.emit("start", **fields)
+            ev.emit_start(self.w, **fields)
             ev.write_status(self.run_dir, "running", step=state.global_step, total=state.max_steps)
 
     def on_step_begin(self, args: Any, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
@@ -491,26 +519,14 @@ def _train(cfg: Any, run_dir: Path, *, resume: bool, writer: Any, log: Any) -> O
 
     ds_path = None
     if cfg.method.parallel == "deepspeed":
-        from ftwizard.core.launch import write_deepspeed_config
-
-        ds_path = run_dir / "ds_config.json"
-        if dist.main and not ds_path.exists():
-            write_deepspeed_config(cfg, run_dir)
-        if torch.distributed.is_initialized():
-            torch.distributed.barrier()
+        ds_path = native_config(run_dir, "ds_config.json")
 
     args = training_arguments(cfg, run_dir, dist, prec, steps, bool(val_data), ds_path)
     model = load_model(cfg, dist, prec, pad_id)
 
     lengths = [sum(s.get("attention_mask") or [1] * len(s["input_ids"])) for s in train_data]
     tokens_per_step = (sum(lengths) / max(1, len(lengths))) * steps.global_batch
-    plan = None
-    try:
-        from ftwizard.core.plan import make_plan
-
-        plan = make_plan(cfg, sequences=steps.sequences).to_dict()
-    except Exception as err:  # noqa: BLE001 - the plan is informative; training must not depend on it
-        log(f"plan unavailable: {err}")
+    plan = ev.read_plan(run_dir)  # the plan it was launched with (launch.render wrote it)
     start_fields = {"run": run_dir.name, "epochs": cfg.train.epochs, "sequences": steps.sequences,
                     "dropped_samples": steps.dropped_samples, "planned_steps": steps.total,
                     "plan": plan, "config": cfg.name, "world_size": dist.world_size,

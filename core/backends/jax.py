@@ -258,8 +258,8 @@ class EventHooks(tunix_hooks.TrainingHooks):
         self.last_step = self._step_log = step
         self._t0 = self._t_log = time.time()
         if self.w:
-            self.w.emit("start", **self.start_fields, total_steps=self.total,
-                        resumed_from=step or None)
+            ev.emit_start(self.w, **self.start_fields, total_steps=self.total,
+                          resumed_from=step or None)
             ev.write_status(self.run_dir, "running", step=step, total=self.total)
 
     def on_train_step_end(self, trainer: Any, step: int, loss: Any) -> None:
@@ -431,7 +431,7 @@ def train(cfg: Any, run_dir: Path, *, resume: bool = False, writer: ev.EventWrit
                  "parallel": "jax", "precision": dtype if dtype != "fp16" else "bf16",
                  "pid": os.getpid(), "mesh": dict(mesh.shape),
                  "model": {"params": n_params, "trainable_params": n_train,
-                           "arch": info.arch}, "plan": _plan(cfg, steps.sequences, log)}
+                           "arch": info.arch}, "plan": ev.read_plan(run_dir)}
         hooks = EventHooks(run_dir, writer, total, batches, tokens_per_step, schedule, start)
         trainer.with_training_hooks(hooks)
         trainer.train(batches, eval_batches(val_data, rows))
@@ -457,16 +457,6 @@ def train(cfg: Any, run_dir: Path, *, resume: bool = False, writer: ev.EventWrit
             sample = greedy_sample(model, tok, cfg.output.sample_prompt)
             _notify(f"sample: {sample}", writer, log)
     return Outcome("finished", step, total, sample=sample, trainer=trainer)
-
-
-def _plan(cfg: Any, sequences: int, log: Any) -> dict | None:
-    try:
-        from ftwizard.core.plan import make_plan
-
-        return make_plan(cfg, sequences=sequences).to_dict()
-    except Exception as err:  # noqa: BLE001 - informative; training must not depend on it
-        log(f"plan unavailable: {err}")
-        return None
 
 
 def write_probe(model: Any, seqs: list[dict], path: Path, tokens: int = 24) -> None:
@@ -505,12 +495,9 @@ def greedy_sample(model: Any, tok: Any, prompt: str, new_tokens: int = 12) -> st
 # ---------------------------------------------------------------------------- entry point
 
 def main(argv: list[str] | None = None) -> int:
-    """The same contract as `python -m ftwizard.core.train`: an `end` event and a final
-    status.json whatever happens (finished, stopped with a checkpoint, or failed)."""
-    import traceback
-
-    from ftwizard.core.config import load_config
-    from ftwizard.core.errors import FtwizardError
+    """The same entry as `python -m ftwizard.core.train` (core.train.run_entry: start, exactly one
+    `end` event and status.json whatever happens, the same exit codes), around this backend."""
+    from ftwizard.core.train import run_entry
 
     parser = argparse.ArgumentParser(prog="python -m ftwizard.core.backends.jax")
     parser.add_argument("run_dir", type=Path)
@@ -519,50 +506,17 @@ def main(argv: list[str] | None = None) -> int:
     run_dir: Path = args.run_dir.resolve()
     if _multi_host():
         jax.distributed.initialize()  # TPU pod: every worker runs this line (tpu_pod.sh, launch_cluster)
-    lead = jax.process_index() == 0
-    writer = ev.EventWriter(run_dir / ev.EVENTS_FILE) if lead else None
-    tail: list[str] = []
 
-    def log(text: str) -> None:
-        print(text, flush=True)
-        tail.extend(str(text).splitlines())
+    def run(cfg: Any, writer: ev.EventWriter | None, log: Any) -> Outcome:
+        return train(cfg, run_dir, resume=args.resume, writer=writer, log=log)
 
-    if writer:
-        ev.write_status(run_dir, "running", step=0)
-    total = None
-    try:
-        cfg = load_config(run_dir / "config.yaml")
-        out = train(cfg, run_dir, resume=args.resume, writer=writer, log=log)
-        total, code, message = out.total, 0, None
-        if out.status == "stopped":
-            message = f"stopped at step {out.step}; `ftwizard resume {run_dir.name}` continues"
-            try:
-                (run_dir / ev.STOP_FILE).unlink()
-            except FileNotFoundError:
-                pass
-        end = {"status": out.status, "exit_code": 0, "step": out.step, "message": message,
-               "sample": out.sample}
-    except KeyboardInterrupt:
-        code = 130
-        end = {"status": "stopped", "exit_code": code, "step": _step_now(run_dir),
-               "message": "interrupted before a checkpoint could be saved"}
-    except BaseException as err:  # noqa: BLE001 - every failure must reach the end event
-        for line in traceback.format_exc().splitlines():
-            log(line)
-        oom = "RESOURCE_EXHAUSTED" in str(err) or "out of memory" in str(err).lower()
-        code = 3 if oom else (err.exit_code if isinstance(err, FtwizardError) else 1) or 1
-        end = {"status": "oom" if oom else "failed", "exit_code": code,
-               "step": _step_now(run_dir), "message": f"{type(err).__name__}: {err}",
-               "last_log_lines": ev.tail_lines(run_dir / "stdout.log", 20) or tail[-20:]}
-    if writer:
-        end.setdefault("suggestion", None)
-        end["peak_mem"] = device_memory()[2]
-        end["estimate_mem"] = None
-        writer.emit("end", **end)
-        ev.write_status(run_dir, end["status"], step=end["step"], total=total,
-                        exit_code=end["exit_code"])
-        writer.close()
-    return int(end["exit_code"])
+    return run_entry(run_dir, resume=args.resume, lead=jax.process_index() == 0, train=run,
+                     memory=lambda: {"peak_mem": device_memory()[2]}, oom=_is_oom)
+
+
+def _is_oom(err: BaseException) -> bool:
+    """XLA says RESOURCE_EXHAUSTED where torch says out of memory."""
+    return "RESOURCE_EXHAUSTED" in str(err) or "out of memory" in str(err).lower()
 
 
 def _multi_host() -> bool:
@@ -571,11 +525,6 @@ def _multi_host() -> bool:
         return True
     hosts = [h for h in os.environ.get("TPU_WORKER_HOSTNAMES", "").split(",") if h.strip()]
     return len(hosts) > 1
-
-
-def _step_now(run_dir: Path) -> int:
-    st = ev.read_status(run_dir) or {}
-    return int(st.get("step") or 0)
 
 
 if __name__ == "__main__":

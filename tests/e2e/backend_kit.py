@@ -47,9 +47,16 @@ def config(model_path: Path, data_path: Path, **sections: dict[str, Any]) -> dic
     return base
 
 
-def make_run(run_dir: Path, cfg: dict[str, Any]) -> Path:
+def make_run(run_dir: Path, cfg: dict[str, Any], *, nproc: int | None = None) -> Path:
+    """A run dir as `ftwizard run --dry-run` writes it (launch.render: config.yaml, native
+    configs, plan.json), planned on this machine; the backends read them, never render them."""
+    from ftwizard.core import runs
+    from ftwizard.core.plan import hardware_for, make_plan
+
+    c = from_dict(cfg)
+    hw = hardware_for(c.hardware.target, c.hardware.nodes, c.hardware.host_ram_gib)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(from_dict(cfg).to_yaml())
+    runs.write_run_files(c, run_dir, hardware=hw, plan=make_plan(c, hardware=hw), nproc=nproc)
     return run_dir
 
 

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("heavy")]
 
 def _launch_line(run, cfg_dict, nproc):
     cfg = from_dict(cfg_dict)
-    launch.write_native_configs(cfg, run, num_processes=nproc, cpu=True)
+    make_run(run, cfg_dict, nproc=nproc)           # native configs for nproc processes
     return launch.train_command(cfg, run, nproc=nproc, cpu=True)
 
 
