@@ -296,3 +296,18 @@ def test_short_path_is_relative_under_the_working_folder(workdir: Path) -> None:
     assert short_path(workdir / "runs" / "my-run") == str(Path("runs") / "my-run")
     assert short_path(Path.home() / "elsewhere" / "x") == f"~{os.sep}elsewhere{os.sep}x"
     assert short_path("/") == "/"
+
+
+async def test_pagedown_and_pageup_change_step_from_a_field() -> None:
+    """pgdn / pgup move between steps even with a field focused (the field list used to take
+    them for scrolling)."""
+    app = make_app(step="model")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert type(app.focused).__name__ == "FieldRow"
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert app.screen.id == "step-method"
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert app.screen.id == "step-model"

@@ -30,6 +30,11 @@ NARROW = 80   # below this many columns the panel goes under the form (and scrol
 WIDE = 110    # from this many columns the panel and the steps show their extras
 
 
+class FieldList(VerticalScroll, inherit_bindings=False, can_focus=False):
+    """The questions, scrolled by focus (↑ ↓ move between fields) and the mouse: no keys of its
+    own, so pgup/pgdn reach the screen (the step before / the next step) from any field."""
+
+
 class StepScreen(Screen):
     # Short descriptions: the footer must fit 80 columns on every step (Review adds two keys);
     # the help screen (?) shows the tooltips as well.
@@ -59,7 +64,7 @@ class StepScreen(Screen):
         with Horizontal(id="body"):
             with Vertical(id="form") as form:
                 form.border_title = self.step.title
-                with VerticalScroll(id="fields"):
+                with FieldList(id="fields"):
                     for f in self.step.fields:
                         yield FieldRow(f)
                 yield from self.compose_extra()
@@ -159,6 +164,8 @@ class StepScreen(Screen):
         if t != getattr(help_box, "_shown", None):
             help_box._shown = t
             help_box.update(t)
+            if row is not None:   # a taller help leaves the fields less room: keep the row seen
+                self.call_after_refresh(row.scroll_visible, animate=False)
 
     @on(FieldRow.Answered)
     def _answered(self, event: FieldRow.Answered) -> None:
