@@ -144,6 +144,22 @@ class DataSource(_Section):
     encoding: str = "utf-8"
     """Text encoding of the files (a BOM is skipped). latin-1 reads any bytes; use it only when
     ftwizard reports an undecodable byte and the file really is latin-1."""
+    columns: dict[str, str] | None = None
+    """Your file's names for ftwizard's fields, e.g. {prompt: question, completion: answer}.
+    Keys: text, prompt, completion, instruction, input, output, system, history (alpaca),
+    conversations (ShareGPT), messages (OpenAI), and role/content inside messages or from/value
+    inside conversations; values are the names in your file (core/data_sources.py reads them)."""
+
+    @field_validator("columns")
+    @classmethod
+    def _column_keys(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        known = ("text", "prompt", "completion", "instruction", "input", "output", "system",
+                 "history", "conversations", "messages", "role", "content", "from", "value")
+        for k in v or {}:
+            if k not in known:
+                raise ValueError(f"unknown column key {k!r} | fix: use one of {', '.join(known)} "
+                                 "(ftwizard's field on the left, your file's name on the right)")
+        return v
 
     @field_validator("weight")
     @classmethod
@@ -182,6 +198,16 @@ class DataSection(_Section):
     """Planning without the data at hand: assume this many training sequences."""
     mask_prompt: bool = True
     """entries mode with prompt/completion or chat data: no loss on the prompt tokens."""
+    train_on: Literal["completion", "last_turn", "all"] = "completion"
+    """Which tokens carry loss in prompt/completion and chat data: completion (every assistant
+    turn and the completion, nothing else), last_turn (only the last assistant turn) or all.
+    mask_prompt: false means all, whatever this says."""
+    packing: bool = False
+    """entries mode: several examples share one block_size sequence (best-fit-decreasing), each
+    attending only to itself (position ids restart per example); far less padding."""
+    chat_template: str | None = None
+    """A chat template for a model without one (chatml, llama-3, mistral, qwen, gemma) or a .jinja
+    file; saved with the trained model's tokenizer so inference formats chats the same way."""
 
     @field_validator("train", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from ftwizard.core.config import RunConfig
 from ftwizard.core.data_prep import IGNORE, analyse, pack_source
 from ftwizard.core.data_sources import Cancelled, Example, iter_examples, load_examples
 from ftwizard.core.data_stats import MIXING_RULE, DataStats, inspect, stats_from
+from ftwizard.core.errors import InputError
 from ftwizard.core.data_tokens import (Encoder, LightTokenizer, load_tokenizer, no_tokenizer_fix,
                                        tokenizer_folder)
 
@@ -27,7 +28,9 @@ __all__ = ["Cancelled", "DataStats", "Example", "IGNORE", "LightTokenizer", "MIX
 @dataclass
 class PreparedData:
     """Tokenized training (and validation) sequences, each {input_ids, attention_mask, labels}
-    of exactly block_size tokens; labels are -100 on padding and masked prompt tokens."""
+    of exactly block_size tokens; labels are -100 on padding and masked prompt tokens. Packed
+    sequences (data.packing) also carry position_ids, restarting at 0 for each example: the
+    collator then passes those instead of the attention mask (data_prep's module doc)."""
 
     train: list[dict]
     validation: list[dict] | None
@@ -36,11 +39,17 @@ class PreparedData:
 
 def prepare(config: RunConfig, tokenizer: Any) -> PreparedData:
     """The training set the backend trains on, built by the code inspect() counts with."""
-    enc = Encoder(tokenizer, config.model.pad_token_id)
     data = config.data
+    if data.packing and data.mode == "entries" and config.method.parallel in ("jax", "pipeline"):
+        raise InputError(f"data.packing needs the PyTorch backend's packed attention; "
+                         f"method.parallel={config.method.parallel} would let packed examples "
+                         "attend to each other", field="data.packing", value=True,
+                         fix="set data.packing=false for this backend")
+    enc = Encoder(tokenizer, config.model.pad_token_id, data.chat_template)
     a = analyse(data, enc, seed=config.train.seed, exact=True, keep_encoded=True)
     split = [a.split_packed(p, pack_source(p.train_enc or [], data.mode, data.block_size,
-                                           enc.pad, data.mask_prompt)) for p in a.train_parts]
+                                           enc.pad, a.train_on, a.packing))
+             for p in a.train_parts]
     packed = [tr for tr, _ in split]
     counts = a.counts()
     for seqs, (n, _) in zip(packed, counts):
@@ -49,7 +58,7 @@ def prepare(config: RunConfig, tokenizer: Any) -> PreparedData:
     val: list[dict] = [x for _, held in split for x in held]   # corpus split: held-out blocks
     for p in a.parts:
         val.extend(pack_source(p.val_enc or [], data.mode, data.block_size, enc.pad,
-                               data.mask_prompt))
+                               a.train_on, a.packing))
     has_val = data.validation is not None
     return PreparedData(train=train, validation=val if has_val else None, stats=stats_from(a))
 

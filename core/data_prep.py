@@ -11,8 +11,21 @@ Rules (shown by `ftwizard data inspect` too):
   partial chunk is dropped, as HF's group_texts does (reported as tokens dropped);
 - entries mode: one example per sequence, truncated to block_size, padded to block_size with the
   pad id (tokenizer's pad, else model.pad_token_id, else EOS); padding has attention 0 and label
-  -100; with mask_prompt, prompt tokens (prompt/completion data, or a chat's turns before the last
-  assistant reply) get label -100 too;
+  -100;
+- loss mask (entries mode), `data.train_on`: `completion` trains the completion of
+  prompt/completion data and every assistant turn of a chat (its reply and the template's end of
+  turn; the appended EOS after a final reply), nothing else; `last_turn` only the last assistant
+  turn; `all` every token (as does `mask_prompt: false`). Text examples are trained whole. The
+  turns are found by rendering the chat up to each reply (with the generation prompt) and up to
+  its end, and marking the tokens whose characters lie between (render-and-diff); a transformers
+  tokenizer whose template marks replies with {% generation %} gives its own assistant mask
+  instead, and the tests check both agree;
+- packing (entries mode, `data.packing`): the truncated examples of a source are put into blocks
+  best-fit-decreasing (longest first, each into the fullest block it still fits, deterministic);
+  a block holds the examples back to back with position ids restarting at 0 for each, then
+  padding; the first label of each example is -100 (it would be predicted from the previous
+  example), and the collator passes position ids without an attention mask so the model's
+  attention stays within each example (transformers' packed-sequence mask);
 - validation split: entries mode holds out round(split x n) examples of each source (at least 1
   when it has 2 or more, always leaving 1 for training), drawn at random with the seed, before
   packing; corpus mode splits *sequences*, not files or examples: each source is packed whole and
@@ -44,7 +57,10 @@ SAMPLE_CHARS = 1_000_000
 WINDOW_CHARS = 16_384
 ENCODE_BATCH = 512
 
-Encoded = tuple[list[int], int]  # (ids with EOS, number of leading prompt tokens)
+Spans = tuple[tuple[int, int], ...] | None
+Encoded = tuple[list[int], Spans]
+"""(ids with EOS, the [start, end) token ranges of completions / assistant turns; None for text,
+which is trained whole)."""
 
 
 # ---------------------------------------------------------------- encoding
@@ -52,7 +68,7 @@ Encoded = tuple[list[int], int]  # (ids with EOS, number of leading prompt token
 def encode_examples(examples: list[Example], enc: Encoder, *,
                     tick: Callable[[int], None] | None = None,
                     cancel: Callable[[], bool] | None = None) -> list[Encoded]:
-    """Token ids of each example with EOS appended, and how many leading tokens are prompt."""
+    """Token ids of each example with EOS appended, and the token ranges that are replies."""
     out: list[Encoded] = []
     for start in range(0, len(examples), ENCODE_BATCH):
         if cancel is not None and cancel():
@@ -69,16 +85,12 @@ def _encode_batch(batch: list[Example], enc: Encoder) -> list[Encoded]:
     # tokenizer parallelises a batch), then put the examples back together.
     special: list[str] = []
     plain: list[str] = []
+    chats: list[tuple[str, list[tuple[int, int]]]] = []
     plan: list[tuple[str, int, int]] = []
     for ex in batch:
         if ex.messages is not None:
-            full = enc.render_chat(ex.messages)
-            prompt = None
-            if ex.messages and ex.messages[-1].get("role") == "assistant":
-                prompt = enc.render_chat(ex.messages[:-1], add_generation_prompt=True)
-            plain.append(full)
-            plain.append(prompt if prompt is not None else "")
-            plan.append(("chat", len(plain) - 2, int(prompt is not None)))
+            chats.append(render_turns(ex, enc))
+            plan.append(("chat", len(chats) - 1, 0))
         elif ex.text is not None:
             special.append(ex.text)
             plan.append(("text", len(special) - 1, 0))
@@ -88,19 +100,102 @@ def _encode_batch(batch: list[Example], enc: Encoder) -> list[Encoded]:
             plan.append(("prompt", len(special) - 1, len(plain) - 1))
     s_ids = enc.encode(special, True)
     p_ids = enc.encode(plain, False)
+    c_enc = enc.encode_offsets([text for text, _ in chats])
     out: list[Encoded] = []
-    for kind, a, b in plan:
+    for (kind, a, b), ex in zip(plan, batch):
+        spans: Spans
         if kind == "text":
-            ids, n_prompt = list(s_ids[a]), 0
+            ids, spans = list(s_ids[a]), None
         elif kind == "prompt":
-            ids, n_prompt = list(s_ids[a]) + list(p_ids[b]), len(s_ids[a])
+            ids = list(s_ids[a]) + list(p_ids[b])
+            spans = ((len(s_ids[a]), len(ids)),)
         else:
-            ids = list(p_ids[a])
-            n_prompt = _common_prefix(ids, p_ids[a + 1]) if b else 0
+            ids, offsets = list(c_enc[a][0]), c_enc[a][1]
+            spans = _chat_spans(ex, enc, chats[a], ids, offsets)
         if not ids or ids[-1] != enc.eos:
             ids.append(enc.eos)
-        out.append((ids, min(n_prompt, len(ids) - 1)))
+            if spans and spans[-1][1] == len(ids) - 1 and (kind == "prompt" or _ends_with_reply(ex)):
+                spans = spans[:-1] + ((spans[-1][0], len(ids)),)  # the EOS ends the last reply
+        out.append((ids, spans))
     return out
+
+
+def _ends_with_reply(ex: Example) -> bool:
+    return bool(ex.messages) and ex.messages[-1].get("role") == "assistant"
+
+
+def render_turns(ex: Example, enc: Encoder) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered chat and, for each assistant turn, the [start, end) characters of its reply:
+    from the end of the conversation rendered up to it with the generation prompt, to the end of
+    the conversation rendered up to and including it (the template's end-of-turn marker
+    included). Refuses the bad conversations core/data_formats.check_chat names."""
+    from ftwizard.core.data_formats import check_chat
+
+    msgs = ex.messages or []
+    check_chat(msgs, ex.source, "conversations" if ex.shape == "sharegpt" else "messages")
+    full = enc.render_chat(msgs, where=ex.source)
+    spans: list[tuple[int, int]] = []
+    for i, m in enumerate(msgs):
+        if m.get("role") != "assistant":
+            continue
+        before = enc.render_chat(msgs[:i], add_generation_prompt=True, where=ex.source)
+        upto = enc.render_chat(msgs[:i + 1], where=ex.source)
+        start, end = _common_chars(before, full), _common_chars(upto, full)
+        if end > start:
+            spans.append((start, end))
+    return full, spans
+
+
+def _common_chars(a: str, b: str) -> int:
+    if b.startswith(a):
+        return len(a)
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _chat_spans(ex: Example, enc: Encoder, rendered: tuple[str, list[tuple[int, int]]],
+                ids: list[int], offsets: list[tuple[int, int]] | None) -> Spans:
+    """Token ranges of the assistant turns: transformers' assistant mask when the template marks
+    the replies (and gives the same ids), else the rendered character ranges mapped to tokens
+    (a token belongs to the turn its first character is in)."""
+    hf = enc.hf_assistant_mask(ex.messages or [])
+    if hf is not None and hf[0] == ids:
+        return mask_to_spans(hf[1])
+    text, char_spans = rendered
+    if offsets is None:  # a slow tokenizer: token prefixes of the rendered prefixes
+        cuts = [c for span in char_spans for c in span]
+        lens = [_common_prefix(ids, p) for p in enc.encode([text[:c] for c in cuts], False)]
+        return tuple((lens[k], lens[k + 1]) for k in range(0, len(lens), 2) if lens[k + 1] > lens[k])
+    # As transformers marks a {% generation %} span: every token holding one of its characters.
+    mask = [int(any(a < e and max(b, a + 1) > s for s, e in char_spans)) for a, b in offsets]
+    return mask_to_spans(mask)
+
+
+def mask_to_spans(mask: list[int]) -> tuple[tuple[int, int], ...]:
+    out: list[tuple[int, int]] = []
+    start = None
+    for j, v in enumerate(list(mask) + [0]):
+        if v and start is None:
+            start = j
+        elif not v and start is not None:
+            out.append((start, j))
+            start = None
+    return tuple(out)
+
+
+def labels_for(ids: list[int], spans: Spans, train_on: str) -> list[int]:
+    """The labels of one example: its ids where trained, IGNORE elsewhere (module doc)."""
+    if spans is None or train_on == "all":
+        return list(ids)
+    keep = spans[-1:] if train_on == "last_turn" else spans
+    labels = [IGNORE] * len(ids)
+    for a, b in keep:
+        labels[a:b] = ids[a:b]
+    return labels
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -114,12 +209,46 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
 
 # ---------------------------------------------------------------- counting, splitting, mixing
 
-def source_sequences(lengths: list[int], mode: str, block: int) -> tuple[int, int]:
+def source_sequences(lengths: list[int], mode: str, block: int,
+                     packing: bool = False) -> tuple[int, int]:
     """(sequences, tokens dropped) for one source's token lengths (EOS included)."""
     if mode == "corpus":
         total = sum(lengths)
         return total // block, total % block
-    return len(lengths), sum(max(0, n - block) for n in lengths)
+    dropped = sum(max(0, n - block) for n in lengths)
+    if packing:
+        return len(best_fit_decreasing([min(n, block) for n in lengths], block)), dropped
+    return len(lengths), dropped
+
+
+def best_fit_decreasing(lengths: list[int], block: int) -> list[list[int]]:
+    """Bins of example indices, each summing to at most `block`: longest example first, each
+    into the fullest bin it still fits (a sorted list of free space, so n log n), ties by index
+    so the result only depends on the lengths. The planner counts these very bins."""
+    import bisect
+
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    bins: list[list[int]] = []
+    free: list[tuple[int, int]] = []  # (free tokens, bin index), sorted
+    for i in order:
+        n = lengths[i]
+        k = bisect.bisect_left(free, (n, -1))
+        if k < len(free):
+            room, b = free.pop(k)
+        else:
+            room, b = block, len(bins)
+            bins.append([])
+        bins[b].append(i)
+        if room - n > 0:
+            bisect.insort(free, (room - n, b))
+    return bins
+
+
+def padding_tokens(lengths: list[int], block: int, packing: bool) -> int:
+    """Padding in the entries-mode sequences of these examples, packed or not."""
+    kept = [min(n, block) for n in lengths]
+    n_seq = len(best_fit_decreasing(kept, block)) if packing else len(kept)
+    return n_seq * block - sum(kept)
 
 
 def validation_indices(n: int, ratio: float, seed: int, salt: str) -> set[int]:
@@ -159,8 +288,12 @@ def mixed_contributions(counts: list[int], weights: list[float]) -> list[int]:
 # ---------------------------------------------------------------- packing
 
 def pack_source(encoded: list[Encoded], mode: str, block: int, pad: int,
-                mask_prompt: bool) -> list[dict[str, list[int]]]:
-    """The training sequences of one source, exactly `source_sequences(...)[0]` of them."""
+                train_on: str | bool = "completion",
+                packing: bool = False) -> list[dict[str, list[int]]]:
+    """The training sequences of one source, exactly `source_sequences(...)[0]` of them.
+    `train_on` True/False is the old mask_prompt (completion / all)."""
+    if isinstance(train_on, bool):
+        train_on = "completion" if train_on else "all"
     out: list[dict[str, list[int]]] = []
     if mode == "corpus":
         stream: list[int] = []
@@ -170,11 +303,22 @@ def pack_source(encoded: list[Encoded], mode: str, block: int, pad: int,
             chunk = stream[start:start + block]
             out.append({"input_ids": chunk, "attention_mask": [1] * block, "labels": list(chunk)})
         return out
-    for ids, n_prompt in encoded:
-        ids = ids[:block]
-        labels = list(ids)
-        if mask_prompt and n_prompt:
-            labels[:n_prompt] = [IGNORE] * min(n_prompt, len(labels))
+    cut = [(ids[:block], labels_for(ids, spans, train_on)[:block]) for ids, spans in encoded]
+    if packing:
+        for members in best_fit_decreasing([len(ids) for ids, _ in cut], block):
+            x: list[int] = []
+            y: list[int] = []
+            pos: list[int] = []
+            for i in members:
+                ids, labels = cut[i]
+                x += ids
+                y += [IGNORE] + labels[1:]
+                pos += list(range(len(ids)))
+            fill = block - len(x)
+            out.append({"input_ids": x + [pad] * fill, "attention_mask": [1] * len(x) + [0] * fill,
+                        "labels": y + [IGNORE] * fill, "position_ids": pos + list(range(fill))})
+        return out
+    for ids, labels in cut:
         fill = block - len(ids)
         out.append({"input_ids": ids + [pad] * fill, "attention_mask": [1] * len(ids) + [0] * fill,
                     "labels": labels + [IGNORE] * fill})
@@ -201,6 +345,7 @@ class Part:
     val_enc: list[Encoded] | None = None
     seq_split: float = 0.0   # corpus mode: share of this source's packed sequences held out
     salt: str = ""
+    formats: dict[str, int] = field(default_factory=dict)  # examples per format (data_formats)
 
     def held_sequences(self, n: int, seed: int) -> set[int]:
         """Which of this source's `n` packed sequences are validation (corpus split)."""
@@ -218,6 +363,8 @@ class Analysis:
     duplicates: int
     notes: list[str]
     seed: int
+    packing: bool = False
+    train_on: str = "completion"
 
     @property
     def train_parts(self) -> list[Part]:
@@ -226,7 +373,7 @@ class Analysis:
     def counts(self) -> list[tuple[int, int]]:
         out = []
         for p in self.train_parts:
-            n, dropped = source_sequences(p.train_len, self.mode, self.block)
+            n, dropped = source_sequences(p.train_len, self.mode, self.block, self.packing)
             out.append((n - len(p.held_sequences(n, self.seed)), dropped))
         return out
 
@@ -244,9 +391,15 @@ class Analysis:
         held = 0
         for p in self.train_parts:
             if p.seq_split:
-                n = source_sequences(p.train_len, self.mode, self.block)[0]
+                n = source_sequences(p.train_len, self.mode, self.block, self.packing)[0]
                 held += len(p.held_sequences(n, self.seed))
-        return held + sum(source_sequences(p.val_len, self.mode, self.block)[0] for p in self.parts)
+        return held + sum(source_sequences(p.val_len, self.mode, self.block, self.packing)[0]
+                          for p in self.parts)
+
+
+def train_on_of(data: DataSection) -> str:
+    """data.train_on, with the older `mask_prompt: false` meaning all."""
+    return data.train_on if data.mask_prompt else "all"
 
 
 def data_sources(data: DataSection) -> list[tuple[DataSource, str]]:
@@ -259,7 +412,7 @@ def data_sources(data: DataSection) -> list[tuple[DataSource, str]]:
     if data.validation is not None and data.validation.path:
         first = data.train[0]
         out.append((DataSource(path=data.validation.path, text_field=first.text_field,
-                               encoding=first.encoding), "validation"))
+                               encoding=first.encoding, columns=first.columns), "validation"))
     return out
 
 
@@ -268,7 +421,11 @@ def analyse(data: DataSection, enc: Encoder | None, *, seed: int, exact: bool | 
             cancel: Callable[[], bool] | None = None) -> Analysis:
     """Load, split and measure every source; `exact=None` tokenizes all of small data and a
     sample of big data, True always tokenizes everything (prepare, count_sequences)."""
+    from ftwizard.core.data_formats import check_chat
+
     report = progress or (lambda f: None)
+    opts = {"packing": bool(data.packing and data.mode == "entries"),
+            "train_on": train_on_of(data)}
     srcs = data_sources(data)
     ratio = data.validation.split if data.validation is not None and data.validation.split else 0
     total_w = sum(s.weight for s, r in srcs if r == "train")
@@ -285,6 +442,10 @@ def analyse(data: DataSection, enc: Encoder | None, *, seed: int, exact: bool | 
         keep: list[Example] = []
         for ex in examples:
             part.characters += ex.characters()
+            part.formats[ex.shape or ex.kind] = part.formats.get(ex.shape or ex.kind, 0) + 1
+            if ex.messages is not None:
+                check_chat(ex.messages, ex.source,
+                           "conversations" if ex.shape == "sharegpt" else "messages")
             if ex.is_empty():
                 part.empty += 1
                 continue
@@ -314,7 +475,7 @@ def analyse(data: DataSection, enc: Encoder | None, *, seed: int, exact: bool | 
         notes.append(f"token counts are approximate ({APPROX_CHARS_PER_TOKEN:g} characters per "
                      f"token, within about ±{APPROX_ERROR:.0%} for English text): no tokenizer")
         return Analysis(parts, data.mode, data.block_size, False, APPROX_ERROR, "approximate",
-                        duplicates, notes, seed)
+                        duplicates, notes, seed, **opts)
     if exact or (exact is None and total_chars <= EXACT_CHARS):
         n_all = sum(len(p.train) + len(p.val) for p in parts) or 1
         done = [0]
@@ -330,14 +491,17 @@ def analyse(data: DataSection, enc: Encoder | None, *, seed: int, exact: bool | 
             if keep_encoded:
                 p.train_enc, p.val_enc = te, ve
         return Analysis(parts, data.mode, data.block_size, True, 0.0, enc.name, duplicates,
-                        notes, seed)
+                        notes, seed, **opts)
     rate, error, extra = _sample_rate(parts, enc, seed, cancel, report)
     _approximate(parts, rate, extra)
     notes.append(f"{total_chars:,} characters: tokens counted on a random sample of "
                  f"{SAMPLE_CHARS:,} characters and extrapolated (within ±{error:.1%}); examples, "
                  "characters and entries-mode sequences are exact")
+    if opts["packing"]:
+        notes.append("packed sequences are counted from the estimated lengths (exact when "
+                     "training: every example is tokenized then)")
     return Analysis(parts, data.mode, data.block_size, False, error, enc.name, duplicates,
-                    notes, seed)
+                    notes, seed, **opts)
 
 
 def _label(src: DataSource) -> str:

@@ -9,8 +9,9 @@ Conventions (documented once, here):
 - a `.txt` file is one example (a document in corpus mode, one sequence in entries mode);
 - a folder is read recursively; every file with a known extension is one source part, in sorted
   path order, hidden files skipped;
-- a record (JSONL line, CSV row, Parquet/HF row) gives a text example when it has the source's
-  `text_field`, else a prompt/completion pair, else chat `messages` (a list of {role, content}).
+- a record (JSONL line, CSV row, Parquet/HF row) is read in one of the formats of
+  core/data_formats.py (text, prompt/completion, alpaca, ShareGPT, OpenAI messages), after the
+  source's `columns` mapping renames the file's fields to ours; one file holds one format.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ftwizard.core.config import DataSource
+from ftwizard.core.data_formats import (FORMAT_LABELS, alpaca_messages, apply_columns, as_text,
+                                        chat_messages, detect, detect_fields, unknown_shape)
 from ftwizard.core.errors import InputError
 
 EXTENSIONS = {".txt": "text", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "json",
@@ -47,6 +50,8 @@ class Example:
     completion: str | None = None
     messages: list[dict] | None = None
     source: str = ""
+    shape: str = ""
+    """The format it was read in (core/data_formats.FORMATS); alpaca and ShareGPT become messages."""
 
     @property
     def kind(self) -> str:
@@ -126,27 +131,28 @@ def iter_examples(source: DataSource, *, encoding: str | None = None) -> Iterato
         yield from _read_hf(source)
         return
     for path, fmt in source_files(source):
-        yield from read_file(path, fmt, source.text_field, enc)
+        yield from read_file(path, fmt, source.text_field, enc, columns=source.columns)
 
 
 def read_file(path: Path, fmt: str, text_field: str = "text",
-              encoding: str = "utf-8") -> Iterator[Example]:
+              encoding: str = "utf-8", *, columns: dict[str, str] | None = None
+              ) -> Iterator[Example]:
     name = str(path)
     if fmt == "parquet":
-        yield from _read_parquet(path, text_field)
+        yield from one_shape(_read_parquet(path, text_field, columns))
         return
     if fmt == "hf":
-        yield from _read_hf(DataSource(path=f"hf:{path}", text_field=text_field))
+        yield from _read_hf(DataSource(path=f"hf:{path}", text_field=text_field, columns=columns))
         return
     text = read_text(path, encoding)
     if fmt == "text":
-        yield Example(text=text, source=name)
+        yield Example(text=text, source=name, shape="text")
     elif fmt in ("csv", "tsv"):
-        yield from _read_csv(text, name, text_field, "\t" if fmt == "tsv" else ",")
+        yield from _read_csv(text, name, text_field, "\t" if fmt == "tsv" else ",", columns)
     elif fmt == "jsonl":
-        yield from _read_jsonl(text, name, text_field)
+        yield from one_shape(_read_jsonl(text, name, text_field, columns))
     elif fmt == "json":
-        yield from _read_json(text, name, text_field)
+        yield from one_shape(_read_json(text, name, text_field, columns))
     else:  # pragma: no cover - config.py's Literal keeps other values out
         raise InputError(f"unknown format {fmt!r}", field="data.train.format", value=fmt)
 
@@ -169,47 +175,52 @@ def read_text(path: Path, encoding: str = "utf-8") -> str:
                          value=encoding, fix="use utf-8, latin-1, cp1252, utf-16 ...") from None
 
 
-def record_to_example(rec: Any, text_field: str, where: str) -> Example:
-    """A JSON object / table row -> Example: text field, else prompt/completion, else messages."""
+def record_to_example(rec: Any, text_field: str, where: str,
+                      columns: dict[str, str] | None = None) -> Example:
+    """A JSON object / table row -> Example in the format its fields say (data_formats.detect)."""
     if not isinstance(rec, dict):
         raise InputError(f"{where}: expected an object with a {text_field!r} field, found "
                          f"{type(rec).__name__}", field="data.train", value=where,
                          fix='write one JSON object per line, e.g. {"text": "..."}')
-    if text_field in rec:
-        return Example(text=_as_text(rec[text_field], where, text_field), source=where)
-    if PROMPT_FIELD in rec or COMPLETION_FIELD in rec:
-        return Example(prompt=_as_text(rec.get(PROMPT_FIELD), where, PROMPT_FIELD),
-                       completion=_as_text(rec.get(COMPLETION_FIELD), where, COMPLETION_FIELD),
-                       source=where)
-    if MESSAGES_FIELD in rec:
-        msgs = rec[MESSAGES_FIELD]
-        if not isinstance(msgs, list) or not all(
-                isinstance(m, dict) and "role" in m and "content" in m for m in msgs):
-            raise InputError(f"{where}: 'messages' must be a list of {{role, content}} objects",
-                             field="data.train", value=where,
-                             fix='e.g. [{"role": "user", "content": "hi"}, '
-                                 '{"role": "assistant", "content": "hello"}]')
-        return Example(messages=[{"role": str(m["role"]), "content": _as_text(
-            m["content"], where, "content")} for m in msgs], source=where)
-    keys = ", ".join(map(str, list(rec)[:12])) or "none"
-    raise InputError(f"{where}: no {text_field!r} field (fields found: {keys})",
-                     field="data.train.text_field", value=text_field,
-                     fix=f"set text_field to one of: {keys}; or use prompt/completion or "
-                         "messages fields")
+    orig = rec
+    rec = apply_columns(rec, columns, where)
+    tf = "text" if columns and "text" in columns else text_field
+    fmt = detect(rec, tf)
+    if fmt == "text":
+        return Example(text=as_text(rec[tf], where, tf), source=where, shape=fmt)
+    if fmt == "prompt_completion":
+        return Example(prompt=as_text(rec.get(PROMPT_FIELD), where, PROMPT_FIELD),
+                       completion=as_text(rec.get(COMPLETION_FIELD), where, COMPLETION_FIELD),
+                       source=where, shape=fmt)
+    if fmt == "alpaca":
+        return Example(messages=alpaca_messages(rec, where), source=where, shape=fmt)
+    if fmt in ("sharegpt", "messages"):
+        key = "conversations" if fmt == "sharegpt" else MESSAGES_FIELD
+        return Example(messages=chat_messages(rec, key, where, columns), source=where, shape=fmt)
+    raise unknown_shape(orig, text_field, where)
 
 
-def _as_text(v: Any, where: str, key: str) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, str):
-        return v
-    if isinstance(v, (int, float, bool)):
-        return str(v)
-    raise InputError(f"{where}: field {key!r} holds {type(v).__name__}, not text",
-                     field="data.train", value=where, fix=f"make {key!r} a string")
+_as_text = as_text  # the name other modules of this package used
 
 
-def _read_csv(text: str, name: str, text_field: str, delimiter: str) -> Iterator[Example]:
+def one_shape(examples: Iterator[Example]) -> Iterator[Example]:
+    """Pass a file's examples through, refusing the first whose format differs from the file's
+    first record (a stray record is usually a broken export; see core/data_formats.py)."""
+    first: Example | None = None
+    for ex in examples:
+        if first is None:
+            first = ex
+        elif ex.shape != first.shape:
+            raise InputError(
+                f"{ex.source}: this record is {FORMAT_LABELS.get(ex.shape, ex.shape)} but "
+                f"{first.source} is {FORMAT_LABELS.get(first.shape, first.shape)}: one file holds "
+                "one format", field="data.train", value=ex.source,
+                fix="fix or delete that record, or put each format in its own file")
+        yield ex
+
+
+def _read_csv(text: str, name: str, text_field: str, delimiter: str,
+              columns: dict[str, str] | None = None) -> Iterator[Example]:
     csv.field_size_limit(sys.maxsize)  # whole documents in one cell are normal here (seed 003)
     # newline="" keeps CRLF inside quoted cells intact and lets csv handle the row ends itself.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -223,13 +234,21 @@ def _read_csv(text: str, name: str, text_field: str, delimiter: str) -> Iterator
         raise InputError(f"{name}: line 1: {err}", field="data.train", value=name) from None
     header = [h.strip() for h in header]
     cols = {h: i for i, h in enumerate(header)}
-    if text_field in cols:
-        idx = cols[text_field]
-        get = lambda row: Example(text=row[idx] if idx < len(row) else "", source=name)  # noqa: E731
-    elif PROMPT_FIELD in cols and COMPLETION_FIELD in cols:
-        pi, ci = cols[PROMPT_FIELD], cols[COMPLETION_FIELD]
-        get = lambda row: Example(prompt=row[pi] if pi < len(row) else "",  # noqa: E731
-                                  completion=row[ci] if ci < len(row) else "", source=name)
+    for ours, theirs in (columns or {}).items():
+        if ours in ("role", "content", "from", "value"):
+            continue
+        if theirs not in cols:
+            found = ", ".join(repr(h) for h in header[:20]) or "none"
+            raise InputError(f"{name}: columns.{ours} names {theirs!r}, which the header does not "
+                             f"have; columns found: {found}", field=f"data.train.columns.{ours}",
+                             value=theirs, fix=f"set columns.{ours} to one of the columns")
+    fmt, used = detect_fields(header, text_field, columns)
+    if fmt in ("text", "prompt_completion", "alpaca"):
+        idx = [(h, cols[h]) for h in used]
+
+        def get(row: list[str]) -> Example:
+            rec = {h: row[i] if i < len(row) else "" for h, i in idx}
+            return record_to_example(rec, text_field, f"{name}:{reader.line_num}", columns)
     else:
         found = ", ".join(repr(h) for h in header[:20]) or "none"
         hint = ""
@@ -253,7 +272,8 @@ def _read_csv(text: str, name: str, text_field: str, delimiter: str) -> Iterator
         yield get(row)
 
 
-def _read_jsonl(text: str, name: str, text_field: str) -> Iterator[Example]:
+def _read_jsonl(text: str, name: str, text_field: str,
+                columns: dict[str, str] | None = None) -> Iterator[Example]:
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -264,22 +284,27 @@ def _read_jsonl(text: str, name: str, text_field: str) -> Iterator[Example]:
                              f"({err.msg})", field="data.train", value=f"{name}:{lineno}",
                              fix="fix or delete that line (each line must be one JSON object)"
                              ) from None
-        yield record_to_example(rec, text_field, f"{name}:{lineno}")
+        yield record_to_example(rec, text_field, f"{name}:{lineno}", columns)
 
 
-def _read_json(text: str, name: str, text_field: str) -> Iterator[Example]:
+def _read_json(text: str, name: str, text_field: str,
+               columns: dict[str, str] | None = None) -> Iterator[Example]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         if err.msg.startswith("Extra data"):  # JSON lines saved as .json (HF accepts both)
-            yield from _read_jsonl(text, name, text_field)
+            yield from _read_jsonl(text, name, text_field, columns)
             return
         raise InputError(f"{name}: line {err.lineno}, column {err.colno}: not valid JSON "
                          f"({err.msg})", field="data.train", value=name,
                          fix="fix the JSON there") from None
     if isinstance(data, dict):
         lists = [v for v in data.values() if isinstance(v, list)]
-        if text_field in data or PROMPT_FIELD in data or MESSAGES_FIELD in data:
+        try:
+            one = detect(apply_columns(data, columns, name), text_field) is not None
+        except InputError:  # a mapped column missing: it is a container, not a record
+            one = False
+        if one:
             data = [data]
         elif len(lists) == 1:
             data = lists[0]
@@ -287,10 +312,11 @@ def _read_json(text: str, name: str, text_field: str) -> Iterator[Example]:
         raise InputError(f"{name}: expected a list of records", field="data.train", value=name,
                          fix='write [{"text": "..."}, ...] or one object per line (.jsonl)')
     for i, rec in enumerate(data):
-        yield record_to_example(rec, text_field, f"{name}[{i}]")
+        yield record_to_example(rec, text_field, f"{name}[{i}]", columns)
 
 
-def _read_parquet(path: Path, text_field: str) -> Iterator[Example]:
+def _read_parquet(path: Path, text_field: str,
+                  columns: dict[str, str] | None = None) -> Iterator[Example]:
     import pyarrow.parquet as pq  # ~0.2 s
 
     try:
@@ -299,20 +325,15 @@ def _read_parquet(path: Path, text_field: str) -> Iterator[Example]:
         raise InputError(f"{path}: not a readable Parquet file ({err})", field="data.train",
                          value=str(path), fix="check the file (or its extension)") from None
     names = pf.schema_arrow.names
-    if text_field in names:
-        cols = [text_field]
-    elif PROMPT_FIELD in names and COMPLETION_FIELD in names:
-        cols = [PROMPT_FIELD, COMPLETION_FIELD]
-    elif MESSAGES_FIELD in names:
-        cols = [MESSAGES_FIELD]
-    else:
+    fmt, cols = detect_fields(names, text_field, columns)
+    if fmt is None:
         raise InputError(f"{path} has no {text_field!r} column; columns found: "
                          f"{', '.join(names[:20])}", field="data.train.text_field",
                          value=text_field, fix="set text_field to one of those columns")
     n = 0
     for batch in pf.iter_batches(columns=cols, batch_size=4096):
         for rec in batch.to_pylist():
-            yield record_to_example(rec, text_field, f"{path}[{n}]")
+            yield record_to_example(rec, text_field, f"{path}[{n}]", columns)
             n += 1
 
 
@@ -358,8 +379,8 @@ def load_hf(source: DataSource) -> Any:
 
 def _read_hf(source: DataSource) -> Iterator[Example]:
     ds = load_hf(source)
-    for i, rec in enumerate(ds):
-        yield record_to_example(rec, source.text_field, f"{source.path}[{i}]")
+    yield from one_shape(record_to_example(rec, source.text_field, f"{source.path}[{i}]",
+                                           source.columns) for i, rec in enumerate(ds))
 
 
 # ---------------------------------------------------------------- content hashing (cache keys)

@@ -15,11 +15,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ftwizard.core.config import DataSection
-from ftwizard.core.data_prep import Analysis, analyse, data_sources, mixed_contributions
+from ftwizard.core.data_prep import (Analysis, analyse, data_sources, mixed_contributions,
+                                     padding_tokens)
 from ftwizard.core.data_sources import source_digest
 from ftwizard.core.data_tokens import Encoder
 
-CACHE_VERSION = 2  # 2: a corpus validation split holds out sequences, not examples
+CACHE_VERSION = 3  # 2: a corpus validation split holds out sequences, not examples; 3: formats,
+# per-turn masks and packing
 MIXING_RULE = ("weights are normalised; with N the sum of the sources' sequences, source i gives "
                "round(w_i x N) sequences (all in order if equal to its count, sampled without "
                "replacement if fewer, repeated if more), shuffled with the seed")
@@ -60,6 +62,16 @@ class DataStats:
     mixing: str = MIXING_RULE
     notes: list[str] = field(default_factory=list)
     cached: bool = False
+    formats: dict[str, int] = field(default_factory=dict)
+    """Examples per format read (text, prompt_completion, alpaca, sharegpt, messages)."""
+    packing: bool = False
+    padding_tokens: int = 0
+    """Padding in the training sequences as configured (entries mode; before mixing)."""
+    padding_unpacked: int = 0
+    padding_packed: int = 0
+    """The same with and without data.packing, so the plan can say what packing saves."""
+    sequences_unpacked: int = 0
+    sequences_packed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -81,11 +93,14 @@ def stats_from(a: Analysis) -> DataStats:
     contrib = mixed_contributions([c for c, _ in counts], [p.weight for p in a.train_parts])
     per_source = []
     ti = 0
+    formats: dict[str, int] = {}
     for p in a.parts:
+        for k, v in p.formats.items():
+            formats[k] = formats.get(k, 0) + v
         row: dict[str, Any] = {
             "path": p.label, "role": p.role, "examples": p.examples, "characters": p.characters,
             "empty": p.empty, "tokens": sum(p.train_len) + sum(p.val_len),
-            "validation_examples": len(p.val)}
+            "validation_examples": len(p.val), "formats": dict(p.formats)}
         if p.role == "train":
             row.update(weight=round(p.weight, 6), sequences=counts[ti][0],
                        mixed_sequences=contrib[ti], tokens_dropped=counts[ti][1])
@@ -111,7 +126,31 @@ def stats_from(a: Analysis) -> DataStats:
         if short:
             notes.append(f"{', '.join(short)}: fewer tokens than one block of {a.block}, so no "
                          "corpus sequence at all; lower block_size or use entries mode")
+    pad = {"packed": 0, "unpacked": 0, "n_packed": 0, "n_unpacked": 0}
+    if a.mode == "entries":
+        for p in a.train_parts:
+            kept = [min(n, a.block) for n in p.train_len]
+            pad["unpacked"] += padding_tokens(kept, a.block, False)
+            pad["packed"] += padding_tokens(kept, a.block, True)
+            pad["n_unpacked"] += len(kept)
+            pad["n_packed"] += (sum(kept) + padding_tokens(kept, a.block, True)) // a.block
+        total = max(1, pad["n_unpacked"] * a.block)
+        saved = pad["n_unpacked"] - pad["n_packed"]
+        if a.packing:
+            notes.append(f"packing: {pad['n_packed']:,} sequences instead of "
+                         f"{pad['n_unpacked']:,}; padding {pad['packed']:,} tokens "
+                         f"({pad['packed'] / max(1, pad['n_packed'] * a.block):.1%}) instead of "
+                         f"{pad['unpacked']:,} ({pad['unpacked'] / total:.1%})")
+        elif saved > 0 and pad["unpacked"] / total > 0.2:
+            notes.append(f"{pad['unpacked']:,} of {total:,} tokens ({pad['unpacked'] / total:.0%}) "
+                         f"are padding; data.packing: true would train the same examples in "
+                         f"{pad['n_packed']:,} sequences instead of {pad['n_unpacked']:,} "
+                         f"(padding {pad['packed'] / max(1, pad['n_packed'] * a.block):.1%})")
     return DataStats(
+        formats=formats, packing=a.packing,
+        padding_tokens=pad["packed"] if a.packing else pad["unpacked"],
+        padding_unpacked=pad["unpacked"], padding_packed=pad["packed"],
+        sequences_unpacked=pad["n_unpacked"], sequences_packed=pad["n_packed"],
         examples=sum(p.examples for p in a.parts), characters=sum(p.characters for p in a.parts),
         tokens=sum(lengths), tokens_exact=a.exact, tokens_error=round(a.error, 4),
         histogram=hist, longest_tokens=longest, over_block=over,
@@ -144,7 +183,7 @@ def inspect(data: DataSection, tokenizer: Any = None, *, seed: int = 42,
     """
     from ftwizard.core.paths import cache_dir
 
-    enc = Encoder(tokenizer, pad_token_id) if tokenizer is not None else None
+    enc = Encoder(tokenizer, pad_token_id, data.chat_template) if tokenizer is not None else None
     path = None
     if use_cache:
         path = cache_dir() / "data" / f"{_cache_key(data, enc, seed, exact)}.json"

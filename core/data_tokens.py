@@ -11,6 +11,7 @@ give identical ids on the tiny models.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,17 @@ class LightTokenizer:
     def encode_batch(self, texts: list[str], add_special_tokens: bool) -> list[list[int]]:
         return [e.ids for e in self._tok.encode_batch(texts, add_special_tokens=add_special_tokens)]
 
+    def encode_offsets(self, texts: list[str]) -> list[tuple[list[int], list[tuple[int, int]]]]:
+        """(ids, character span of each token) without special tokens added."""
+        return [(e.ids, list(e.offsets))
+                for e in self._tok.encode_batch(texts, add_special_tokens=False)]
+
+    def convert_ids_to_tokens(self, ids: list[int]) -> list[str]:
+        return [self._tok.id_to_token(i) or "" for i in ids]
+
+    def decode(self, ids: list[int], skip_special_tokens: bool = False) -> str:
+        return self._tok.decode(ids, skip_special_tokens=skip_special_tokens)
+
     def apply_chat_template(self, messages: list[dict], tokenize: bool = False,
                             add_generation_prompt: bool = False, **_: Any) -> str:
         """Renders like transformers does (sandboxed jinja2, trim_blocks, lstrip_blocks)."""
@@ -133,11 +145,30 @@ class LightTokenizer:
         def raise_exception(msg: str) -> None:
             raise ValueError(msg)
 
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                            extensions=[_generation_extension()])
         env.globals["raise_exception"] = raise_exception
         return env.from_string(self.chat_template).render(
             messages=messages, add_generation_prompt=add_generation_prompt,
             bos_token=self.bos_token or "", eos_token=self.eos_token or "")
+
+
+def _generation_extension() -> Any:
+    """`{% generation %}...{% endgeneration %}` (transformers' assistant-mask markers) rendered
+    as their body, so a marked template renders here exactly as in transformers."""
+    from jinja2.ext import Extension
+
+    class Generation(Extension):
+        tags = {"generation"}
+
+        def parse(self, parser: Any) -> Any:
+            next(parser.stream)
+            return parser.parse_statements(("name:endgeneration",), drop_needle=True)
+
+    return Generation
+
+
+GENERATION_TAG = re.compile(r"\{%-?\s*generation\s*-?%\}")
 
 
 def _read_json(p: Path) -> dict:
@@ -151,7 +182,14 @@ def _read_json(p: Path) -> dict:
 class Encoder:
     """One interface over a transformers tokenizer or a LightTokenizer, with the pad rule applied."""
 
-    def __init__(self, tok: Any, pad_token_id: int | None = None) -> None:
+    def __init__(self, tok: Any, pad_token_id: int | None = None,
+                 chat_template: str | None = None) -> None:
+        """`chat_template` (data.chat_template: a name or a .jinja path) replaces the tokenizer's
+        own, on the tokenizer itself: the backend saves that tokenizer with the model."""
+        if chat_template:
+            from ftwizard.core.chat_templates import resolve
+
+            tok.chat_template = resolve(chat_template)
         self.tok = tok
         self.name = str(getattr(tok, "name_or_path", "") or type(tok).__name__)
         self.vocab = len(tok)
@@ -174,11 +212,13 @@ class Encoder:
         # transformers' "longer than the maximum sequence length" warning would only mislead.
         return list(self.tok(texts, add_special_tokens=special, verbose=False)["input_ids"])
 
-    def render_chat(self, messages: list[dict], add_generation_prompt: bool = False) -> str:
+    def render_chat(self, messages: list[dict], add_generation_prompt: bool = False,
+                    where: str = "") -> str:
         if not getattr(self.tok, "chat_template", None):
             raise InputError(f"the data has chat 'messages' but tokenizer {self.name} has no chat "
                              "template", field="data.train", value=self.name,
-                             fix="use the model's instruct/chat tokenizer (model.tokenizer), or "
+                             fix="use the model's instruct/chat tokenizer (model.tokenizer), set "
+                                 "data.chat_template (chatml, llama-3, mistral, qwen, gemma), or "
                                  "convert the data to prompt/completion or text")
         try:
             return self.tok.apply_chat_template(messages, tokenize=False,
@@ -186,6 +226,38 @@ class Encoder:
         except InputError:
             raise
         except Exception as err:  # noqa: BLE001 - template errors come as many types
-            raise InputError(f"the chat template of {self.name} failed on an example: {err}",
-                             field="data.train", value=self.name,
-                             fix="check the roles (user/assistant/system) in 'messages'") from None
+            at = f"{where}: " if where else ""
+            raise InputError(f"{at}the chat template of {self.name} cannot render this "
+                             f"conversation: {err}", field="messages", value=where or self.name,
+                             fix="check the roles in that record, or choose another template "
+                                 "(data.chat_template)") from None
+
+    def encode_offsets(self, texts: list[str]) -> list[tuple[list[int], list[tuple[int, int]]]
+                                                        | tuple[list[int], None]]:
+        """(ids, character span of each token) of texts without special tokens added; the
+        spans are None for a slow tokenizer (no offsets): the caller falls back to token
+        prefixes."""
+        if not texts:
+            return []
+        if self._light:
+            return self.tok.encode_offsets(texts)
+        if getattr(self.tok, "is_fast", False):
+            enc = self.tok(texts, add_special_tokens=False, return_offsets_mapping=True,
+                           verbose=False)
+            return [(list(i), [tuple(o) for o in off])
+                    for i, off in zip(enc["input_ids"], enc["offset_mapping"])]
+        return [(ids, None) for ids in self.encode(texts, False)]
+
+    def hf_assistant_mask(self, messages: list[dict]) -> tuple[list[int], list[int]] | None:
+        """(ids, 0/1 per token) from transformers' return_assistant_tokens_mask, when this is a
+        transformers tokenizer whose template marks replies with {% generation %}; else None."""
+        tmpl = getattr(self.tok, "chat_template", None)
+        if self._light or not isinstance(tmpl, str) or not GENERATION_TAG.search(tmpl):
+            return None
+        out = self.tok.apply_chat_template(messages, tokenize=True, return_dict=True,
+                                           return_assistant_tokens_mask=True)
+        return list(out["input_ids"]), list(out["assistant_masks"])
+
+    def tokens(self, ids: list[int]) -> list[str]:
+        """The text of each token (for the preview), decoded one by one."""
+        return [self.tok.decode([i], skip_special_tokens=False) for i in ids]

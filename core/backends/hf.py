@@ -141,6 +141,12 @@ class Collator:
             att.append(mask + [0] * pad)
             labels = list(b.get("labels") or b["input_ids"])
             lab.append(labels + [-100] * pad)
+        if "position_ids" in batch[0]:
+            # Packed sequences (data.packing): position ids restart per example and no attention
+            # mask goes in, so transformers builds its packed-sequence mask (no cross-attention).
+            pos = [list(b["position_ids"]) + list(range(n - len(b["input_ids"]))) for b in batch]
+            return {"input_ids": torch.tensor(ids), "position_ids": torch.tensor(pos),
+                    "labels": torch.tensor(lab)}
         return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(att),
                 "labels": torch.tensor(lab)}
 

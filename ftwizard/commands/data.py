@@ -149,8 +149,12 @@ def _render(s: Any) -> None:
     t.add_column(style="bold")
     t.add_column(justify="right")
     t.add_column()
+    from ftwizard.core.data_formats import FORMAT_LABELS
+
+    fmts = ", ".join(f"{FORMAT_LABELS.get(k, k)} {v:,}" for k, v in sorted(s.formats.items()))
     rows = [
         ("examples", f"{s.examples:,}", f"{s.empty:,} empty (skipped), {s.duplicates:,} duplicates"),
+        ("formats", f"{len(s.formats)}", fmts or "-"),
         ("characters", f"{s.characters:,}", ""),
         ("tokens", f"{s.tokens:,}", f"{approx.strip()} tokenizer: {s.tokenizer}".strip()),
         ("longest example", f"{s.longest_tokens:,}", "tokens"),
@@ -163,6 +167,13 @@ def _render(s: Any) -> None:
         ("tokens dropped", f"{s.tokens_dropped:,}",
          "last partial block per source" if s.mode == "corpus" else "cut by truncation"),
     ]
+    if s.mode == "entries" and s.sequences_unpacked:
+        un = s.padding_unpacked / max(1, s.sequences_unpacked * s.block_size)
+        pk = s.padding_packed / max(1, s.sequences_packed * s.block_size)
+        rows.append(("padding" + (" (packed)" if s.packing else ""), f"{s.padding_tokens:,}",
+                     f"tokens; unpacked {s.padding_unpacked:,} ({un:.1%}) in "
+                     f"{s.sequences_unpacked:,} sequences, packed {s.padding_packed:,} ({pk:.1%}) "
+                     f"in {s.sequences_packed:,}"))
     for r in rows:
         t.add_row(*r)
     con.print(t)

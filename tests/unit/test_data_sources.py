@@ -49,18 +49,21 @@ def test_csv_without_text_column_lists_columns(tmp_path: Path) -> None:
 
 
 def test_jsonl_shapes_and_bad_line(tmp_path: Path) -> None:
-    p = tmp_path / "d.jsonl"
-    p.write_text("\n".join([
-        json.dumps({"text": "plain"}),
-        "",
-        json.dumps({"prompt": "Q?", "completion": " A."}),
-        json.dumps({"messages": [{"role": "user", "content": "hi"},
-                                 {"role": "assistant", "content": "hello"}]}),
-    ]))
-    exs = read(p)
+    recs = [{"text": "plain"}, {"prompt": "Q?", "completion": " A."},
+            {"messages": [{"role": "user", "content": "hi"},
+                          {"role": "assistant", "content": "hello"}]}]
+    exs = []
+    for i, r in enumerate(recs):
+        (tmp_path / f"d{i}.jsonl").write_text("\n" + json.dumps(r) + "\n")
+        exs += read(tmp_path / f"d{i}.jsonl")
     assert [e.kind for e in exs] == ["text", "prompt", "chat"]
     assert exs[1].prompt == "Q?" and exs[1].completion == " A."
-    assert exs[0].source.endswith("d.jsonl:1")
+    assert exs[0].source.endswith("d0.jsonl:2")
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("\n".join(json.dumps(r) for r in recs))
+    with pytest.raises(InputError, match=r"mixed.jsonl:2: this record is prompt/completion but "
+                                         r".*mixed.jsonl:1 is text"):
+        read(mixed)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "ok"}\n{"text": "ok"}\n{"text": broken}\n')
     with pytest.raises(InputError) as err:
