@@ -320,16 +320,10 @@ def unique_name(cfg: RunConfig) -> str:
 
 def _write_atomic(path: Path, text: str, mode: int | None = None) -> None:
     """Write through a temporary file and rename: a reader (or a full disk) never leaves half a
-    launch.sh or config.yaml behind."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        if mode is not None:
-            tmp.chmod(mode)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    launch.sh or config.yaml behind (core/local_state.py; errors name `path`, not the temp file)."""
+    from ftwizard.core.local_state import atomic_write
+
+    atomic_write(path, text, mode=mode)
 
 
 def prepare_run(cfg: RunConfig, *, name: str | None = None, overwrite: bool = False,
