@@ -603,8 +603,9 @@ DS_BUFFER_FACTOR = 1.5
 
 def processes_per_node(s: Setup) -> int:
     """Training processes on one node: one per device for ddp/deepspeed/fsdp/pipeline, one for
-    `none` and `split` (split spreads the layers of one process over the GPUs)."""
-    if s.parallel in ("none", "split"):
+    `none` and `split` (split spreads the layers of one process over the GPUs) and for `jax` (one
+    JAX process per host drives all its chips)."""
+    if s.parallel in ("none", "split", "jax"):
         return 1
     return max(1, s.world // max(1, s.nodes))
 
