@@ -51,6 +51,11 @@ other
     + torch + transformers + Trainer process itself (~0.56 GiB RSS measured on the tiny-cpu-demo run;
     FACTS.md: the imports alone are ~420 MB).
 
+What is shown and judged is one figure, MemoryEstimate.needed_bytes (every term but the
+allocator's reserve), with `capacity - needed - margin = headroom` (MemoryEstimate, Figure); the
+peak a measurement sees is needed + reserve (per_device_bytes). Host RAM per node is modelled term
+by term, each with its source, in :func:`host_terms`.
+
 The GPT-J-6B ZeRO-3 figures of seed 001 (calibration/README.md) are unit tests of this module.
 Everything is arithmetic on a ModelSpec: a plan takes microseconds, so the wizard recomputes it on
 every keystroke.
