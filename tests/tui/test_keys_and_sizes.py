@@ -151,10 +151,18 @@ async def test_q_then_y_quits_without_saving(workdir: Path) -> None:
 # ---------------------------------------------------------------- host RAM
 
 
+def short_of(plan) -> list[str]:  # noqa: ANN001
+    """What Review's launch (the one preflight) would ask about before launching this plan."""
+    from ftwizard.core.preflight import preflight
+
+    return [f.line() for f in preflight(plan, mode="launch").does_not_fit]
+
+
 async def test_host_ram_field_reaches_config_and_plan(workdir: Path) -> None:
     """Seed 001 (GPT-J fp16, ZeRO-3 with both offloads, one RTX 4090): the catalog's typical
     host is short of RAM; typing 256 into Host RAM beside the target makes the plan's host
-    capacity 256 GiB, and the saved config carries hardware.host_ram_gib: 256."""
+    capacity 256 GiB, launch no longer stops on host RAM (the one preflight), and the saved
+    config carries hardware.host_ram_gib: 256."""
     cfg = snapshot_config(**{
         "model.name": "EleutherAI/gpt-j-6B", "model.dtype": "fp16", "method.kind": "full",
         "method.parallel": "deepspeed", "method.zero_stage": 3, "method.offload_optimizer": True,
@@ -167,6 +175,7 @@ async def test_host_ram_field_reaches_config_and_plan(workdir: Path) -> None:
         assert before is not None and before.memory.host_capacity_bytes < 256 * GiB
         row = app.screen.query_one("#f-hardware-host_ram_gib")
         assert "(default)" in str(row.query_one(".value").render())
+        assert any("host RAM" in line for line in short_of(app.plan))   # launch would ask
         await pilot.press("down")                          # Plan for -> Host RAM
         assert app.focused is row
         await pilot.press("enter", "ctrl+u", *"256", "enter")
@@ -174,6 +183,7 @@ async def test_host_ram_field_reaches_config_and_plan(workdir: Path) -> None:
         assert app.config.hardware.host_ram_gib == 256
         assert app.plan.memory.host_capacity_bytes == 256 * GiB
         assert app.plan.memory.host_fits
+        assert not any("host RAM" in line for line in short_of(app.plan))
         assert "256" in str(row.query_one(".value").render())
         await pilot.press("s")
         await pilot.pause()
