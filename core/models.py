@@ -215,10 +215,10 @@ def _need(c: dict, *keys: str, default: Any = ...) -> Any:
 
 
 # model_type -> family handled below
-LLAMA_LIKE = {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2"}
-SUPPORTED_TYPES = sorted(LLAMA_LIKE | {"gpt2", "gptj", "gpt_neox", "phi"})
+LLAMA_LIKE = {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text"}
+SUPPORTED_TYPES = sorted(LLAMA_LIKE | {"gpt2", "gptj", "gpt_neox", "phi", "phi3"})
 # transformers' default for tie_word_embeddings when config.json does not say
-_TIE_DEFAULT = {"gpt2": True, "gemma": True, "gemma2": True}
+_TIE_DEFAULT = {"gpt2": True, "gemma": True, "gemma2": True, "gemma3_text": True}
 
 
 def _layout(c: dict) -> dict[str, Any]:
@@ -270,6 +270,13 @@ def _layout(c: dict) -> dict[str, Any]:
         norms = 2 * h + (4 * hd if c.get("qk_layernorm") else 0)
         return dict(base, hd=hd, linears=lin, norms=norms, final=2 * h,
                     head=V if tied else V * h + V, gated=False, parallel=True)
+    if mt == "phi3":
+        # Phi-3/Phi-4: Llama's blocks with q/k/v fused into qkv_proj and gate/up into
+        # gate_up_proj (that is what PEFT's target_modules sees); no biases
+        lin = [("qkv_proj", h, (heads + 2 * kv) * hd, False), ("o_proj", heads * hd, h, False),
+               ("gate_up_proj", h, 2 * inter, False), ("down_proj", inter, h, False)]
+        return dict(base, linears=lin, norms=2 * h, final=h, head=0 if tied else V * h,
+                    gated=True, parallel=False)
     if mt in LLAMA_LIKE:
         if mt == "qwen2":
             qkv_b, o_b = True, False
@@ -282,7 +289,10 @@ def _layout(c: dict) -> dict[str, Any]:
                ("v_proj", h, kv * hd, qkv_b), ("o_proj", heads * hd, h, o_b),
                ("gate_proj", h, inter, mlp_b), ("up_proj", h, inter, mlp_b),
                ("down_proj", inter, h, mlp_b)]
-        norms = {"gemma2": 4 * h, "qwen3": 2 * h + 2 * hd}.get(mt, 2 * h)
+        # gemma2/3 norm before and after both attention and MLP; qwen3 and gemma3 add per-head
+        # q/k RMSNorms (one head_dim vector each, shared across heads)
+        norms = {"gemma2": 4 * h, "gemma3_text": 4 * h + 2 * hd,
+                 "qwen3": 2 * h + 2 * hd}.get(mt, 2 * h)
         return dict(base, linears=lin, norms=norms, final=h, head=0 if tied else V * h,
                     gated=True, parallel=False)
     raise InputError(
@@ -316,7 +326,8 @@ _DEFAULT_ARCH = {"gpt2": "GPT2LMHeadModel", "gptj": "GPTJForCausalLM",
                  "gpt_neox": "GPTNeoXForCausalLM", "llama": "LlamaForCausalLM",
                  "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
                  "qwen3": "Qwen3ForCausalLM", "phi": "PhiForCausalLM",
-                 "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM"}
+                 "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM",
+                 "gemma3_text": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM"}
 # Classes whose `_supports_sdpa` is False in transformers 5.24 (the version constraints.txt pins;
 # scripts/build_model_catalog.py stores the value per catalog model): they run eager. 5.23 also
 # ran GPT-J eager; a run config's model.attn_implementation pins the choice whatever is installed.

@@ -2,11 +2,17 @@
 """Build core/catalog/models.json: the shipped configs, their exact parameter counts and the
 attention implementation transformers picks for them.
 
-A dev script, not run in CI. The configs below are the values of each model's config.json on the
-Hugging Face Hub (only the keys that shape the model or its defaults). Every model is built on the
-meta device with the installed transformers, counted, and the count is checked against the total
-published for the model; a mismatch means a config value is wrong and the script exits 1.
-The analytic count in core/models.py (spec_from_config) must agree too.
+A dev script, not run in CI. The configs are the values of each model's config.json on the
+Hugging Face Hub: below, the keys that shape the model or its defaults for the first entries; in
+scripts/model_configs.py, whole config.json files with where each copy was read (the Hub itself is
+not reachable from the machines this runs on). Every model is built on the meta device with the
+installed transformers, counted, and the count is checked against the exact total published for
+the model (model card, Hub safetensors metadata, GGUF metadata or KerasHub's preset, named beside
+each figure; tied embeddings count once); a mismatch means a config value is wrong and the script
+exits 1. The analytic count in core/models.py (spec_from_config) must agree too.
+
+Mixture-of-experts models are left out: core/memory.py sizes one dense MLP per layer (no expert
+count, no routed-vs-active split), so their plans would be wrong.
 
     python scripts/build_model_catalog.py          # writes core/catalog/models.json
     python scripts/build_model_catalog.py --check  # compares only, writes nothing
@@ -22,6 +28,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "core" / "catalog" / "models.json"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from model_configs import CONFIGS  # noqa: E402 - whole config.json files, with their sources
 
 
 def _gpt2(n_embd: int, n_layer: int, n_head: int) -> dict[str, Any]:
@@ -170,6 +178,50 @@ MODELS: dict[str, tuple[dict[str, Any], list[str], int]] = {
                           9_241_705_984),
 }
 
+# Models whose whole config.json is in scripts/model_configs.py: id -> (aliases, published total).
+# KerasHub = keras-team/keras-hub keras_hub/src/models/*/*_presets.py "params"; Hub = the model's
+# safetensors "total" from the Hub API (where a file stores a tied lm_head anyway, as Qwen3-0.6B's
+# does, it is counted twice there, so such models cite another source); GGUF =
+# general.parameter_count / n_params of a GGUF export; registry = a model table that lists the id.
+FROM_CONFIG: dict[str, tuple[list[str], int]] = {
+    "Qwen/Qwen3-0.6B": (["qwen3-0.6b"], 596_049_920),  # KerasHub qwen3_0.6b_en
+    "Qwen/Qwen3-1.7B": (["qwen3-1.7b"], 1_720_574_976),  # KerasHub qwen3_1.7b_en
+    "Qwen/Qwen3-4B": (["qwen3-4b"], 4_022_468_096),  # KerasHub qwen3_4b_en
+    "Qwen/Qwen3-8B": (["qwen3-8b"], 8_190_735_360),  # KerasHub qwen3_8b_en
+    "Qwen/Qwen3-14B": (["qwen3-14b"], 14_768_307_200),  # KerasHub qwen3_14b_en
+    "Qwen/Qwen3-32B": (["qwen3-32b"], 32_762_123_264),  # Hub; KerasHub qwen3_32b_en
+    "Qwen/Qwen2.5-0.5B-Instruct": (["qwen2.5-0.5b-instruct"], 494_032_768),  # KerasHub
+    "Qwen/Qwen2.5-1.5B-Instruct": (["qwen2.5-1.5b-instruct"], 1_543_714_304),  # Hub
+    "Qwen/Qwen2.5-7B-Instruct": (["qwen2.5-7b-instruct"], 7_615_616_512),  # Hub
+    "Qwen/Qwen2.5-32B-Instruct": (["qwen2.5-32b-instruct"], 32_763_876_352),  # KerasHub
+    "Qwen/Qwen2.5-72B-Instruct": (["qwen2.5-72b-instruct"], 72_706_203_648),  # KerasHub
+    "meta-llama/Llama-3.2-1B-Instruct": (["llama-3.2-1b-instruct", "llama3.2-1b-instruct"],
+                                         1_235_814_400),  # Hub
+    "meta-llama/Llama-3.2-3B": (["llama-3.2-3b", "llama3.2-3b"],
+                                3_212_749_824),  # Hub count of 3B-Instruct, same shapes
+    "meta-llama/Llama-3.2-3B-Instruct": (["llama-3.2-3b-instruct", "llama3.2-3b-instruct"],
+                                         3_212_749_824),  # Hub
+    "google/gemma-2-27b": (["gemma-2-27b", "gemma2-27b"], 27_227_128_320),  # KerasHub gemma2_27b_en
+    "google/gemma-3-1b-it": (["gemma-3-1b-it", "gemma3-1b-it", "gemma-3-1b"],
+                             999_885_952),  # Hub; KerasHub gemma3_instruct_1b
+    "mistralai/Mistral-7B-v0.3": (["mistral-7b-v0.3"], 7_248_023_552),  # KerasHub mistral_0.3_7b_en
+    "mistralai/Mistral-Nemo-Base-2407": (["mistral-nemo", "mistral-nemo-12b"],
+                                         12_247_782_400),  # GGUF n_params of Mistral-Nemo
+    "microsoft/Phi-3.5-mini-instruct": (["phi-3.5-mini", "phi3.5-mini", "phi-3.5"],
+                                        3_821_079_552),  # KerasHub phi3_mini (same shapes)
+    "microsoft/phi-4": (["phi4"], 14_659_507_200),  # GGUF general.parameter_count of phi-4
+    "HuggingFaceTB/SmolLM2-135M-Instruct": (["smollm2-135m"], 134_515_008),  # registry
+    "HuggingFaceTB/SmolLM2-360M-Instruct": (["smollm2-360m"], 361_821_120),  # GGUF n_params
+    "HuggingFaceTB/SmolLM2-1.7B-Instruct": (["smollm2-1.7b"], 1_711_376_384),  # registry
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": (["r1-distill-qwen-1.5b"],
+                                                  1_777_088_000),  # GGUF; pruning scripts
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B": (["r1-distill-qwen-32b"], 32_763_876_352),  # Hub
+    "deepseek-ai/DeepSeek-R1-Distill-Llama-8B": (["r1-distill-llama-8b"], 8_030_261_248),  # Hub
+}
+assert set(FROM_CONFIG) == set(CONFIGS), set(FROM_CONFIG) ^ set(CONFIGS)
+MODELS.update({mid: (CONFIGS[mid], aliases, published)
+               for mid, (aliases, published) in FROM_CONFIG.items()})
+
 
 def build_meta(config: dict[str, Any]):
     """The model transformers would build from `config`, on the meta device (no memory)."""
@@ -202,7 +254,7 @@ def main() -> int:
         analytic = spec_from_config(config, id=mid, source="catalog").params
         ok = counted == published == analytic
         bad += not ok
-        print(f"{'ok ' if ok else 'BAD'} {mid:32s} meta {counted:>15,} published {published:>15,} "
+        print(f"{'ok ' if ok else 'BAD'} {mid:42s} meta {counted:>15,} published {published:>15,} "
               f"analytic {analytic:>15,} attn {attn} (_supports_sdpa={supports_sdpa})")
         out[mid] = {"config": config, "parameters": counted, "attn_impl": attn,
                     "supports_sdpa": supports_sdpa, "aliases": aliases}

@@ -1,0 +1,837 @@
+"""The config.json of each model scripts/build_model_catalog.py adds to the catalog, as the
+Hugging Face Hub publishes it, and where each was read.
+
+The Hub is not reachable from the machines this catalog is built on, so every config below was
+copied from a public repository that vendors it (named in SOURCES) and cross-checked against a
+second copy or against the model's published parameter count (the build checks the count).
+Dropped keys do not shape the model: transformers_version, _name_or_path, auto_map (transformers'
+native class is used, as without trust_remote_code) and transformers.js_config.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def _json(text: str) -> dict[str, Any]:
+    return json.loads(text)
+
+
+CONFIGS: dict[str, dict[str, Any]] = {}
+SOURCES: dict[str, str] = {}
+
+SOURCES["Qwen/Qwen3-0.6B"] = (
+    "hub config.json snapshot in daniel-p-green/alain-ai-learning-platform out/research-qwen-"
+    "qwen3-0-6b/sources/huggingface/config.json; same in mlc-ai/mlc-llm "
+    "python/mlc_llm/model/model_preset.py (qwen3_0.6b)")
+CONFIGS["Qwen/Qwen3-0.6B"] = _json("""{
+  "architectures": ["Qwen3ForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151645,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 1024,
+  "initializer_range": 0.02,
+  "intermediate_size": 3072,
+  "max_position_embeddings": 40960,
+  "max_window_layers": 28,
+  "model_type": "qwen3",
+  "num_attention_heads": 16,
+  "num_hidden_layers": 28,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 1000000,
+  "sliding_window": null,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}""")
+
+SOURCES["Qwen/Qwen3-1.7B"] = (
+    "mlc-ai/mlc-llm python/mlc_llm/model/model_preset.py (qwen3_1.7b); same shape in "
+    "mephisto1484/Neko-LoRA-Build-Your-AI-Catgirl Qwen3-1.7B/config.json")
+CONFIGS["Qwen/Qwen3-1.7B"] = _json("""{
+  "architectures": ["Qwen3ForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151645,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 2048,
+  "initializer_range": 0.02,
+  "intermediate_size": 6144,
+  "max_position_embeddings": 40960,
+  "max_window_layers": 28,
+  "model_type": "qwen3",
+  "num_attention_heads": 16,
+  "num_hidden_layers": 28,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 1000000,
+  "sliding_window": null,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}""")
+
+SOURCES["Qwen/Qwen3-4B"] = (
+    "citsjtu2020/LLM-Prof sglang/Model_Config.md (Qwen3-4B)")
+CONFIGS["Qwen/Qwen3-4B"] = _json("""{
+  "architectures": ["Qwen3ForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151645,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 2560,
+  "initializer_range": 0.02,
+  "intermediate_size": 9728,
+  "max_position_embeddings": 40960,
+  "max_window_layers": 36,
+  "model_type": "qwen3",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 36,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 1000000,
+  "sliding_window": null,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": false,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}""")
+
+SOURCES["Qwen/Qwen3-8B"] = (
+    "citsjtu2020/LLM-Prof sglang/Model_Config.md (Qwen3-8B); same values in a FLUX.2 Qwen3-8B "
+    "text-encoder copy")
+CONFIGS["Qwen/Qwen3-8B"] = _json("""{
+  "architectures": ["Qwen3ForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151645,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 12288,
+  "max_position_embeddings": 40960,
+  "max_window_layers": 36,
+  "model_type": "qwen3",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 36,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 1000000,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}""")
+
+SOURCES["Qwen/Qwen3-14B"] = (
+    "citsjtu2020/LLM-Prof sglang/Model_Config.md (Qwen3-14B)")
+CONFIGS["Qwen/Qwen3-14B"] = _json("""{
+  "architectures": ["Qwen3ForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151645,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 17408,
+  "max_position_embeddings": 40960,
+  "max_window_layers": 40,
+  "model_type": "qwen3",
+  "num_attention_heads": 40,
+  "num_hidden_layers": 40,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 1000000,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}""")
+
+SOURCES["Qwen/Qwen3-32B"] = (
+    "hub config.json snapshot in daniel-p-green/alain-ai-learning-platform out/research-qwen-"
+    "qwen3-32b/sources/huggingface/config.json; same in citsjtu2020/LLM-Prof "
+    "sglang/Model_Config.md")
+CONFIGS["Qwen/Qwen3-32B"] = _json("""{
+  "architectures": ["Qwen3ForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151645,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 25600,
+  "max_position_embeddings": 40960,
+  "max_window_layers": 64,
+  "model_type": "qwen3",
+  "num_attention_heads": 64,
+  "num_hidden_layers": 64,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 1000000,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}""")
+
+SOURCES["Qwen/Qwen2.5-0.5B-Instruct"] = (
+    "a copy of Qwen/Qwen2.5-0.5B-Instruct config.json quoted in DongfuJiang's chunking README "
+    "(architectures/model_type restored), the same dict pinned as 'expected' for "
+    "Qwen2.5-0.5B-Instruct in a model loader, and the identical config of its fine-tune "
+    "Gensyn/Qwen2.5-0.5B-Instruct (hub config.json snapshot in daniel-p-green/alain-ai-"
+    "learning-platform out/research-gensyn-"
+    "qwen2-5-0-5b-instruct/sources/huggingface/config.json)")
+CONFIGS["Qwen/Qwen2.5-0.5B-Instruct"] = _json("""{
+  "architectures": ["Qwen2ForCausalLM"],
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151645,
+  "hidden_act": "silu",
+  "hidden_size": 896,
+  "initializer_range": 0.02,
+  "intermediate_size": 4864,
+  "max_position_embeddings": 32768,
+  "max_window_layers": 21,
+  "model_type": "qwen2",
+  "num_attention_heads": 14,
+  "num_hidden_layers": 24,
+  "num_key_value_heads": 2,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 1000000.0,
+  "sliding_window": 32768,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}""")
+
+SOURCES["Qwen/Qwen2.5-1.5B-Instruct"] = (
+    "hub config.json snapshot in daniel-p-green/alain-ai-learning-platform out/research-qwen-"
+    "qwen2-5-1-5b-instruct/sources/huggingface/config.json; same in a C++ test that mirrors the"
+    " pinned checkpoint's config.json and in a transformers load log")
+CONFIGS["Qwen/Qwen2.5-1.5B-Instruct"] = _json("""{
+  "architectures": ["Qwen2ForCausalLM"],
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151645,
+  "hidden_act": "silu",
+  "hidden_size": 1536,
+  "initializer_range": 0.02,
+  "intermediate_size": 8960,
+  "max_position_embeddings": 32768,
+  "max_window_layers": 21,
+  "model_type": "qwen2",
+  "num_attention_heads": 12,
+  "num_hidden_layers": 28,
+  "num_key_value_heads": 2,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 1000000.0,
+  "sliding_window": 32768,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}""")
+
+SOURCES["Qwen/Qwen2.5-7B-Instruct"] = (
+    "hub config.json snapshot in daniel-p-green/alain-ai-learning-platform out/research-qwen-"
+    "qwen2-5-7b-instruct/sources/huggingface/config.json; same shape in a transformers 4.57 "
+    "load log of Qwen2.5-7B-Instruct/config.json")
+CONFIGS["Qwen/Qwen2.5-7B-Instruct"] = _json("""{
+  "architectures": ["Qwen2ForCausalLM"],
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151645,
+  "hidden_act": "silu",
+  "hidden_size": 3584,
+  "initializer_range": 0.02,
+  "intermediate_size": 18944,
+  "max_position_embeddings": 32768,
+  "max_window_layers": 28,
+  "model_type": "qwen2",
+  "num_attention_heads": 28,
+  "num_hidden_layers": 28,
+  "num_key_value_heads": 4,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 1000000.0,
+  "sliding_window": 131072,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 152064
+}""")
+
+SOURCES["Qwen/Qwen2.5-32B-Instruct"] = (
+    "Qwen2.5-32B-Instruct config.json quoted in a forum thread on sliding windows (verbatim up "
+    "to torch_dtype); the rest (use_cache, use_sliding_window, vocab_size 152064) from the "
+    "Qwen2.5-32B-Instruct-GPTQ-Int4 config copied in a fix_gptq_config.py script; vocab 152064 "
+    "is also the only value that gives KerasHub's exact qwen2.5_instruct_32b_en count")
+CONFIGS["Qwen/Qwen2.5-32B-Instruct"] = _json("""{
+  "architectures": ["Qwen2ForCausalLM"],
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151645,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 27648,
+  "max_position_embeddings": 32768,
+  "max_window_layers": 70,
+  "model_type": "qwen2",
+  "num_attention_heads": 40,
+  "num_hidden_layers": 64,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 1000000.0,
+  "sliding_window": 131072,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 152064
+}""")
+
+SOURCES["Qwen/Qwen2.5-72B-Instruct"] = (
+    "the raw config.json of Qwen2.5-72B-Instruct in a model-info report; the same dict (with "
+    "_name_or_path Qwen/Qwen2.5-72B-Instruct) in a ModelArgs test")
+CONFIGS["Qwen/Qwen2.5-72B-Instruct"] = _json("""{
+  "architectures": ["Qwen2ForCausalLM"],
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151645,
+  "hidden_act": "silu",
+  "hidden_size": 8192,
+  "initializer_range": 0.02,
+  "intermediate_size": 29568,
+  "max_position_embeddings": 32768,
+  "max_window_layers": 70,
+  "model_type": "qwen2",
+  "num_attention_heads": 64,
+  "num_hidden_layers": 80,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 1000000.0,
+  "sliding_window": 131072,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 152064
+}""")
+
+SOURCES["meta-llama/Llama-3.2-1B-Instruct"] = (
+    "mlc-ai/mlc-llm python/mlc_llm/model/model_preset.py (llama3_2_1b) (the Instruct config: "
+    "eos [128001, 128008, 128009])")
+CONFIGS["meta-llama/Llama-3.2-1B-Instruct"] = _json("""{
+  "architectures": ["LlamaForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 128000,
+  "eos_token_id": [128001, 128008, 128009],
+  "head_dim": 64,
+  "hidden_act": "silu",
+  "hidden_size": 2048,
+  "initializer_range": 0.02,
+  "intermediate_size": 8192,
+  "max_position_embeddings": 131072,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 16,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+    "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 128256
+}""")
+
+SOURCES["meta-llama/Llama-3.2-3B"] = (
+    "citsjtu2020/LLM-Prof sglang/Model_Config.md (Llama-3.2-3B)")
+CONFIGS["meta-llama/Llama-3.2-3B"] = _json("""{
+  "architectures": ["LlamaForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 128000,
+  "eos_token_id": 128001,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 3072,
+  "initializer_range": 0.02,
+  "intermediate_size": 8192,
+  "max_position_embeddings": 131072,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 24,
+  "num_hidden_layers": 28,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+    "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 128256
+}""")
+
+SOURCES["meta-llama/Llama-3.2-3B-Instruct"] = (
+    "hub config.json snapshot in daniel-p-green/alain-ai-learning-platform out/research-"
+    "context-labs-meta-llama-llama-3-2-3b-instruct-fp16/sources/huggingface/config.json (a re-"
+    "upload of meta-llama/Llama-3.2-3B-Instruct); same in mlc-ai/mlc-llm "
+    "python/mlc_llm/model/model_preset.py (llama3_2_3b)")
+CONFIGS["meta-llama/Llama-3.2-3B-Instruct"] = _json("""{
+  "architectures": ["LlamaForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 128000,
+  "eos_token_id": [128001, 128008, 128009],
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 3072,
+  "initializer_range": 0.02,
+  "intermediate_size": 8192,
+  "max_position_embeddings": 131072,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 24,
+  "num_hidden_layers": 28,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+    "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 128256
+}""")
+
+SOURCES["google/gemma-2-27b"] = (
+    "mlc-ai/mlc-llm python/mlc_llm/model/model_preset.py (gemma2_27b) without MLC's own keys "
+    "(sliding_window_size, _attn_implementation)")
+CONFIGS["google/gemma-2-27b"] = _json("""{
+  "architectures": ["Gemma2ForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "attn_logit_softcapping": 50.0,
+  "bos_token_id": 2,
+  "cache_implementation": "hybrid",
+  "eos_token_id": 1,
+  "final_logit_softcapping": 30.0,
+  "head_dim": 128,
+  "hidden_act": "gelu_pytorch_tanh",
+  "hidden_activation": "gelu_pytorch_tanh",
+  "hidden_size": 4608,
+  "initializer_range": 0.02,
+  "intermediate_size": 36864,
+  "max_position_embeddings": 8192,
+  "model_type": "gemma2",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 46,
+  "num_key_value_heads": 16,
+  "pad_token_id": 0,
+  "query_pre_attn_scalar": 144,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 10000.0,
+  "sliding_window": 4096,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 256000
+}""")
+
+SOURCES["google/gemma-3-1b-it"] = (
+    "mlc-ai/mlc-llm python/mlc_llm/model/model_preset.py (gemma3_1b_it)")
+CONFIGS["google/gemma-3-1b-it"] = _json("""{
+  "architectures": ["Gemma3ForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "attn_logit_softcapping": null,
+  "bos_token_id": 2,
+  "cache_implementation": "hybrid",
+  "eos_token_id": [1, 106],
+  "final_logit_softcapping": null,
+  "head_dim": 256,
+  "hidden_activation": "gelu_pytorch_tanh",
+  "hidden_size": 1152,
+  "initializer_range": 0.02,
+  "intermediate_size": 6912,
+  "max_position_embeddings": 32768,
+  "model_type": "gemma3_text",
+  "num_attention_heads": 4,
+  "num_hidden_layers": 26,
+  "num_key_value_heads": 1,
+  "pad_token_id": 0,
+  "query_pre_attn_scalar": 256,
+  "rms_norm_eps": 1e-06,
+  "rope_local_base_freq": 10000,
+  "rope_scaling": null,
+  "rope_theta": 1000000,
+  "sliding_window": 512,
+  "sliding_window_pattern": 6,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 262144
+}""")
+
+SOURCES["mistralai/Mistral-7B-v0.3"] = (
+    "mlc-ai/mlc-llm python/mlc_llm/model/model_preset.py (mistral_7b_v03)")
+CONFIGS["mistralai/Mistral-7B-v0.3"] = _json("""{
+  "architectures": ["MistralForCausalLM"],
+  "attention_dropout": 0.0,
+  "bos_token_id": 1,
+  "eos_token_id": 2,
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 14336,
+  "max_position_embeddings": 32768,
+  "model_type": "mistral",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 1000000.0,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 32768
+}""")
+
+SOURCES["mistralai/Mistral-Nemo-Base-2407"] = (
+    "kevinstephano/thunder_model_blocks thunder_model_blocks/mistral/mistral_config.py (config "
+    "of mistralai/Mistral-Nemo-Base-2407)")
+CONFIGS["mistralai/Mistral-Nemo-Base-2407"] = _json("""{
+  "architectures": ["MistralForCausalLM"],
+  "attention_dropout": 0.0,
+  "bos_token_id": 1,
+  "eos_token_id": 2,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 14336,
+  "max_position_embeddings": 128000,
+  "model_type": "mistral",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 40,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 1000000.0,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 131072
+}""")
+
+SOURCES["microsoft/Phi-3.5-mini-instruct"] = (
+    "mlc-ai/mlc-llm python/mlc_llm/model/model_preset.py (phi-3_5); same in OpenMOSE/RWKV-LM-"
+    "RLHF main/tokenizer/phi3.5/config.json")
+CONFIGS["microsoft/Phi-3.5-mini-instruct"] = _json("""{
+  "architectures": ["Phi3ForCausalLM"],
+  "attention_dropout": 0.0,
+  "bos_token_id": 1,
+  "embd_pdrop": 0.0,
+  "eos_token_id": 32000,
+  "hidden_act": "silu",
+  "hidden_size": 3072,
+  "initializer_range": 0.02,
+  "intermediate_size": 8192,
+  "max_position_embeddings": 131072,
+  "model_type": "phi3",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 32,
+  "original_max_position_embeddings": 4096,
+  "pad_token_id": 32000,
+  "resid_pdrop": 0.0,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": {"long_factor": [1.0800000429153442, 1.1100000143051147, 1.1399999856948853,
+    1.340000033378601, 1.5899999141693115, 1.600000023841858, 1.6200000047683716,
+    2.620000123977661, 3.2300000190734863, 3.2300000190734863, 4.789999961853027,
+    7.400000095367432, 7.700000286102295, 9.09000015258789, 12.199999809265137,
+    17.670000076293945, 24.46000099182129, 28.57000160217285, 30.420001983642578,
+    30.840002059936523, 32.590003967285156, 32.93000411987305, 42.320003509521484,
+    44.96000289916992, 50.340003967285156, 50.45000457763672, 57.55000305175781,
+    57.93000411987305, 58.21000289916992, 60.1400032043457, 62.61000442504883,
+    62.62000274658203, 62.71000289916992, 63.1400032043457, 63.1400032043457, 63.77000427246094,
+    63.93000411987305, 63.96000289916992, 63.970001220703125, 64.02999877929688,
+    64.06999969482422, 64.08000183105469, 64.12000274658203, 64.41000366210938,
+    64.4800033569336, 64.51000213623047, 64.52999877929688, 64.83999633789062], "short_factor":
+    [1.0, 1.0199999809265137, 1.0299999713897705, 1.0299999713897705, 1.0499999523162842,
+    1.0499999523162842, 1.0499999523162842, 1.0499999523162842, 1.0499999523162842,
+    1.0699999332427979, 1.0999999046325684, 1.1099998950958252, 1.1599998474121094,
+    1.1599998474121094, 1.1699998378753662, 1.2899998426437378, 1.339999794960022,
+    1.679999828338623, 1.7899998426437378, 1.8199998140335083, 1.8499997854232788,
+    1.8799997568130493, 1.9099997282028198, 1.9399996995925903, 1.9899996519088745,
+    2.0199997425079346, 2.0199997425079346, 2.0199997425079346, 2.0199997425079346,
+    2.0199997425079346, 2.0199997425079346, 2.0299997329711914, 2.0299997329711914,
+    2.0299997329711914, 2.0299997329711914, 2.0299997329711914, 2.0299997329711914,
+    2.0299997329711914, 2.0299997329711914, 2.0299997329711914, 2.0799996852874756,
+    2.0899996757507324, 2.189999580383301, 2.2199995517730713, 2.5899994373321533,
+    2.729999542236328, 2.749999523162842, 2.8399994373321533], "type": "longrope"},
+  "rope_theta": 10000.0,
+  "sliding_window": 262144,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "attention_bias": false,
+  "vocab_size": 32064
+}""")
+
+SOURCES["microsoft/phi-4"] = (
+    "OpenMOSE/RWKV-LM-RLHF main/tokenizer/phi-4/config.json (_name_or_path microsoft/phi-4)")
+CONFIGS["microsoft/phi-4"] = _json("""{
+  "architectures": ["Phi3ForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 100257,
+  "embd_pdrop": 0.0,
+  "eos_token_id": 100265,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 17920,
+  "max_position_embeddings": 16384,
+  "model_type": "phi3",
+  "num_attention_heads": 40,
+  "num_hidden_layers": 40,
+  "num_key_value_heads": 10,
+  "original_max_position_embeddings": 16384,
+  "pad_token_id": 100349,
+  "resid_pdrop": 0.0,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "rope_theta": 250000,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 100352
+}""")
+
+SOURCES["HuggingFaceTB/SmolLM2-135M-Instruct"] = (
+    "mlc-ai/mlc-llm python/mlc_llm/model/model_preset.py (smollm2_135m) (bos 1 / eos 2 / pad 2:"
+    " the Instruct config)")
+CONFIGS["HuggingFaceTB/SmolLM2-135M-Instruct"] = _json("""{
+  "architectures": ["LlamaForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 1,
+  "eos_token_id": 2,
+  "hidden_act": "silu",
+  "hidden_size": 576,
+  "initializer_range": 0.041666666666666664,
+  "intermediate_size": 1536,
+  "is_llama_config": true,
+  "max_position_embeddings": 8192,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 9,
+  "num_hidden_layers": 30,
+  "num_key_value_heads": 3,
+  "pad_token_id": 2,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_interleaved": false,
+  "rope_scaling": null,
+  "rope_theta": 100000,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 49152
+}""")
+
+SOURCES["HuggingFaceTB/SmolLM2-360M-Instruct"] = (
+    "mlc-ai/mlc-llm python/mlc_llm/model/model_preset.py (smollm2_360m) (the Instruct config)")
+CONFIGS["HuggingFaceTB/SmolLM2-360M-Instruct"] = _json("""{
+  "architectures": ["LlamaForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 1,
+  "eos_token_id": 2,
+  "hidden_act": "silu",
+  "hidden_size": 960,
+  "initializer_range": 0.02,
+  "intermediate_size": 2560,
+  "is_llama_config": true,
+  "max_position_embeddings": 8192,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 15,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 5,
+  "pad_token_id": 2,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_interleaved": false,
+  "rope_scaling": null,
+  "rope_theta": 100000,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 49152
+}""")
+
+SOURCES["HuggingFaceTB/SmolLM2-1.7B-Instruct"] = (
+    "mlc-ai/mlc-llm python/mlc_llm/model/model_preset.py (smollm2_1_7b, commented out there); "
+    "same in a Rust test's SMOLLM2_CONFIG (SmolLM2 1.7B)")
+CONFIGS["HuggingFaceTB/SmolLM2-1.7B-Instruct"] = _json("""{
+  "architectures": ["LlamaForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 1,
+  "eos_token_id": 2,
+  "hidden_act": "silu",
+  "hidden_size": 2048,
+  "initializer_range": 0.02,
+  "intermediate_size": 8192,
+  "max_position_embeddings": 8192,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 24,
+  "num_key_value_heads": 32,
+  "pad_token_id": 2,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": null,
+  "rope_theta": 130000,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 49152
+}""")
+
+SOURCES["deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"] = (
+    "Qwen2Config print of deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B (transformers 4.48.3, which"
+    " shows sliding_window null when use_sliding_window is false) quoted in a model-config "
+    "helper")
+CONFIGS["deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"] = _json("""{
+  "architectures": ["Qwen2ForCausalLM"],
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151643,
+  "hidden_act": "silu",
+  "hidden_size": 1536,
+  "initializer_range": 0.02,
+  "intermediate_size": 8960,
+  "max_position_embeddings": 131072,
+  "max_window_layers": 21,
+  "model_type": "qwen2",
+  "num_attention_heads": 12,
+  "num_hidden_layers": 28,
+  "num_key_value_heads": 2,
+  "rms_norm_eps": 1e-06,
+  "rope_scaling": null,
+  "rope_theta": 10000,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_mrope": false,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}""")
+
+SOURCES["deepseek-ai/DeepSeek-R1-Distill-Qwen-32B"] = (
+    "hub config.json snapshot in daniel-p-green/alain-ai-learning-platform out/research-"
+    "deepseek-ai-deepseek-r1-distill-qwen-32b/sources/huggingface/config.json")
+CONFIGS["deepseek-ai/DeepSeek-R1-Distill-Qwen-32B"] = _json("""{
+  "architectures": ["Qwen2ForCausalLM"],
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151643,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 27648,
+  "max_position_embeddings": 131072,
+  "max_window_layers": 64,
+  "model_type": "qwen2",
+  "num_attention_heads": 40,
+  "num_hidden_layers": 64,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 1000000.0,
+  "sliding_window": 131072,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 152064
+}""")
+
+SOURCES["deepseek-ai/DeepSeek-R1-Distill-Llama-8B"] = (
+    "hub config.json snapshot in daniel-p-green/alain-ai-learning-platform out/research-"
+    "deepseek-ai-deepseek-r1-distill-llama-8b/sources/huggingface/config.json")
+CONFIGS["deepseek-ai/DeepSeek-R1-Distill-Llama-8B"] = _json("""{
+  "architectures": ["LlamaForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 128000,
+  "eos_token_id": 128001,
+  "hidden_act": "silu",
+  "hidden_size": 4096,
+  "initializer_range": 0.02,
+  "intermediate_size": 14336,
+  "max_position_embeddings": 131072,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 32,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+    "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 128256
+}""")
