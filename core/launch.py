@@ -47,6 +47,7 @@ DECODER_LAYERS = {
     "Qwen3ForCausalLM": "Qwen3DecoderLayer",
     "GemmaForCausalLM": "GemmaDecoderLayer",
     "Gemma2ForCausalLM": "Gemma2DecoderLayer",
+    "Gemma3ForCausalLM": "Gemma3DecoderLayer",
     "PhiForCausalLM": "PhiDecoderLayer",
     "Phi3ForCausalLM": "Phi3DecoderLayer",
     "GPT2LMHeadModel": "GPT2Block",
