@@ -45,7 +45,9 @@ pipeline's own logits for one sequence go to pipeline_logits.pt, so anyone can c
 conversion (tests/e2e/test_pipeline.py does).
 
 Limits: every rank loads the whole checkpoint once and keeps its stage (host RAM for one full copy
-per process at start); stages run LoRA/QLoRA nowhere (kind full only, refused by the planner).
+per process at start, as core/memory.py's host.load_copy counts it); kind full only (the planner
+refuses LoRA/QLoRA with a pipeline, core/pipeline_layout.py); fp16 loss scaling and NCCL are
+written for GPUs but were only run on the CPU (no GPU was available to this work).
 """
 
 from __future__ import annotations
@@ -746,10 +748,6 @@ def train(cfg: Any, run_dir: Path, *, resume: bool = False, writer: ev.EventWrit
             return Outcome("stopped", step, total)
         if step % t.save_every == 0:
             run.save()
-    if run.val and total % t.eval_every:
-        loss = run.evaluate()
-        if w and loss is not None:
-            w.emit("eval", step=total, eval_loss=ev.clean_number(loss))
     run.probe_logits()
     final = run.save_final()
     sample = None

@@ -87,11 +87,15 @@ def assert_final_matches_pipeline(run: Path) -> None:
     assert diff < 1e-4, diff
 
 
-def test_two_stages_one_replica_trains_and_saves_a_hf_model(tmp_path, tiny_neox):
+def test_two_stages_one_replica_trains_evaluates_and_saves_a_hf_model(tmp_path, tiny_neox):
     data = write_data(tmp_path / "data")
-    cfg = pipeline_config(tiny_neox, data, stages=2, nproc=2)
+    cfg = pipeline_config(tiny_neox, data, stages=2, nproc=2, eval_every=8)
+    cfg["data"]["validation"] = {"split": 0.1}
     run = make_run(tmp_path / "run", cfg)
     evts = finished(run, train(run, launch_line(run, cfg, 2)), gloo_exit_ok=True)
+    evals = of(evts, "eval")
+    assert [e["step"] for e in evals] == [8, 16]  # forward-only through the pipeline
+    assert evals[1]["eval_loss"] < evals[0]["eval_loss"]
     start = of(evts, "start")[0]
     assert start["world_size"] == 2 and start["parallel"] == "pipeline"
     assert start["pipeline"]["stages"] == 2 and start["pipeline"]["replicas"] == 1
@@ -186,4 +190,31 @@ def test_resume_after_kill_9_continues_exactly(tmp_path, tiny_neox):
     after = [e for e in evts if e["type"] == "step" and e["time"] >= second["time"]]
     assert after[0]["step"] == newest + 1 and after[-1]["step"] == 40
     assert [e["loss"] for e in after] == pytest.approx(reference[newest:], abs=1e-4)
+    assert_final_matches_pipeline(run)
+
+
+def test_stop_file_saves_and_resume_finishes_a_tied_qwen2(tmp_path, tiny_qwen2):
+    """Qwen2 with a tied head across 2 stages (first: embeddings, last: the same matrix as the
+    head, kept equal by summing both gradients): RUN_DIR/stop saves a checkpoint and ends the run
+    as stopped, --resume finishes it, and final/ (one tied matrix) reproduces the pipeline's
+    logits, which it could not if the two copies had drifted apart."""
+    data = write_data(tmp_path / "data")
+    cfg = pipeline_config(tiny_qwen2, data, stages=2, nproc=2, max_steps=40, save_every=1000)
+    run = make_run(tmp_path / "run", cfg)
+    argv = launch_line(run, cfg, 2)
+    proc = start_run(run, argv)
+    wait_for(run, lambda e: e["type"] == "step" and e["step"] >= 3, timeout=300, proc=proc)
+    (run / "stop").write_text("")
+    proc.wait(timeout=300)
+    stopped = end(run)
+    assert stopped["status"] == "stopped", stopped
+    step = stopped["step"]
+    assert 3 <= step < 40
+    assert (run / "checkpoints" / f"checkpoint-{step}" / "trainer_state.json").is_file()
+    assert not (run / "stop").exists()
+
+    evts = finished(run, train(run, argv, "--resume"), gloo_exit_ok=True)
+    start = of(evts, "start")[-1]
+    assert start["resumed_from"] == step and start["pipeline"]["tied_embeddings"] is True
+    assert of(evts, "step")[-1]["step"] == 40
     assert_final_matches_pipeline(run)

@@ -124,3 +124,21 @@ def test_dry_run_renders_the_seeds_8_x_1_launch(tmp_path: Path) -> None:
     assert pl.stage_layers(44, 8, cfg.method.pipeline_layers) == [6, 6, 6, 6, 5, 5, 5, 5]
     assert cfg.method.optimizer == "adamw_8bit"
     assert not (run / "events.jsonl").exists()  # nothing started
+
+
+def test_two_nodes_render_a_torchrun_rendezvous_and_slurm(tmp_path: Path) -> None:
+    """2 nodes x 8 GPUs: 16 processes, the seed's 8 stages x 2 replicas (a pipeline per node)."""
+    from ftwizard.core import launch
+    from ftwizard.core import launch_cluster as lc
+    from ftwizard.core.plan import hardware_for, make_plan
+
+    cfg = override(load_config(PRESET), "hardware.nodes=2")
+    plan = make_plan(cfg)
+    assert not plan.problems and (plan.world_size, plan.data_parallel) == (16, 2)
+    out = launch.render(cfg, hardware_for(cfg.hardware.target, 2, None), plan, tmp_path / "run",
+                        slurm={"partition": "gpu"})
+    argv = out.argv
+    assert "torch.distributed.run" in argv
+    assert argv[argv.index("--nnodes") + 1] == "2" and argv[argv.index("--nproc_per_node") + 1] == "8"
+    sbatch = out.files[lc.SBATCH]
+    assert "--rdzv_backend c10d" in sbatch and "--nproc_per_node 8" in sbatch
