@@ -84,6 +84,9 @@ def key_lines(screen: Screen) -> list[KeyLine]:
     takes effect. Keys the focused widget consumes (typing into an input) are left out, as
     Textual leaves them out."""
     app = screen.app
+    # Textual's public `active_bindings` drops a binding whose check_action says False (the Run
+    # screen's r before an OOM end), the very kind of key the help must still name; so this
+    # walks the chain that property walks, and asks the same _check_action_state per binding.
     chain = screen._binding_chain     # (node, BindingsMap), focused widget first, app last
     taken: set[str] = set()
     groups: dict[tuple[int, str], list[tuple[str, Binding, bool]]] = {}
