@@ -108,7 +108,8 @@ def family_of(model_type: str) -> Family:
 
 
 def problems(*, model_type: str, n_layers: int, world: int, stages: int,
-             explicit: list[int] | None, kind: str) -> list[InputError]:
+             explicit: list[int] | None, kind: str, optimizer: str = "adamw",
+             cpu_only: bool = False) -> list[InputError]:
     """Every reason this pipeline layout cannot run, for the planner's problem list."""
     out: list[InputError] = []
     for check in (lambda: family_of(model_type), lambda: replicas(world, stages),
@@ -122,4 +123,10 @@ def problems(*, model_type: str, n_layers: int, world: int, stages: int,
                               field="method.kind", value=kind,
                               fix="set method.kind=full, or use parallel split for LoRA/QLoRA "
                                   "across GPUs"))
+    if optimizer == "paged_adamw_8bit" and cpu_only:
+        # bitsandbytes' AdamW8bit steps on CPU tensors (FACTS.md); its paged variant pages
+        # optimizer states out of GPU memory and has nothing to page from here.
+        out.append(InputError("paged 8-bit AdamW pages states out of GPU memory; this machine "
+                              "has no GPU", field="method.optimizer", value=optimizer,
+                              fix="use method.optimizer=adamw_8bit (8-bit states, runs on the CPU)"))
     return out

@@ -488,7 +488,8 @@ def problems_for(cfg: RunConfig, hw, sp, world: int) -> list[InputError]:  # noq
 
         out += pipeline_layout.problems(model_type=sp.model_type, n_layers=sp.n_layers,
                                         world=world, stages=m.pipeline_stages,
-                                        explicit=m.pipeline_layers, kind=m.kind)
+                                        explicit=m.pipeline_layers, kind=m.kind,
+                                        optimizer=m.optimizer, cpu_only=hw.is_cpu_only)
     if m.offload_params and not (m.parallel == "deepspeed" and m.zero_stage == 3):
         out.append(InputError("parameter offload needs DeepSpeed ZeRO-3",
                               field="method.offload_params", value=True,

@@ -142,3 +142,22 @@ def test_two_nodes_render_a_torchrun_rendezvous_and_slurm(tmp_path: Path) -> Non
     assert argv[argv.index("--nnodes") + 1] == "2" and argv[argv.index("--nproc_per_node") + 1] == "8"
     sbatch = out.files[lc.SBATCH]
     assert "--rdzv_backend c10d" in sbatch and "--nproc_per_node 8" in sbatch
+
+
+def test_8bit_adam_plans_on_the_cpu_but_paged_is_refused(tmp_path: Path) -> None:
+    """bitsandbytes' AdamW8bit steps on CPU tensors (the e2e tests train with it); the paged
+    variant has no GPU memory to page from: the plan says so before launch."""
+    from ftwizard.core.plan import hardware_for
+
+    if not hardware_for("auto", 1, None).is_cpu_only:
+        pytest.skip("paged 8-bit AdamW is allowed where there is a GPU")
+    tiny = ["model.name=tiny-llama", "method.pipeline_stages=2", "method.pipeline_layers=null",
+            "hardware.target=auto", "hardware.devices=2", "data.sequences=64", "data.block_size=32"]
+    r = ftw("plan", PRESET, "--json", *[a for s in tiny for a in ("--set", s)],
+            "--set", "model.dtype=fp32", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = ftw("plan", PRESET, "--json", *[a for s in tiny for a in ("--set", s)],
+            "--set", "model.dtype=fp32", "--set", "method.optimizer=paged_adamw_8bit", cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    msg = [p for p in json.loads(r.stdout)["problems"] if p["field"] == "method.optimizer"][0]
+    assert "no GPU" in msg["message"] and "adamw_8bit" in msg["fix"]
