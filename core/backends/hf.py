@@ -144,9 +144,11 @@ class Collator:
         if "position_ids" in batch[0]:
             # Packed sequences (data.packing): position ids restart per example and no attention
             # mask goes in, so transformers builds its packed-sequence mask (no cross-attention).
+            # It only does so without a KV cache, and the models make one whenever
+            # config.use_cache is on, in training too (FACTS.md): hence use_cache=False.
             pos = [list(b["position_ids"]) + list(range(n - len(b["input_ids"]))) for b in batch]
             return {"input_ids": torch.tensor(ids), "position_ids": torch.tensor(pos),
-                    "labels": torch.tensor(lab)}
+                    "labels": torch.tensor(lab), "use_cache": False}
         return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(att),
                 "labels": torch.tensor(lab)}
 
@@ -422,12 +424,11 @@ class EventsCallback(TrainerCallback):
         rate = (now - self._t_first) / done if done > 0 and self._t_first else None
         eta = (state.max_steps - step) * rate if rate is not None else None
         self._t_log, self._step_log = now, step
-        alloc, reserved = ev.memory_now()
         e = self.w.emit("step", step=step, total=state.max_steps, epoch=ev.clean_number(logs.get("epoch")),
                         loss=ev.clean_number(logs.get("loss")),
                         lr=ev.clean_number(self._lr if self._lr is not None else logs.get("learning_rate")),
                         grad_norm=ev.clean_number(logs.get("grad_norm")),
-                        tokens_per_s=round(tps, 1), mem_allocated=alloc, mem_reserved=reserved,
+                        tokens_per_s=round(tps, 1), **ev.step_memory(),
                         eta_s=round(eta, 1) if eta is not None else None)
         # One short line per step for stdout.log (the Run screen's log panel at 80 columns), in
         # place of the Trainer's printed dict.
