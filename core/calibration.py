@@ -315,9 +315,12 @@ def _run_hardware(d: Path, cfg: Any) -> dict[str, Any]:
 
 
 def _run_tokens_per_s(evts: list[dict[str, Any]], start: dict[str, Any] | None) -> float | None:
-    steps = [e for e in evts if e.get("type") == "step" and e.get("tokens_per_s")
-             and (start is None or e.get("time", 0) >= start.get("time", 0))]
-    return steady_rate(steps)
+    from ftwizard.core.probe import training_rate  # the probe's measure: training steps only
+
+    after = [e for e in evts if start is None or e.get("time", 0) >= start.get("time", 0)]
+    steps = [e for e in after if e.get("type") == "step" and e.get("tokens_per_s")]
+    pauses = [e["time"] for e in after if e.get("type") in ("eval", "checkpoint") and e.get("time")]
+    return training_rate(steps, pauses)
 
 
 def steady_rate(steps: list[dict[str, Any]]) -> float | None:

@@ -371,24 +371,29 @@ WARMUP_SLOWER = 2.0
 """A step interval more than this many times the median of the later ones is still warm-up."""
 
 
-def training_rate(step_events: list[dict[str, Any]]) -> float | None:
+def training_rate(step_events: list[dict[str, Any]], pauses: Any = ()) -> float | None:
     """Tokens/s of the training steps after warm-up: total tokens over total time of the
     intervals between consecutive step events, leaving out the first step (model load, first
     kernels, the optimizer's lazily built states) and every following interval that is still
     warming up (more than WARMUP_SLOWER x the median of the later intervals: allocator growth,
-    oneDNN/cuBLAS autotuning), and any interval with an evaluation or checkpoint in it (a step
-    event carrying `eval_loss` or `checkpoint`). Each interval's tokens are the backend's rate
-    for it times its length, so a step of any size counts as it ran.
+    oneDNN/cuBLAS autotuning), and any interval with an evaluation or checkpoint in it (the times
+    of those events in `pauses`, or a step event carrying `eval_loss` or `checkpoint`). Each
+    interval's tokens are the backend's rate for it times its length, so a step of any size counts
+    as it ran. A real run's record (core.calibration) is measured the same way.
 
     The earlier measure (every interval after the first, time-weighted) let one or two slow
     warm-up steps of a six-step probe dominate: 531 tokens/s reported where the same run trains at
     15-24k.
     """
+    stops = sorted(float(t) for t in pauses)
     iv: list[tuple[float, float]] = []   # (seconds, tokens)
     for prev, cur in zip(step_events, step_events[1:]):
-        dt = float(cur.get("time") or 0) - float(prev.get("time") or 0)
+        t0, t1 = float(prev.get("time") or 0), float(cur.get("time") or 0)
+        dt = t1 - t0
         tps = cur.get("tokens_per_s")
         if dt <= 0 or not tps or cur.get("eval_loss") is not None or cur.get("checkpoint"):
+            continue
+        if any(t0 <= t <= t1 for t in stops):
             continue
         iv.append((dt, float(tps) * dt))
     if not iv:

@@ -321,3 +321,25 @@ async def test_pagedown_and_pageup_change_step_from_a_field() -> None:
         await pilot.press("pageup")
         await pilot.pause()
         assert app.screen.id == "step-model"
+
+
+async def test_step_bar_flags_the_step_of_the_short_field() -> None:
+    """The step bar marks the step holding the field a shortfall names: Method for Llama-2-7B
+    full on 24 GiB (method.kind), and for seed 001 short of host RAM (method.offload_params);
+    never Train for this machine's disk while something else is short."""
+    from ftwizard.tui.widgets.stepbar import StepBar
+
+    llama = snapshot_config(**{"model.name": "meta-llama/Llama-2-7b-hf", "model.dtype": "fp16",
+                               "method.kind": "full"})
+    gptj = snapshot_config(**{
+        "model.name": "EleutherAI/gpt-j-6B", "model.dtype": "fp16", "method.kind": "full",
+        "method.parallel": "deepspeed", "method.zero_stage": 3, "method.offload_optimizer": True,
+        "method.offload_params": True, "method.gradient_checkpointing": True,
+        "method.optimizer": "adamw", "train.micro_batch": 7, "train.grad_accum": 1})
+    for cfg, field in ((llama, "method.kind"), (gptj, "method.offload_params")):
+        app = make_app(cfg, step="hardware")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert field in {sf["field"] for sf in app.plan.shortfalls()}
+            bar = str(app.screen.query_one(StepBar).render())
+            assert "3 Method!" in bar and "5 Train!" not in bar and "Hardware!" not in bar, bar

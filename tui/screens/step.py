@@ -132,8 +132,12 @@ class StepScreen(Screen):
                 out.add(where[p.field])
             elif p.field and p.field.split(".")[0] == "method":
                 out.add(q.STEP_IDS.index("method"))
-        if not plan.fits:
-            out.add(q.STEP_IDS.index("method"))
+        if not plan.fits:   # the step holding the field each shortfall names (core.plan)
+            short = [sf for sf in plan.shortfalls() if sf.get("field") in where]
+            # Disk only when nothing else is short: free space is this machine's, not the plan's.
+            named = ([where[sf["field"]] for sf in short if sf.get("resource") != "disk"]
+                     or [where[sf["field"]] for sf in short])
+            out.update(named or [q.STEP_IDS.index("method")])
         return out
 
     def _show_help(self) -> None:
