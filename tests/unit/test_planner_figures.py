@@ -406,3 +406,15 @@ def test_disk_binds_too_and_its_fixes_free_disk() -> None:
     assert p.memory.suggestions[0]["set"] == {"train.keep_checkpoints": 1}
     fixed = make_plan(apply_suggestion(cfg, p.memory.suggestions[0]), hardware=hw)
     assert fixed.fits
+
+
+def test_rate_leaves_out_intervals_with_an_eval_or_a_save() -> None:
+    from ftwizard.core.probe import training_rate
+
+    ev = [{"type": "step", "step": i, "time": 0.1 * i, "tokens_per_s": 2560.0} for i in range(1, 8)]
+    ev[4] = {**ev[4], "time": ev[3]["time"] + 5.0}            # a 5 s eval before step 5
+    for e in ev[5:]:
+        e["time"] += 5.0 - 0.1
+    ev[4]["tokens_per_s"] = 256 / 5.0
+    assert training_rate(ev) < 2000                              # the eval's time counted
+    assert training_rate(ev, pauses=[ev[3]["time"] + 2.0]) == pytest.approx(2560, rel=0.01)
