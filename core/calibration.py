@@ -272,15 +272,16 @@ def record_run(run_dir: str | Path) -> dict[str, Any] | None:
             start = e
     plan = (start or {}).get("plan") or {}
     pm = plan.get("memory") or {}
-    device = pm.get("device") or ("gpu" if end.get("peak_device_used") else "cpu")
-    if device == "cpu":
-        measured, counter = end.get("peak_mem"), "peak RSS of the training process (ru_maxrss)"
-    elif device == "gpu":
-        measured = end.get("peak_device_used")
+    peak, kind = ev.memory_on_counter(end)   # the end's peak on the estimate's counter
+    device = pm.get("device") or ("gpu" if kind == "device_used" else "cpu")
+    if device == "cpu" and kind == "rss":
+        measured, counter = peak, "peak RSS of the training process (ru_maxrss)"
+    elif device == "gpu" and kind == "device_used":
+        measured = peak
         counter = "torch peak reserved + memory beyond it on the device (as nvidia-smi shows)"
     else:
         return None
-    estimate = end.get("estimate_mem") or pm.get("per_device_bytes")
+    estimate = ev.figure(end, "estimate_bytes") or pm.get("per_device_bytes")
     if not measured or not estimate:
         return None
     from ftwizard.core.config import load_config

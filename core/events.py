@@ -5,15 +5,16 @@ calibration store tail that file while it grows. Writers flush every line (a wat
 on a buffer) and fsync the few lines that matter after a crash (start, checkpoint, end); readers
 keep a byte offset and leave a half-written last line for the next read.
 
-Event types and their fields:
+The events are typed below (StartEvent ... EndEvent). One writer per kind of line: EventWriter,
+with :func:`emit_start` for the start (one shape for every backend) and :func:`end_run` for the
+end (with status.json). One reducer: :class:`Progress` folds events into what a view shows; the
+Run screen, `ftwizard attach`, `ftwizard runs`, runs.Follower and probes all use it.
 
-- ``start``: run, total_steps, epochs, sequences, plan, config, world_size, pid
-- ``step``: step, total, epoch, loss, lr, grad_norm, tokens_per_s, mem_allocated, mem_reserved, eta_s
-- ``eval``: step, eval_loss
-- ``checkpoint``: step, path, bytes
-- ``log``: text
-- ``end``: status (finished|failed|stopped|oom), exit_code, step, peak_mem, estimate_mem, message,
-  suggestion, last_log_lines
+Memory fields end in ``_bytes``. The figure a view puts beside the estimate is on the
+estimate's counter (``counter``: "device_used", what NVML / nvidia-smi shows, on a GPU; "rss" on
+a CPU): the step's ``device_used_bytes`` / ``rss_bytes`` and the end's ``peak_bytes``. Runs
+written before these names (mem_allocated, mem_reserved, peak_mem, estimate_mem,
+peak_device_used, peak_reserved) are still read (:data:`OLD_NAMES`).
 
 Every event also has ``type`` and ``time`` (unix seconds).
 """
@@ -26,7 +27,8 @@ import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
 
 EVENTS_FILE = "events.jsonl"
 STATUS_FILE = "status.json"
@@ -37,6 +39,106 @@ EVENT_TYPES = ("start", "step", "eval", "checkpoint", "log", "end")
 END_STATUSES = ("finished", "failed", "stopped", "oom")
 # Lines a crash would otherwise lose: synced to disk, not only flushed.
 _DURABLE = frozenset({"start", "checkpoint", "end"})
+
+
+class StartEvent(TypedDict, total=False):
+    run: str
+    config: str
+    method: str
+    parallel: str
+    precision: str
+    world_size: int
+    epochs: float
+    sequences: int
+    dropped_samples: int
+    planned_steps: int
+    total_steps: int
+    resumed_from: int | None
+    model: dict[str, Any]
+    plan: dict[str, Any] | None
+    pid: int
+
+
+class StepEvent(TypedDict, total=False):
+    step: int
+    total: int
+    epoch: float | None
+    loss: float | None
+    lr: float | None
+    grad_norm: float | None
+    tokens_per_s: float
+    eta_s: float | None
+    allocated_bytes: int       # GPU: torch's allocator
+    reserved_bytes: int        # GPU: torch's reserve
+    device_used_bytes: int     # GPU: the device's used memory (the estimate's counter)
+    rss_bytes: int             # CPU: the process RSS (the estimate's counter)
+
+
+class EvalEvent(TypedDict):
+    step: int
+    eval_loss: float | None
+
+
+class CheckpointEvent(TypedDict):
+    step: int
+    path: str
+    bytes: int
+
+
+class LogEvent(TypedDict):
+    text: str
+
+
+class EndEvent(TypedDict, total=False):
+    status: str                # finished | failed | stopped | oom
+    exit_code: int
+    step: int
+    message: str | None
+    suggestion: str | None
+    counter: str | None        # device_used | rss: what peak_bytes measures
+    peak_bytes: int | None     # on the estimate's counter
+    estimate_bytes: int | None
+    peak_allocated_bytes: int | None
+    peak_reserved_bytes: int | None
+    last_log_lines: list[str] | None
+    sample: str | None
+
+
+# Names memory fields had before they ended in _bytes: read for run dirs written then.
+OLD_NAMES = {"allocated_bytes": "mem_allocated", "reserved_bytes": "mem_reserved",
+             "estimate_bytes": "estimate_mem", "peak_reserved_bytes": "peak_reserved"}
+COUNTERS = {"device_used": "device memory used (NVML, as nvidia-smi shows it)",
+            "rss": "RSS of the training process",
+            "allocated": "torch-allocated memory (an older run: not the estimate's counter)"}
+
+
+def figure(event: dict[str, Any], name: str) -> Any:
+    """A field of an event under its name, or the name an older run wrote it under."""
+    value = event.get(name)
+    if value is None and name in OLD_NAMES:
+        value = event.get(OLD_NAMES[name])
+    return value
+
+
+def memory_on_counter(event: dict[str, Any]) -> tuple[int | None, str | None]:
+    """(bytes, counter) of a step or end event, on the estimate's counter where the event has
+    it: device used on a GPU, RSS on a CPU. Older events: peak_device_used, else peak_mem /
+    mem_allocated (RSS on a CPU; torch-allocated on a GPU, labelled so)."""
+    if event.get("type") == "end":
+        if event.get("peak_bytes") is not None:
+            return int(event["peak_bytes"]), event.get("counter")
+        if event.get("peak_device_used") is not None:
+            return int(event["peak_device_used"]), "device_used"
+        old = event.get("peak_mem")
+        return (int(old), "rss" if event.get("peak_reserved") is None else "allocated") \
+            if old is not None else (None, None)
+    for name, counter in (("device_used_bytes", "device_used"), ("rss_bytes", "rss")):
+        if event.get(name) is not None:
+            return int(event[name]), counter
+    old = event.get("mem_allocated")
+    if old is None:
+        return None, None
+    return int(old), "rss" if old == event.get("mem_reserved") else "allocated"
 
 
 class EventWriter:
@@ -91,7 +193,7 @@ def emit_start(writer: "EventWriter", **fields: Any) -> dict[str, Any]:
 
 def end_run(run_dir: str | Path, *, status: str, exit_code: int, step: int,
             total: int | None = None, message: str | None = None, suggestion: str | None = None,
-            peak_mem: int | None = None, estimate_mem: int | None = None,
+            peak_bytes: int | None = None, estimate_bytes: int | None = None,
             last_log_lines: list[str] | None = None, writer: "EventWriter | None" = None,
             pid: int | None = None, **extra: Any) -> dict[str, Any]:
     """The `end` event and the final status.json: the only place either is written, whoever ends
@@ -100,7 +202,7 @@ def end_run(run_dir: str | Path, *, status: str, exit_code: int, step: int,
         raise ValueError(f"unknown end status {status!r}; expected one of {END_STATUSES}")
     d = Path(run_dir)
     fields = dict(status=status, exit_code=exit_code, step=step, message=message,
-                  suggestion=suggestion, peak_mem=peak_mem, estimate_mem=estimate_mem,
+                  suggestion=suggestion, peak_bytes=peak_bytes, estimate_bytes=estimate_bytes,
                   last_log_lines=last_log_lines, **extra)
     event: dict[str, Any] = {"type": "end", **fields}
     try:
@@ -233,30 +335,60 @@ def read_status(run_dir: str | Path) -> dict[str, Any] | None:
                      "lost, and `ftwizard resume` or its next start writes a new one")
 
 
-def memory_now() -> tuple[int, int]:
-    """(allocated, reserved) bytes: CUDA's allocator when a GPU is in use, else the process RSS."""
-    import sys
-
-    torch = sys.modules.get("torch")  # only ask CUDA if the process already uses torch
-    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
-        return int(torch.cuda.memory_allocated()), int(torch.cuda.memory_reserved())
-    rss = _rss()
-    return rss, rss
-
-
-def peak_memory() -> int:
-    """Peak bytes of the device that bounds the run: CUDA max allocated, else peak RSS."""
+def _cuda() -> Any:
+    """torch, when this process already uses CUDA (never imported here for the question)."""
     import sys
 
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
-        return int(torch.cuda.max_memory_allocated())
-    try:
-        import resource
+        return torch
+    return None
 
-        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux: KiB
-    except (ImportError, OSError):
-        return _rss()
+
+def step_memory() -> dict[str, int]:
+    """A step event's memory fields: on a GPU torch's allocated and reserved bytes and the
+    device's used memory (the estimate's counter); on a CPU the process RSS."""
+    torch = _cuda()
+    if torch is None:
+        return {"rss_bytes": _rss()}
+    out = {"allocated_bytes": int(torch.cuda.memory_allocated()),
+           "reserved_bytes": int(torch.cuda.memory_reserved())}
+    try:
+        free, total = torch.cuda.mem_get_info()
+        out["device_used_bytes"] = int(total - free)
+    except Exception:  # noqa: BLE001 - informative only
+        pass
+    return out
+
+
+def end_memory() -> dict[str, Any]:
+    """The end event's peak figures. peak_bytes is on the estimate's counter: on a GPU torch's
+    peak reserve plus what the device holds beyond torch's reserve (CUDA context, cuBLAS
+    workspace), as nvidia-smi shows it; on a CPU the peak RSS (ru_maxrss)."""
+    torch = _cuda()
+    if torch is None:
+        try:
+            import resource
+
+            peak = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux: KiB
+        except (ImportError, OSError):
+            peak = _rss()
+        return {"peak_bytes": peak, "counter": "rss"}
+    out: dict[str, Any] = {"peak_allocated_bytes": int(torch.cuda.max_memory_allocated()),
+                           "peak_reserved_bytes": int(torch.cuda.max_memory_reserved())}
+    try:
+        free, total = torch.cuda.mem_get_info()
+        beyond = max(0, int(total - free) - int(torch.cuda.memory_reserved()))
+        out.update(peak_bytes=out["peak_reserved_bytes"] + beyond, counter="device_used")
+    except Exception:  # noqa: BLE001 - informative only
+        out.update(peak_bytes=out["peak_reserved_bytes"], counter="reserved")
+    return out
+
+
+def memory_now() -> tuple[int, int]:
+    """(allocated, reserved) bytes: CUDA's allocator when a GPU is in use, else the process RSS."""
+    m = step_memory()
+    return m.get("allocated_bytes", m.get("rss_bytes", 0)), m.get("reserved_bytes", m.get("rss_bytes", 0))
 
 
 def _rss() -> int:
@@ -287,3 +419,85 @@ def last_of(events: Iterable[dict[str, Any]], type_: str) -> dict[str, Any] | No
         if e.get("type") == type_:
             found = e
     return found
+
+
+# ---------------------------------------------------------------------------- the reducer
+
+@dataclass
+class Progress:
+    """What a view of a run shows, folded from its events (:meth:`fold` one at a time).
+
+    A resumed run appends a second start ... end to the same file: a start after an end clears
+    the ended state. Memory is on the estimate's counter (`mem_counter` says which)."""
+
+    step: int = 0
+    total: int | None = None
+    loss: float | None = None
+    eval_loss: float | None = None
+    lr: float | None = None
+    tokens_per_s: float | None = None
+    eta_s: float | None = None
+    mem_bytes: int | None = None
+    mem_counter: str | None = None
+    estimate_bytes: int | None = None
+    capacity_bytes: int | None = None
+    checkpoints: int = 0
+    started: float | None = None
+    start: dict[str, Any] | None = None
+    end: dict[str, Any] | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    loss_history: list[tuple[int, float]] = field(default_factory=list)
+    eval_history: list[tuple[int, float]] = field(default_factory=list)
+    lr_history: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def ended(self) -> bool:
+        return self.end is not None
+
+    @property
+    def counter_text(self) -> str:
+        return COUNTERS.get(self.mem_counter or "", self.mem_counter or "")
+
+    def fold(self, e: dict[str, Any]) -> None:
+        kind = e.get("type")
+        if kind == "start":
+            self.start, self.end = e, None
+            self.started = self.started or e.get("time")
+            self.total = e.get("total_steps") or e.get("planned_steps") or self.total
+            mem = (e.get("plan") or {}).get("memory") if isinstance(e.get("plan"), dict) else None
+            if mem:
+                self.estimate_bytes = mem.get("per_device_bytes") or self.estimate_bytes
+                self.capacity_bytes = mem.get("capacity_bytes") or self.capacity_bytes
+        elif kind == "step":
+            self.steps.append(e)
+            self.step = int(e.get("step") or self.step)
+            self.total = e.get("total") or self.total
+            if e.get("loss") is not None:
+                self.loss = e["loss"]
+                self.loss_history.append((self.step, e["loss"]))
+            if e.get("lr") is not None:
+                self.lr = e["lr"]
+                self.lr_history.append((self.step, e["lr"]))
+            self.tokens_per_s = e.get("tokens_per_s", self.tokens_per_s)
+            self.eta_s = e.get("eta_s", self.eta_s)
+            mem, counter = memory_on_counter(e)
+            if mem is not None:
+                self.mem_bytes, self.mem_counter = mem, counter
+        elif kind == "eval":
+            if e.get("eval_loss") is not None:
+                self.eval_loss = e["eval_loss"]
+                self.eval_history.append((int(e.get("step") or self.step), e["eval_loss"]))
+        elif kind == "checkpoint":
+            self.checkpoints += 1
+        elif kind == "end":
+            self.end = e
+            self.step = int(e.get("step") or self.step)
+            mem, counter = memory_on_counter(e)
+            if mem is not None:
+                self.mem_bytes, self.mem_counter = mem, counter
+            self.estimate_bytes = figure(e, "estimate_bytes") or self.estimate_bytes
+
+    def fold_all(self, events: Iterable[dict[str, Any]]) -> "Progress":
+        for e in events:
+            self.fold(e)
+        return self

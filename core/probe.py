@@ -289,7 +289,8 @@ def run_probe(cfg: Any, *, steps: int = 6, plan: Any = None, time_limit_s: float
         log.close()
     mem = TreeMemory(proc.pid, gpu=not cpu)
     offset = 0
-    step_events: list[dict[str, Any]] = []
+    prog = ev.Progress()            # the one fold of the events (its steps, its end)
+    step_events = prog.steps
     end: dict[str, Any] | None = None
     try:
         while True:
@@ -299,11 +300,9 @@ def run_probe(cfg: Any, *, steps: int = 6, plan: Any = None, time_limit_s: float
                 if on_progress is not None:
                     with contextlib.suppress(Exception):
                         on_progress(e)
-                if e.get("type") == "step":
-                    step_events.append(e)
-                elif e.get("type") == "end":
-                    end = e
-            done = step_events and int(step_events[-1].get("step") or 0) >= steps
+                prog.fold(e)
+            end = prog.end
+            done = prog.step >= steps
             if done and end is None:
                 # Measured: the final save a real run makes next is not part of the probe.
                 mem.poll()
@@ -319,8 +318,7 @@ def run_probe(cfg: Any, *, steps: int = 6, plan: Any = None, time_limit_s: float
                 break
             if proc.poll() is not None:
                 new, offset = ev.read_events(d / ev.EVENTS_FILE, offset)
-                end = ev.last_of(new, "end")
-                step_events += [e for e in new if e.get("type") == "step"]
+                end = prog.fold_all(new).end
                 if end is not None:
                     result.status = {"finished": "ok", "oom": "oom"}.get(end.get("status"), "failed")
                 elif proc.returncode == -signal.SIGKILL:
@@ -413,15 +411,19 @@ def training_rate(step_events: list[dict[str, Any]], pauses: Any = ()) -> float 
 def _fill_memory(result: ProbeResult, mem: TreeMemory, end: dict[str, Any] | None,
                  step_events: list[dict[str, Any]], *, cpu: bool) -> None:
     end = end or {}
+    from ftwizard.core.events import figure, memory_on_counter
+
+    peak, counter = memory_on_counter(end) if end else (None, None)
     if cpu:
         # ru_maxrss from the end event is the same high-water mark, read by the child itself
-        result.peak_bytes = max(mem.rss_peak, int(end.get("peak_mem") or 0)) or None
+        result.peak_bytes = max(mem.rss_peak, int(peak or 0)) or None
         result.peak_virtual_bytes = mem.vm_peak or None
         return
-    reserved = [int(e.get("mem_reserved") or 0) for e in step_events]
-    result.torch_peak_reserved = end.get("peak_reserved") or (max(reserved) if reserved else None)
-    result.torch_peak_allocated = end.get("peak_mem") or None
-    result.peak_bytes = mem.gpu_peak or end.get("peak_device_used") or result.torch_peak_reserved
+    reserved = [int(figure(e, "reserved_bytes") or 0) for e in step_events]
+    result.torch_peak_reserved = figure(end, "peak_reserved_bytes") or (max(reserved) if reserved else None)
+    result.torch_peak_allocated = end.get("peak_allocated_bytes") or end.get("peak_mem") or None
+    result.peak_bytes = mem.gpu_peak or (peak if counter == "device_used" else None) \
+        or result.torch_peak_reserved
     if not mem.gpu_peak and result.peak_bytes:
         result.counter = "torch reserved memory (NVML unavailable; the CUDA context is not counted)"
 
@@ -517,7 +519,7 @@ def oom_fix(run_dir: str | Path) -> dict | None:
         return None
     cfg = load_config(d / "config.yaml")
     plan = make_plan(cfg)
-    reached = end.get("peak_device_used") or end.get("peak_mem")
+    reached = ev.memory_on_counter(end)[0]
     found = suggestions_after_oom(cfg, plan, int(reached) if reached else None)
     if found:
         return found[0]

@@ -569,70 +569,20 @@ def _wait_dead(pid: int | None, timeout: float) -> None:
 
 # ---------------------------------------------------------------------------- watching
 
-@dataclass
-class Progress:
-    """The latest numbers a live view shows, folded from the event stream."""
-
-    step: int = 0
-    total: int | None = None
-    loss: float | None = None
-    eval_loss: float | None = None
-    lr: float | None = None
-    tokens_per_s: float | None = None
-    eta_s: float | None = None
-    mem: int | None = None
-    checkpoints: int = 0
-    end: dict[str, Any] | None = None
-    start: dict[str, Any] | None = None
-    # (step, value) histories: the loss chart (tui/widgets/loss_chart.py) draws these
-    loss_history: list[tuple[int, float]] = field(default_factory=list)
-    eval_history: list[tuple[int, float]] = field(default_factory=list)
-    lr_history: list[tuple[int, float]] = field(default_factory=list)
-
-
 class Follower:
-    """Tails events.jsonl from the beginning: `poll()` returns new events and updates `progress`.
-
-    A resumed run appends a second start/...end sequence to the same file; an `end` followed by a
-    new `start` clears the finished state.
-    """
+    """Tails events.jsonl from the beginning: `poll()` returns new events and folds them into
+    `progress` (events.Progress, the one reducer)."""
 
     def __init__(self, run_dir: str | Path, offset: int = 0) -> None:
         self.run_dir = Path(run_dir)
         self.offset = offset
-        self.progress = Progress()
+        self.progress = ev.Progress()
 
     def poll(self) -> list[dict[str, Any]]:
         events, self.offset = ev.read_events(self.run_dir / ev.EVENTS_FILE, self.offset)
-        p = self.progress
-        for e in events:
-            t = e.get("type")
-            if t == "start":
-                p.start, p.end = e, None
-                p.total = e.get("total_steps") or e.get("planned_steps") or p.total
-            elif t == "step":
-                p.step = int(e.get("step") or p.step)
-                p.total = e.get("total") or p.total
-                p.loss = e.get("loss", p.loss)
-                p.lr = e.get("lr", p.lr)
-                if e.get("loss") is not None:
-                    p.loss_history.append((p.step, e["loss"]))
-                if e.get("lr") is not None:
-                    p.lr_history.append((p.step, e["lr"]))
-                p.tokens_per_s = e.get("tokens_per_s", p.tokens_per_s)
-                p.eta_s = e.get("eta_s", p.eta_s)
-                p.mem = e.get("mem_reserved") or e.get("mem_allocated") or p.mem
-            elif t == "eval":
-                p.eval_loss = e.get("eval_loss")
-                if p.eval_loss is not None:
-                    p.eval_history.append((int(e.get("step") or p.step), p.eval_loss))
-            elif t == "checkpoint":
-                p.checkpoints += 1
-            elif t == "end":
-                p.end = e
-                p.step = int(e.get("step") or p.step)
+        self.progress.fold_all(events)
         return events
 
     @property
     def ended(self) -> bool:
-        return self.progress.end is not None
+        return self.progress.ended

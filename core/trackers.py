@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ftwizard.core import events as ev
+
 GiB = 1024**3
 TRACKERS = ("wandb", "tensorboard", "mlflow")
 TENSORBOARD_DIR = "tensorboard"
@@ -44,7 +46,7 @@ def figures(event: Mapping[str, Any]) -> tuple[int, dict[str, float]] | None:
         pairs = {"train/loss": event.get("loss"), "train/learning_rate": event.get("lr"),
                  "train/grad_norm": event.get("grad_norm"),
                  "train/tokens_per_s": event.get("tokens_per_s"),
-                 "train/memory_gib": _gib(event.get("mem_allocated"))}
+                 "train/memory_gib": _gib(ev.memory_on_counter(event)[0])}
     elif kind == "eval":
         pairs = {"eval/loss": event.get("eval_loss")}
     elif kind == "start":
@@ -53,8 +55,8 @@ def figures(event: Mapping[str, Any]) -> tuple[int, dict[str, float]] | None:
         pairs = {"train/memory_estimate_gib": _gib(mem.get("per_device_bytes"))}
         step = event.get("resumed_from") or 0
     elif kind == "end":
-        pairs = {"end/peak_memory_gib": _gib(event.get("peak_mem")),
-                 "end/memory_estimate_gib": _gib(event.get("estimate_mem"))}
+        pairs = {"end/peak_memory_gib": _gib(ev.memory_on_counter(event)[0]),
+                 "end/memory_estimate_gib": _gib(ev.figure(event, "estimate_bytes"))}
     else:
         return None
     values = {k: float(v) for k, v in pairs.items() if isinstance(v, (int, float))}

@@ -167,9 +167,13 @@ def run_entry(run_dir: Path, *, resume: bool, lead: bool,
                    "message": f"{type(err).__name__}: {err}"}
         end["last_log_lines"] = last_log_lines(run_dir, tail)
     if writer is not None:
-        figures = {k: v for k, v in memory().items() if v is not None}
+        try:
+            figures = {k: v for k, v in memory().items() if v is not None}
+        except Exception as err:  # noqa: BLE001 - the figures are informative; the end is not
+            figures = {}
+            tail(f"peak memory unavailable: {type(err).__name__}: {err}")
         ev.end_run(run_dir, writer=writer, total=total,
-                   estimate_mem=estimate_memory(ev.read_plan(run_dir)), **figures, **end)
+                   estimate_bytes=estimate_memory(ev.read_plan(run_dir)), **figures, **end)
         with contextlib.suppress(OSError, ValueError):
             writer.close()
         _record_calibration(run_dir)
@@ -196,24 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         return hf.train(cfg, run_dir, resume=args.resume, writer=writer, log=log)
 
     code = run_entry(run_dir, resume=args.resume, lead=int(os.environ.get("RANK", "0")) == 0,
-                     train=train, memory=lambda: {"peak_mem": ev.peak_memory(), **_gpu_peaks()})
+                     train=train, memory=ev.end_memory)
     _close_distributed()
     return code
-
-
-def _gpu_peaks() -> dict[str, int]:
-    """On a GPU, the counters the estimate models: torch's peak reserved, and that plus what the
-    device holds beyond torch's reserve (CUDA context, cuBLAS workspace) as nvidia-smi shows it."""
-    torch = sys.modules.get("torch")
-    try:
-        if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
-            return {}
-        reserved_peak = int(torch.cuda.max_memory_reserved())
-        free, total = torch.cuda.mem_get_info()
-        beyond = max(0, int(total - free) - int(torch.cuda.memory_reserved()))
-        return {"peak_reserved": reserved_peak, "peak_device_used": reserved_peak + beyond}
-    except Exception:  # noqa: BLE001 - informative only
-        return {}
 
 
 def _record_calibration(run_dir: Path) -> None:

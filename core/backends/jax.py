@@ -119,18 +119,29 @@ def make_mesh() -> Any:
     return jax.make_mesh(shape, ("data", "fsdp", "tp"), axis_types=auto)
 
 
-def device_memory() -> tuple[int, int, int]:
-    """(in use, reserved/limit, peak) bytes of device 0; process RSS where JAX reports none (CPU)."""
+def device_memory() -> dict[str, int]:
+    """A step event's memory fields for device 0: what XLA holds (the estimate's counter on a
+    TPU/GPU) and its reserve; the process RSS where JAX reports none (CPU)."""
     try:
         st = jax.local_devices()[0].memory_stats() or {}
     except Exception:  # noqa: BLE001 - informative only
         st = {}
-    if st.get("bytes_in_use") is not None:
-        used = int(st["bytes_in_use"])
-        return used, int(st.get("bytes_reserved") or st.get("bytes_limit") or used), \
-            int(st.get("peak_bytes_in_use") or used)
-    used, reserved = ev.memory_now()
-    return used, reserved, ev.peak_memory()
+    if st.get("bytes_in_use") is None:
+        return ev.step_memory()
+    used = int(st["bytes_in_use"])
+    return {"device_used_bytes": used,
+            "reserved_bytes": int(st.get("bytes_reserved") or st.get("bytes_limit") or used)}
+
+
+def peak_memory() -> dict[str, object]:
+    """The end event's peak on the estimate's counter (XLA's peak in use; peak RSS on a CPU)."""
+    try:
+        st = jax.local_devices()[0].memory_stats() or {}
+    except Exception:  # noqa: BLE001 - informative only
+        st = {}
+    if st.get("peak_bytes_in_use") is None:
+        return ev.end_memory()
+    return {"peak_bytes": int(st["peak_bytes_in_use"]), "counter": "device_used"}
 
 
 # ---------------------------------------------------------------------------- data
@@ -279,13 +290,11 @@ class EventHooks(tunix_hooks.TrainingHooks):
         rate = (now - self._t0) / done if done > 0 else None
         eta = (self.total - step) * rate if rate else None
         self._t_log, self._step_log = now, step
-        used, reserved, _ = device_memory()
         grad_norm = _last_metric(trainer, "grad_norm", "train")
         self.w.emit("step", step=step, total=self.total, epoch=self.batches.epoch_at(step),
                     loss=ev.clean_number(np.asarray(loss)), lr=lr,
                     grad_norm=ev.clean_number(grad_norm), tokens_per_s=round(tps, 1),
-                    mem_allocated=used, mem_reserved=reserved,
-                    eta_s=round(eta, 1) if eta is not None else None)
+                    **device_memory(), eta_s=round(eta, 1) if eta is not None else None)
         if now - self._t_status > 0.5 or step >= self.total:
             self._t_status = now
             ev.write_status(self.run_dir, "running", step=step, total=self.total)
@@ -511,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         return train(cfg, run_dir, resume=args.resume, writer=writer, log=log)
 
     return run_entry(run_dir, resume=args.resume, lead=jax.process_index() == 0, train=run,
-                     memory=lambda: {"peak_mem": device_memory()[2]}, oom=_is_oom)
+                     memory=peak_memory, oom=_is_oom)
 
 
 def _is_oom(err: BaseException) -> bool:

@@ -164,8 +164,8 @@ def _fmt_step_line(p: Any) -> str:
         from ftwizard.core.plan import format_duration
 
         parts.append(f"eta {format_duration(p.eta_s)}")
-    if p.mem:
-        parts.append(f"mem {p.mem / GiB:.2f} GiB")
+    if p.mem_bytes:
+        parts.append(f"mem {p.mem_bytes / GiB:.2f} GiB ({p.mem_counter})")
     return "  ".join(parts)
 
 
@@ -183,9 +183,11 @@ def _describe_event(e: dict) -> str | None:
         return str(e.get("text", ""))
     if t == "end":
         msg = f" - {e['message']}" if e.get("message") else ""
-        peak, est = e.get("peak_mem"), e.get("estimate_mem")
-        mem = (f"  peak {peak / GiB:.2f} GiB (estimate {est / GiB:.2f} GiB)"
-               if peak and est else "")
+        from ftwizard.core.events import COUNTERS, figure, memory_on_counter
+
+        (peak, counter), est = memory_on_counter(e), figure(e, "estimate_bytes")
+        mem = (f"  peak {peak / GiB:.2f} GiB (estimate {est / GiB:.2f} GiB; "
+               f"{COUNTERS.get(counter or '', counter)})" if peak and est else "")
         return f"end: {e.get('status')} at step {e.get('step')}{mem}{msg}"
     return None
 
@@ -232,10 +234,9 @@ def _loop(f, run_dir: Path, poll: float, say, show, *, step_lines: bool = False)
         for e in f.poll():
             if e.get("type") == "step":
                 if step_lines:
-                    show(runs.Progress(step=int(e.get("step") or 0), total=e.get("total"),
-                                       loss=e.get("loss"), tokens_per_s=e.get("tokens_per_s"),
-                                       eta_s=e.get("eta_s"),
-                                       mem=e.get("mem_reserved") or e.get("mem_allocated")))
+                    from ftwizard.core.events import Progress
+
+                    show(Progress().fold_all([e]))
                 continue
             text = _describe_event(e)
             if text:

@@ -76,10 +76,59 @@ def test_status_file_is_replaced_whole(tmp_path):
 
 
 def test_memory_and_tail(tmp_path):
-    alloc, reserved = ev.memory_now()
-    assert alloc > 10 * 2**20 and reserved >= alloc  # a Python process with pytest is > 10 MiB
-    assert ev.peak_memory() >= alloc // 2
+    now = ev.step_memory()                 # no GPU here: the process RSS, the CPU estimate's counter
+    assert set(now) == {"rss_bytes"} and now["rss_bytes"] > 10 * 2**20  # pytest is > 10 MiB
+    peak = ev.end_memory()
+    assert peak["counter"] == "rss" and peak["peak_bytes"] >= now["rss_bytes"] // 2
     log = tmp_path / "stdout.log"
     log.write_text("\n".join(f"line {i}" for i in range(100)))
     assert ev.tail_lines(log, 3) == ["line 97", "line 98", "line 99"]
     assert ev.tail_lines(tmp_path / "none.log") == []
+
+
+def test_progress_folds_a_resumed_run_on_the_estimates_counter(tmp_path):
+    """One reducer: a start after an end clears it; memory is the estimate's counter and says so."""
+    path = tmp_path / ev.EVENTS_FILE
+    with ev.EventWriter(path) as w:
+        ev.emit_start(w, run="r", total_steps=4, plan={"memory": {"per_device_bytes": 100,
+                                                                  "capacity_bytes": 1000}})
+        w.emit("step", step=1, total=4, loss=2.0, lr=1e-3, rss_bytes=80)
+        w.emit("eval", step=1, eval_loss=2.5)
+        w.emit("checkpoint", step=1, path="c1", bytes=1)
+    ev.end_run(tmp_path, status="stopped", exit_code=0, step=1, peak_bytes=90, counter="rss",
+               estimate_bytes=100)
+    events = ev.read_events(path)[0]
+    assert [k for k in events[0] if k not in ("type", "time")][:len(ev.START_KEYS)] == list(ev.START_KEYS)
+    p = ev.Progress().fold_all(events)
+    assert p.ended and p.end["status"] == "stopped" and ev.read_status(tmp_path)["state"] == "stopped"
+    assert (p.step, p.total, p.loss, p.eval_loss, p.checkpoints) == (1, 4, 2.0, 2.5, 1)
+    assert (p.mem_bytes, p.mem_counter, p.estimate_bytes, p.capacity_bytes) == (90, "rss", 100, 1000)
+    assert "RSS" in p.counter_text
+    with ev.EventWriter(path) as w:
+        ev.emit_start(w, run="r", total_steps=4, resumed_from=1)
+        w.emit("step", step=2, total=4, loss=1.5, device_used_bytes=300, allocated_bytes=200)
+    p.fold_all(ev.read_events(path)[0][len(events):])
+    assert not p.ended and p.step == 2 and p.loss_history == [(1, 2.0), (2, 1.5)]
+    assert (p.mem_bytes, p.mem_counter) == (300, "device_used")   # not torch's 200
+
+
+def test_progress_reads_runs_written_before_the_bytes_names():
+    """Old run dirs still attach: mem_allocated / peak_mem / estimate_mem / peak_device_used."""
+    old_cpu = [{"type": "step", "step": 3, "total": 3, "mem_allocated": 70, "mem_reserved": 70},
+               {"type": "end", "status": "finished", "step": 3, "peak_mem": 75, "estimate_mem": 80}]
+    p = ev.Progress().fold_all(old_cpu[:1])
+    assert (p.mem_bytes, p.mem_counter) == (70, "rss")
+    p.fold_all(old_cpu[1:])
+    assert (p.mem_bytes, p.mem_counter, p.estimate_bytes) == (75, "rss", 80)
+    old_gpu = {"type": "end", "status": "finished", "step": 3, "peak_mem": 50,
+               "peak_reserved": 60, "peak_device_used": 70, "estimate_mem": 80}
+    assert ev.memory_on_counter(old_gpu) == (70, "device_used")
+    assert ev.memory_on_counter({"type": "step", "mem_allocated": 5, "mem_reserved": 9}) == (5, "allocated")
+
+
+def test_end_run_is_the_one_end_writer(tmp_path):
+    with pytest.raises(ValueError):
+        ev.end_run(tmp_path, status="exploded", exit_code=1, step=0)
+    e = ev.end_run(tmp_path, status="failed", exit_code=1, step=2, message="boom", total=5)
+    assert e["type"] == "end" and ev.read_status(tmp_path)["message"] == "boom"
+    assert ev.last_of(ev.read_events(tmp_path / ev.EVENTS_FILE)[0], "end")["exit_code"] == 1

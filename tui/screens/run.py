@@ -7,7 +7,7 @@ Quitting leaves the training running: it lives in its own process session.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,34 +20,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Log, Static
 
+from ftwizard.core.events import Progress
 from ftwizard.tui.widgets.charts import bar
 from ftwizard.tui.widgets.loss_chart import LossChart
 from ftwizard.tui.widgets.keybar import KeyBar
 from ftwizard.tui.widgets.wrap_log import WrappingLog
 
 GiB = 1024**3
-
-
-@dataclass
-class RunState:
-    name: str = ""
-    total: int | None = None
-    step: int = 0
-    loss: float | None = None
-    losses: list[float] = field(default_factory=list)
-    eval_losses: list[float] = field(default_factory=list)
-    lr: float | None = None
-    # (step, value) histories the loss chart draws (tui/widgets/loss_chart.py)
-    loss_history: list[tuple[int, float]] = field(default_factory=list)
-    eval_history: list[tuple[int, float]] = field(default_factory=list)
-    lr_history: list[tuple[int, float]] = field(default_factory=list)
-    tokens_per_s: float | None = None
-    eta_s: float | None = None
-    mem: int | None = None
-    estimate: int | None = None
-    capacity: int | None = None
-    end: dict | None = None
-    started: float | None = None
 
 
 def _reason(end: dict) -> str:
@@ -94,7 +73,8 @@ class RunScreen(Screen):
         super().__init__(id="run")
         self.run_dir = Path(run_dir)
         self.poll = poll
-        self.state = RunState(name=self.run_dir.name)
+        self.run_name = self.run_dir.name  # the run dir's name: a copy is titled as the copy
+        self.state = Progress()            # events.Progress: the one fold of the events
         self.fix: dict | None = None        # the OOM fix `r` applies, once oom_fix answered
         self.fix_state = "none"             # none | looking | found | nothing | relaunching
         self.fix_error: str | None = None
@@ -163,36 +143,7 @@ class RunScreen(Screen):
     def _tailed(self, event: Tailed) -> None:
         s = self.state
         for e in event.events:
-            kind = e.get("type")
-            if kind == "start":
-                s.end = None            # a resumed run: the old end no longer holds
-                s.started = s.started or e.get("time")
-                s.total = e.get("total_steps") or s.total
-                plan = e.get("plan") or {}
-                mem = plan.get("memory") if isinstance(plan, dict) else None
-                if mem:
-                    s.estimate = mem.get("per_device_bytes")
-                    s.capacity = mem.get("capacity_bytes")
-            elif kind == "step":
-                s.step = e.get("step", s.step)
-                s.total = e.get("total") or s.total
-                if e.get("loss") is not None:
-                    s.loss = e["loss"]
-                    s.losses.append(e["loss"])
-                    s.loss_history.append((s.step, e["loss"]))
-                if e.get("lr") is not None:
-                    s.lr = e["lr"]
-                    s.lr_history.append((s.step, e["lr"]))
-                s.tokens_per_s = e.get("tokens_per_s", s.tokens_per_s)
-                s.eta_s = e.get("eta_s", s.eta_s)
-                s.mem = e.get("mem_allocated", s.mem)
-            elif kind == "eval" and e.get("eval_loss") is not None:
-                s.eval_losses.append(e["eval_loss"])
-                s.eval_history.append((e.get("step", s.step), e["eval_loss"]))
-            elif kind == "end":
-                s.end = e
-                s.mem = e.get("peak_mem") or s.mem
-                s.estimate = e.get("estimate_mem") or s.estimate
+            s.fold(e)
         if event.lines:
             log = self.query_one(Log)
             log.write_lines(event.lines)
@@ -266,7 +217,7 @@ class RunScreen(Screen):
 
         s = self.state
         head = Text()
-        head.append(f" {s.name}", style="bold")
+        head.append(f" {self.run_name}", style="bold")
         head.append(f" · {self.run_dir} · ")
         if s.end is None:
             head.append("running, safe to disconnect", style="bold green")
@@ -293,17 +244,18 @@ class RunScreen(Screen):
         self.query_one("#run-progress", Static).update(prog)
         self.query_one("#run-loss", LossChart).show(s)
         mem = Text()
-        if s.mem is not None:
+        if s.mem_bytes is not None:
             label = "peak" if s.end is not None else "measured"
-            mem.append(f"{label} {s.mem / GiB:.2f} GiB")
-            if s.estimate:
-                mem.append(f"  estimate {s.estimate / GiB:.2f} GiB")
+            mem.append(f"{label} {s.mem_bytes / GiB:.2f} GiB")
+            if s.estimate_bytes:
+                mem.append(f"  estimate {s.estimate_bytes / GiB:.2f} GiB")
             mem.append("\n")
-            if s.capacity:
-                filled, empty = bar(s.mem / s.capacity, 20)
+            if s.capacity_bytes:
+                filled, empty = bar(s.mem_bytes / s.capacity_bytes, 20)
                 mem.append(filled, style="green")
                 mem.append(empty, style="dim")
-                mem.append(f" of {s.capacity / GiB:.1f} GiB")
+                mem.append(f" of {s.capacity_bytes / GiB:.1f} GiB\n")
+            mem.append(s.counter_text, style="dim")   # which counter the figures are on
         else:
             mem.append("no measurement yet", style="dim")
         if s.end is not None and s.end.get("suggestion") and s.end.get("status") != "oom":
@@ -322,9 +274,9 @@ class RunScreen(Screen):
             from ftwizard.core.plan import format_duration
 
             bits.append(f"took {format_duration(end['time'] - s.started)}")
-        if s.mem:
-            bits.append(f"peak {s.mem / GiB:.2f} GiB"
-                        + (f" (est {s.estimate / GiB:.2f})" if s.estimate else ""))
+        if s.mem_bytes:
+            bits.append(f"peak {s.mem_bytes / GiB:.2f} GiB"
+                        + (f" (est {s.estimate_bytes / GiB:.2f})" if s.estimate_bytes else ""))
         t.append(" · ".join(b for b in bits if b))
         t.append("\n model: ", style="bold")
         t.append(str(self.run_dir / "final"))

@@ -71,7 +71,7 @@ class LossChart(Vertical):
 
     def show(self, progress: Any) -> None:
         """Draw the histories and figures of a Progress (or anything with the same fields:
-        loss_history, eval_history, lr_history, lr, tokens_per_s, eta_s, mem, estimate, end)."""
+        loss_history, eval_history, lr_history, lr, tokens_per_s, eta_s, mem_bytes, estimate_bytes, end)."""
         self.update_series(
             list(getattr(progress, "loss_history", None) or []),
             list(getattr(progress, "eval_history", None) or []),
@@ -217,7 +217,7 @@ def figures_line(progress: Any) -> str:
     eta = getattr(progress, "eta_s", None)
     if eta is not None and getattr(progress, "end", None) is None:
         parts.append(f"ETA {format_duration(eta)}")
-    mem, est = getattr(progress, "mem", None), getattr(progress, "estimate", None)
+    mem, est = getattr(progress, "mem_bytes", None), getattr(progress, "estimate_bytes", None)
     if mem:
         parts.append(f"mem {mem / GiB:.2f}/{est / GiB:.2f} GiB est" if est else f"mem {mem / GiB:.2f} GiB")
     return " · ".join(parts)
