@@ -209,6 +209,7 @@ class Session:
                                                fix="check the file's format and text_field"))
         if not stats.tokens_exact and tok is not None:
             notes.append(f"token count sampled (+-{stats.tokens_error:.0%})")
+        notes.extend(n for n in stats.notes if "padding" in n)  # with/without data.packing
         return DataResult(stats=stats, notes=notes)
 
     # ------------------------------------------------------------ the plan
