@@ -567,7 +567,8 @@ def _unknown(name: str) -> InputError:
     fix = f"did you mean {', '.join(close_ids)}? Otherwise give" if close_ids else "give"
     fix += (" a local folder that holds the model's config.json (model.name: ./models/my-model),"
             " or a hub id in the local Hugging Face cache (HF_HUB_CACHE). To plan a hub id,"
-            f" fetch its 1 KB config.json: `ftwizard models pull {name} --config-only`; to train"
-            f" it, `ftwizard models pull {name}`. `ftwizard plan --help` lists the catalog")
+            f" fetch its 1 KB config.json: `ftwizard models pull {name or 'ORG/NAME'} --config-only`;"
+            f" to train it, `ftwizard models pull {name or 'ORG/NAME'}`. `ftwizard plan --help`"
+            " lists the catalog")
     return InputError(what + " (ftwizard downloads only when asked)", field="model.name",
                       value=name, fix=fix)
