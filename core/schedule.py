@@ -241,7 +241,8 @@ def forward_flops_per_token(params: int, *, n_layers: int, hidden: int, seq: int
 STARTUP_S = {"cpu": 8.0, "gpu": 20.0, "tpu": 30.0}
 LOAD_BYTES_PER_S = {"cpu": 1.0e9, "gpu": 1.5e9, "tpu": 1.5e9}
 QUANT_BYTES_PER_S = 2.0e9
-DEEPSPEED_INIT_S = 15.0
+DEEPSPEED_INIT_S = 15.0  # engine, ZeRO partitioning; a first run on a machine also compiles its
+#                          ops once (~60 s, +35 s for DeepSpeedCPUAdam; FACTS.md), not counted
 XLA_COMPILE_S = 60.0
 # Checkpoint writes: safetensors + optimizer states + trainer state, at local-disk speed, plus a
 # fixed cost per save (files, JSON, the Trainer's rotation).
