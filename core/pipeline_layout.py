@@ -54,9 +54,10 @@ def _near(n: int, options: list[int]) -> list[int]:
     return sorted(options, key=lambda d: (abs(d - n), d))[:2]
 
 
-def stage_layers(n_layers: int, stages: int, explicit: list[int] | None = None) -> list[int]:
+def stage_layers(n_layers: int, stages: int, explicit: list[int] | None = None,
+                 world: int | None = None) -> list[int]:
     """Decoder layers per stage, first to last; InputError (exit 2) with the nearest valid
-    choice when the layout cannot work."""
+    choice when the layout cannot work (stage counts that also divide `world`, when given)."""
     if stages > n_layers:
         raise InputError(
             f"{stages} pipeline stages for a model with {n_layers} layers: a stage needs at least "
@@ -71,7 +72,8 @@ def stage_layers(n_layers: int, stages: int, explicit: list[int] | None = None) 
                 fix=f"e.g. method.pipeline_layers={balanced_split(n_layers, stages)}")
         return list(explicit)
     if n_layers % stages:
-        near = _near(stages, [d for d in divisors(n_layers) if d > 1] or [1])
+        fit = [d for d in divisors(n_layers) if d > 1 and (not world or world % d == 0)]
+        near = _near(stages, fit or [d for d in divisors(n_layers) if d > 1] or [1])
         raise InputError(
             f"{n_layers} layers do not split evenly into {stages} stages "
             f"({n_layers} / {stages} = {n_layers / stages:.2f})",
@@ -113,7 +115,7 @@ def problems(*, model_type: str, n_layers: int, world: int, stages: int,
     """Every reason this pipeline layout cannot run, for the planner's problem list."""
     out: list[InputError] = []
     for check in (lambda: family_of(model_type), lambda: replicas(world, stages),
-                  lambda: stage_layers(n_layers, stages, explicit)):
+                  lambda: stage_layers(n_layers, stages, explicit, world)):
         try:
             check()
         except InputError as err:
