@@ -92,6 +92,7 @@ class Session:
         self._data: dict[str, DataResult] = {}
         self._plans: OrderedDict[tuple, tuple[Any, Any, Any]] = OrderedDict()
         self._lock = threading.Lock()
+        self._settled: dict[tuple, Any] = {}   # (detected id, nodes, RAM) -> that Hardware
 
     # ------------------------------------------------------------ hardware
 
@@ -108,7 +109,13 @@ class Session:
         and detection has not finished. InputError for an unknown target."""
         if str(cfg.hardware.target).strip().lower() in ("", "auto"):
             hw = self.detected if not block else self.detect()
-            return None if hw is None else with_settings(hw, cfg)
+            if hw is None:
+                return None
+            key = (id(hw), cfg.hardware.nodes, cfg.hardware.host_ram_gib)
+            found = self._settled.get(key)
+            if found is None or found[0] is not hw:   # one object per setting: plans stay cached
+                found = self._settled[key] = (hw, with_settings(hw, cfg))
+            return found[1]
         from ftwizard.core.plan import hardware_for
 
         return hardware_for(cfg.hardware.target, cfg.hardware.nodes, cfg.hardware.host_ram_gib)

@@ -83,3 +83,13 @@ def test_auto_target_uses_the_detected_machine_with_the_configs_nodes(here: Path
                                          "hardware.host_ram_gib=512"]))
     assert (got.device_count, got.nodes, got.ram_total) == (8, 2, 512 * 1024**3)
     assert Session().hardware(parse_config(BASE, ["hardware.target=auto"]), block=False) is None
+
+
+def test_a_detected_machine_with_settings_keeps_plans_cached(here: Path) -> None:
+    s = Session(from_target("A100-80GB x8"))
+    cfg = parse_config(BASE, ["hardware.target=auto", "hardware.host_ram_gib=512",
+                              "data.sequences=100", "data.train=[]"])
+    hw = s.hardware(cfg)
+    assert s.hardware(cfg) is hw                       # the same object for the same settings
+    spec = s.known_spec(cfg)
+    assert s.plan(cfg, hw, spec) is s.plan(cfg, s.hardware(cfg), spec)
