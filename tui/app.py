@@ -56,7 +56,9 @@ class WizardApp(App[int]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [Binding("ctrl+c", "quit", "quit at once (unsaved answers are lost)", show=False,
                         priority=True),
-                Binding("question_mark,f1", "help", "help")]
+                Binding("question_mark", "help", "help"),
+                # F1 also over dialogs (a modal cuts the app's plain bindings off) and inputs
+                Binding("f1", "help", "help", show=False, priority=True)]
 
     # ---------------------------------------------------------------- messages from workers
 

@@ -343,3 +343,23 @@ async def test_step_bar_flags_the_step_of_the_short_field() -> None:
             assert field in {sf["field"] for sf in app.plan.shortfalls()}
             bar = str(app.screen.query_one(StepBar).render())
             assert "3 Method!" in bar and "5 Train!" not in bar and "Hardware!" not in bar, bar
+
+
+async def test_f1_opens_help_over_the_picker() -> None:
+    """F1 works over a dialog too (the picker's search box takes ?): its ↑↓ move the list
+    (the search box cannot scroll, so its scroll keys are not claimed), typing keys listed."""
+    app = make_app(step="model")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")                     # the model picker
+        await pilot.pause()
+        picker = app.screen
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        lines = {ln.keys: ln for ln in app.screen.lines}
+        assert lines[("↓",)].what == "next in the list" and lines[("↓",)].section == "this screen"
+        assert any(ln.section == "typing" for ln in app.screen.lines)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert app.screen is picker

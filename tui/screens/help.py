@@ -35,7 +35,20 @@ class KeyLine:
 
 
 # The screen's own keys first (what the footer shows), then the focused field's, then the rest.
-SECTIONS = ("this screen", "this field", "this box", "scrolling", "everywhere")
+SECTIONS = ("this screen", "this field", "typing", "this box", "scrolling", "everywhere")
+
+# Scroll actions a widget skips (SkipAction) when it cannot scroll that way: the key then goes on
+# to the next binding in the chain (the picker's ↑↓ move its list, not the search box).
+VERTICAL = ("scroll_up", "scroll_down", "page_up", "page_down", "scroll_home", "scroll_end")
+HORIZONTAL = ("scroll_left", "scroll_right", "page_left", "page_right")
+
+
+def _skipped(node: Any, action: str) -> bool:
+    if action in VERTICAL:
+        return not getattr(node, "allow_vertical_scroll", True)
+    if action in HORIZONTAL:
+        return not getattr(node, "allow_horizontal_scroll", True)
+    return False
 
 
 def _section(node: Any, screen: Screen) -> str:
@@ -47,6 +60,10 @@ def _section(node: Any, screen: Screen) -> str:
 
     if isinstance(node, FieldRow):
         return "this field"
+    from textual.widgets import Input
+
+    if isinstance(node, Input):
+        return "typing"
     actions = [b.action for _, b in node._bindings]
     if actions and all(a.startswith(("scroll_", "page_")) for a in actions):
         return "scrolling"      # a list, the log, the panel: its dozen scroll keys fold to one
@@ -94,6 +111,8 @@ def key_lines(screen: Screen) -> list[KeyLine]:
         for depth, (node, bindings) in enumerate(chain):
             for key, binding in bindings:
                 if bool(binding.priority) != priority_pass or key in taken:
+                    continue
+                if _skipped(node, binding.action):
                     continue
                 taken.add(key)
                 state = app._check_action_state(binding.action, node)
@@ -173,7 +192,8 @@ class HelpScreen(ModalScreen[None]):
     def __init__(self, over: Screen) -> None:
         super().__init__(id="help")
         self.lines = key_lines(over)
-        name = getattr(over, "help_title", None) or (over.id or "this screen").capitalize()
+        name = getattr(over, "help_title", None) or (
+            over.id.capitalize() if over.id else "this dialog" if over.is_modal else "this screen")
         self.title_text = f"Keys: {name}"
 
     def compose(self) -> ComposeResult:

@@ -21,15 +21,20 @@ from ftwizard.core import questions as q
 class PickerScreen(ModalScreen[Any]):
     """Returns the chosen value, or None when dismissed with Escape."""
 
-    BINDINGS = [Binding("escape", "cancel", "cancel"),
-                Binding("down", "down", "down", show=False),
-                Binding("up", "up", "up", show=False)]
+    BINDINGS = [Binding("escape", "cancel", "cancel", tooltip="keeps the value as it was"),
+                Binding("down", "down", "next in the list", show=False),
+                Binding("up", "up", "previous in the list", show=False)]
 
     def __init__(self, field: q.Field, ctx: q.Context) -> None:
         super().__init__()
         self.field = field
         self.choices = field.options(ctx)
         self.current = field.get(ctx.config)
+
+    @property
+    def help_title(self) -> str:
+        """What the help screen (F1) calls this dialog."""
+        return f"picking {self.field.label}"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
