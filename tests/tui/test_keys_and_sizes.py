@@ -239,6 +239,8 @@ def test_fit_text_breaks_names_at_slashes() -> None:
 
     assert fit_text(Text("meta-llama/Llama-2-7b-hf ▾"), 19).plain == "meta-llama/\nLlama-2-7b-hf ▾"
     assert fit_text(Text("gpt2 ▾"), 19).plain == "gpt2 ▾"
+    assert fit_text(Text("runs/really-long-file-name.jsonl"), 19).plain == \
+        "runs/\nreally-long-file-\nname.jsonl"
     assert all(len(x) <= 10 for x in fit_text(Text("a" * 25), 10).plain.split("\n"))
 
 

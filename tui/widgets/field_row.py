@@ -40,16 +40,18 @@ def _parts(text: Text) -> list[tuple[str, str]]:
 
 
 def fit_text(text: Text, width: int) -> Text:
-    """`text` in lines of at most `width` cells, broken after '/' or at spaces (a name longer
-    than a whole line is the only thing ever folded)."""
+    """`text` in lines of at most `width` cells, broken after '/' or at spaces; a name longer
+    than a whole line breaks after a '-', '_' or '.' in its second half, else is folded."""
     plain = text.plain
     if width <= 0 or "\n" in plain or len(plain) <= width:
         return text
     points = [i + 1 for i, ch in enumerate(plain) if ch in "/ "]
+    inner = [i + 1 for i, ch in enumerate(plain) if ch in "-_."]   # inside a name, if must
     cuts: list[int] = []
     start = 0
     while len(plain) - start > width:
-        fits = [p for p in points if start < p <= start + width]
+        fits = ([p for p in points if start < p <= start + width]
+                or [p for p in inner if start + width // 2 < p <= start + width])
         start = fits[-1] if fits else start + width
         cuts.append(start)
     lines = text.divide(cuts)
