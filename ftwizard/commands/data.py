@@ -201,6 +201,93 @@ def _render(s: Any) -> None:
         con.print("[dim](cached result; --no-cache recomputes)[/]")
 
 
+@data.command("preview")
+@click.argument("paths", nargs=-1)
+@click.option("--config", "config_path", default=None, type=click.Path(),
+              help="Take sources and settings from a run config (PATHs replace its sources).")
+@click.option("--model", default=None, help="Model (or tokenizer folder) whose tokenizer to use.")
+@click.option("--n", "n", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Examples to show.")
+@click.option("--mode", default=None, type=click.Choice(["corpus", "entries"]), help="Sequence mode.")
+@click.option("--block-size", type=click.IntRange(min=1), default=None, help="Tokens per sequence.")
+@click.option("--train-on", default=None, type=click.Choice(["completion", "last_turn", "all"]),
+              help="Which tokens carry loss (data.train_on).")
+@click.option("--chat-template", default=None,
+              help="chatml, llama-3, mistral, qwen, gemma or a .jinja file (data.chat_template).")
+@click.option("--columns", default=None,
+              help="Field names of your file, e.g. prompt=question,completion=answer.")
+@_source_options
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a list with one object per example: ids, tokens, trained (0/1).")
+def preview_cmd(paths: tuple[str, ...], config_path: str | None, model: str | None, n: int,
+                mode: str | None, block_size: int | None, train_on: str | None,
+                chat_template: str | None, columns: str | None, text_field: str | None,
+                fmt: str | None, encoding: str | None, as_json: bool) -> int:
+    """Show the first examples of PATH as the model sees them: trained tokens highlighted,
+    masked ones dimmed, with counts of trained, masked and padding tokens."""
+    from ftwizard.core.config import from_dict, load_config, parse_source
+    from ftwizard.core.data import load_tokenizer
+    from ftwizard.core.data_preview import preview
+    from ftwizard.core.errors import InputError
+
+    base: dict[str, Any] = load_config(config_path).to_dict() if config_path else {}
+    d = base.setdefault("data", {})
+    if paths:
+        d["train"] = [_source_dict(parse_source(p), text_field, fmt, encoding) for p in paths]
+    elif config_path:
+        d["train"] = [_source_dict(s, text_field, fmt, encoding) for s in d.get("train", [])]
+    else:
+        raise InputError("no data given", field="PATH", value=None,
+                         fix="ftwizard data preview my.jsonl --model MODEL, or --config run.yaml")
+    if columns:
+        mapping = {}
+        for part in columns.split(","):
+            k, sep, v = part.partition("=")
+            if not sep or not k.strip() or not v.strip():
+                raise InputError(f"--columns: {part!r} is not OURS=YOURS", field="--columns",
+                                 value=columns, fix="e.g. --columns prompt=question,completion=answer")
+            mapping[k.strip()] = v.strip()
+        for s in d["train"]:
+            s["columns"] = mapping
+    for key, v in (("mode", mode), ("block_size", block_size), ("train_on", train_on),
+                   ("chat_template", chat_template)):
+        if v:
+            d[key] = v
+    if model:
+        base.setdefault("model", {})["name"] = model
+    cfg = from_dict(base)
+    if not (model or config_path):
+        raise InputError("preview needs the model's tokenizer", field="--model", value=None,
+                         fix="add --model NAME (or a tokenizer folder), or --config run.yaml")
+    shown = preview(cfg, load_tokenizer(cfg.model, light=True), n)
+    if as_json:
+        rows = [json.dumps(e.to_dict(), ensure_ascii=False) for e in shown]
+        click.echo("[\n" + ",\n".join(rows) + "\n]")  # one example per line
+        return 0
+    _render_preview(shown, cfg)
+    return 0
+
+
+def _render_preview(shown: list[Any], cfg: Any) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    con = Console(highlight=False)
+    con.print(f"[bold]trained[/] tokens bright, [dim]masked dimmed[/]; mode {cfg.data.mode}, "
+              f"block_size {cfg.data.block_size}, train_on {cfg.data.train_on}"
+              + ("" if cfg.data.mask_prompt else " (mask_prompt: false: all)"))
+    for k, e in enumerate(shown, 1):
+        t = Text()
+        for tok, on in zip(e.tokens, e.trained):
+            t.append(tok, style="bold green" if on else "dim")
+        trained = sum(e.trained)
+        extra = f", {e.truncated:,} cut at block_size" if e.truncated else ""
+        con.rule(f"example {k}: {e.source} ({e.format})")
+        con.print(t)
+        con.print(f"[bold]{trained:,}[/] trained, {len(e.ids) - trained:,} masked, "
+                  f"{e.padding:,} padding{extra}")
+
+
 @data.command("convert")
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--out", "out", required=True, type=click.Path(),

@@ -124,3 +124,23 @@ def test_inspect_reports_formats(tmp_path: Path) -> None:
                              mode="entries"), None, use_cache=False)
     assert st.formats == {"alpaca": 2, "sharegpt": 1}
     assert [r["formats"] for r in st.per_source] == [{"alpaca": 2}, {"sharegpt": 1}]
+
+
+def test_preview_rich_counts_and_refusals(tmp_path: Path, tiny_llama: Path, capsys) -> None:
+    from ftwizard.cli import main
+
+    p = jsonl(tmp_path / "qa.jsonl", [{"question": "the cat", "answer": " sat"}] * 4)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as ex:
+            main(["data", "preview", str(p), *args])
+        out = capsys.readouterr()
+        return ex.value.code, out.out, out.err
+
+    code, out, _ = run("--model", str(tiny_llama), "--mode", "entries", "--block-size", "16",
+                       "--columns", "prompt=question,completion=answer", "--n", "2")
+    assert code == 0 and out.count("example ") == 2 and "trained" in out and "padding" in out
+    code, _, err = run("--columns", "prompt=question,completion=answer")
+    assert code == 2 and "--model" in err
+    code, _, err = run("--model", str(tiny_llama))
+    assert code == 2 and "columns: {prompt: question, completion: answer}" in err

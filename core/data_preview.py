@@ -1,0 +1,72 @@
+"""What the model will see: the first examples tokenized and masked exactly as training does them.
+
+Users of axolotl reach for `preprocess --debug` to check which tokens carry loss before paying for
+a run; `ftwizard data preview` is that view. It runs the training code itself (data_prep's
+encode_examples and labels_for, the same Encoder and chat template), so what it shows trained is
+what the trainer's labels train (tests/e2e/test_data_formats_e2e.py compares them token by token).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ftwizard.core.config import RunConfig
+from ftwizard.core.data_formats import check_chat
+from ftwizard.core.data_prep import IGNORE, encode_examples, labels_for, train_on_of
+from ftwizard.core.data_sources import iter_examples
+from ftwizard.core.data_tokens import Encoder
+
+
+@dataclass
+class PreviewExample:
+    source: str
+    format: str
+    ids: list[int]
+    tokens: list[str]
+    trained: list[int]
+    """1 where the token carries loss, 0 where it is masked. The first token is always 0: no
+    token precedes it, so the model is never asked to predict it (its label is unused)."""
+    padding: int
+    """Pad tokens after it in its training sequence (entries mode without packing)."""
+    truncated: int
+    """Tokens cut off at block_size (entries mode)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def preview(config: RunConfig, tokenizer: Any, n: int = 3) -> list[PreviewExample]:
+    """The first `n` non-empty examples of the training sources, in file order."""
+    data = config.data
+    enc = Encoder(tokenizer, config.model.pad_token_id, data.chat_template)
+    picked = []
+    for src in data.train:
+        for ex in iter_examples(src):
+            if ex.messages is not None:
+                check_chat(ex.messages, ex.source,
+                           "conversations" if ex.shape == "sharegpt" else "messages")
+            if ex.is_empty():
+                continue
+            picked.append(ex)
+            if len(picked) >= n:
+                break
+        if len(picked) >= n:
+            break
+    train_on = train_on_of(data)
+    out = []
+    for ex, (ids, spans) in zip(picked, encode_examples(picked, enc)):
+        labels = labels_for(ids, spans, train_on)
+        cut = 0
+        if data.mode == "entries":
+            cut = max(0, len(ids) - data.block_size)
+            ids, labels = ids[:data.block_size], labels[:data.block_size]
+        else:
+            labels = list(ids)  # corpus mode trains every token
+        pad = data.block_size - len(ids) if data.mode == "entries" and not data.packing else 0
+        trained = [int(y != IGNORE) for y in labels]
+        trained[:1] = [0] * min(1, len(trained))
+        out.append(PreviewExample(source=ex.source, format=ex.shape or ex.kind, ids=list(ids),
+                                  tokens=enc.tokens(ids), trained=trained, padding=pad,
+                                  truncated=cut))
+    return out
