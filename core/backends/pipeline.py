@@ -708,7 +708,7 @@ def train(cfg: Any, run_dir: Path, *, resume: bool = False, writer: ev.EventWrit
     total = steps.total
     if w:
         plan = ev.read_plan(run_dir)  # the plan it was launched with (never planned again here)
-        w.emit("start", run=run_dir.name, epochs=cfg.train.epochs, sequences=steps.sequences,
+        ev.emit_start(w, run=run_dir.name, epochs=cfg.train.epochs, sequences=steps.sequences,
                dropped_samples=steps.dropped_samples, planned_steps=steps.total, plan=plan,
                config=cfg.name, world_size=g.world, method=cfg.method.kind, parallel="pipeline",
                precision=run.prec, pid=os.getpid(), total_steps=total,
@@ -730,11 +730,10 @@ def train(cfg: Any, run_dir: Path, *, resume: bool = False, writer: ev.EventWrit
             now = time.time()
             tps = (step - step_log) * run.tokens_per_step / max(1e-9, now - t_log)
             rate = (now - t_first) / (step - step_first) if step > step_first else None
-            alloc, reserved = ev.memory_now()
             e = w.emit("step", step=step, total=total, epoch=round(step / steps.per_epoch, 4),
                        loss=ev.clean_number(sum(acc) / len(acc)), lr=ev.clean_number(info["lr"]),
                        grad_norm=ev.clean_number(info["grad_norm"]), tokens_per_s=round(tps, 1),
-                       mem_allocated=alloc, mem_reserved=reserved,
+                       **ev.step_memory(),
                        eta_s=round((total - step) * rate, 1) if rate is not None else None)
             print(ev.step_line(e), flush=True)
             ev.write_status(run_dir, "running", step=step, total=total)
