@@ -110,3 +110,15 @@ def test_smallest_size_that_works(snap_compare, workdir: Path) -> None:
     cfg = snapshot_config(**{"model.name": "meta-llama/Llama-2-7b-hf", "model.dtype": "fp16",
                              "method.kind": "full"})
     assert snap_compare(make_app(cfg, step="method"), terminal_size=(60, 20), run_before=_settle)
+
+
+def test_host_ram_short(snap_compare, workdir: Path) -> None:
+    """Seed 001 (GPT-J fp16, ZeRO-3, both offloads) on one RTX 4090 at 80x24, Hardware step:
+    the Host RAM field beside the target shows the catalog's typical host (its default), and
+    the panel says host RAM is short at this size too."""
+    cfg = snapshot_config(**{
+        "model.name": "EleutherAI/gpt-j-6B", "model.dtype": "fp16", "method.kind": "full",
+        "method.parallel": "deepspeed", "method.zero_stage": 3, "method.offload_optimizer": True,
+        "method.offload_params": True, "method.gradient_checkpointing": True,
+        "method.optimizer": "adamw", "train.micro_batch": 7, "train.grad_accum": 1})
+    assert snap_compare(make_app(cfg, step="hardware"), terminal_size=(80, 24), run_before=_settle)

@@ -106,7 +106,8 @@ class EstimatePanel(Widget):
         t.append(empty, style="dim")
         t.append(f" {fig.shown:>5.1f} GiB\n")
         if m.fits:
-            t.append("✓ fits", style="bold green")
+            # the device fits; when host RAM or disk does not, say whose "fits" this is
+            t.append("✓ fits" if p.fits else "✓ device fits", style="bold green")
             if self._probe_oom():   # the measurement below says otherwise: say whose verdict
                 t.append(f" (estimate) · {fig.headroom:.1f} GiB spare\n")
             else:
@@ -155,12 +156,14 @@ class EstimatePanel(Widget):
             t.append(f"⚠ {prob.message}\n", style="bold yellow")
             if prob.fix:
                 t.append(f"  fix: {prob.fix}\n", style="yellow")
-        if not m.fits and not self._probe_oom():
+        if not p.fits and not self._probe_oom():   # device, host RAM or disk: f applies 1
             sugg = m.suggestions
             if sugg:
                 t.append("cheapest fixes (f applies 1):\n", style="bold")
                 for i, s in enumerate(sugg[: 4 if self.wide else 3], 1):
-                    t.append(f"{i} {s['text']} → {gib(s['per_device_bytes'])} GiB\n")
+                    gain = (f"{gib(s['per_device_bytes'])} GiB" if not m.fits
+                            else f"frees {s['frees_text']}" if s.get("frees_text") else "")
+                    t.append(f"{i} {s['text']}" + (f" → {gain}" if gain else "") + "\n")
             elif p.near_misses:
                 t.append(f"no change fits: {p.near_misses[0]}\n", style="red")
             else:
