@@ -340,7 +340,8 @@ def write_run_files(cfg: RunConfig, run_dir: str | Path, *, hardware: Any = None
                     tpu: dict[str, Any] | None = None) -> RunFiles:
     """launch.render, then its files written into the run dir atomically (secrets redacted).
 
-    Without `hardware`, the config's target is resolved (this machine when it is "auto")."""
+    Without `hardware`, the config's target is resolved (this machine when it is "auto");
+    without `plan`, the config is planned here (once: the backend reads plan.json)."""
     from ftwizard.core import launch
 
     d = Path(run_dir)
@@ -349,6 +350,14 @@ def write_run_files(cfg: RunConfig, run_dir: str | Path, *, hardware: Any = None
         from ftwizard.core.plan import hardware_for
 
         hw = hardware_for(cfg.hardware.target, cfg.hardware.nodes, cfg.hardware.host_ram_gib)
+    if plan is None:   # plan.json is what the backend reads: never a stale one from before
+        from ftwizard.core.plan import make_plan
+
+        try:
+            plan = make_plan(cfg, hardware=hw)
+        except Exception:  # noqa: BLE001 - the plan is informative; the run dir is not
+            with contextlib.suppress(FileNotFoundError):
+                (d / launch.PLAN_FILE).unlink()
     out = launch.render(cfg, hw, plan, d, nproc=nproc, resume=resume, node=node, slurm=slurm, tpu=tpu)
     red = Redactor()
     for name, text in out.files.items():

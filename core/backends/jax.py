@@ -119,13 +119,18 @@ def make_mesh() -> Any:
     return jax.make_mesh(shape, ("data", "fsdp", "tp"), axis_types=auto)
 
 
+def _memory_stats() -> dict[str, Any]:
+    """XLA's memory figures of device 0 (empty where JAX reports none, e.g. the CPU)."""
+    try:
+        return jax.local_devices()[0].memory_stats() or {}
+    except Exception:  # noqa: BLE001 - informative only
+        return {}
+
+
 def device_memory() -> dict[str, int]:
     """A step event's memory fields for device 0: what XLA holds (the estimate's counter on a
     TPU/GPU) and its reserve; the process RSS where JAX reports none (CPU)."""
-    try:
-        st = jax.local_devices()[0].memory_stats() or {}
-    except Exception:  # noqa: BLE001 - informative only
-        st = {}
+    st = _memory_stats()
     if st.get("bytes_in_use") is None:
         return ev.step_memory()
     used = int(st["bytes_in_use"])
@@ -135,10 +140,7 @@ def device_memory() -> dict[str, int]:
 
 def peak_memory() -> dict[str, object]:
     """The end event's peak on the estimate's counter (XLA's peak in use; peak RSS on a CPU)."""
-    try:
-        st = jax.local_devices()[0].memory_stats() or {}
-    except Exception:  # noqa: BLE001 - informative only
-        st = {}
+    st = _memory_stats()
     if st.get("peak_bytes_in_use") is None:
         return ev.end_memory()
     return {"peak_bytes": int(st["peak_bytes_in_use"]), "counter": "device_used"}

@@ -145,3 +145,23 @@ def wait_for(run_dir: Path, pred, timeout: float = 120, proc: subprocess.Popen |
             raise AssertionError(f"training ended before the awaited event\n{log_tail(run_dir)}")
         time.sleep(0.01)
     raise AssertionError(f"timed out waiting for an event\n{log_tail(run_dir)}")
+
+
+def write_run_config(tmp_path: Path, name: str, *, max_steps: int, save_every: int,
+                     parallel: str = "none") -> Path:
+    """A saved config for a tiny-llama run on 200 lines of words, its runs under tmp_path/runs."""
+    import random
+
+    rng = random.Random(0)
+    words = "the cat sat on a mat and the dog ran far away".split()
+    data = tmp_path / "data.txt"
+    data.write_text("\n".join(" ".join(rng.choice(words) for _ in range(40)) for _ in range(200)))
+    cfg = tmp_path / f"{name}.yaml"
+    cfg.write_text(f"""name: {name}
+model: {{name: tiny-llama, dtype: fp32}}
+method: {{parallel: {parallel}}}
+data: {{train: [{{path: {data}}}], block_size: 32}}
+train: {{micro_batch: 2, max_steps: {max_steps}, save_every: {save_every}, eval_every: 1000, lr: 1.0e-3}}
+output: {{dir: {tmp_path / 'runs'}, sample_prompt: null}}
+""")
+    return cfg

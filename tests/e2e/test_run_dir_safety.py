@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from backend_kit import write_run_config
 from ftwizard.core import events as ev
 from ftwizard.core import runs
 from ftwizard.core.config import load_config
@@ -30,18 +30,7 @@ pytestmark = pytest.mark.e2e
 
 
 def tiny_config(root: Path, name: str, *, max_steps: int, save_every: int):  # noqa: ANN201
-    rng = random.Random(0)
-    words = "the cat sat on a mat and the dog ran far away".split()
-    data = root / "data.txt"
-    data.write_text("\n".join(" ".join(rng.choice(words) for _ in range(40)) for _ in range(200)))
-    path = root / f"{name}.yaml"
-    path.write_text(f"""name: {name}
-model: {{name: tiny-llama, dtype: fp32}}
-data: {{train: [{{path: {data}}}], block_size: 32}}
-train: {{micro_batch: 2, max_steps: {max_steps}, save_every: {save_every}, eval_every: 1000, lr: 1.0e-3}}
-output: {{dir: {root / 'runs'}, sample_prompt: null}}
-""")
-    return load_config(path)
+    return load_config(write_run_config(root, name, max_steps=max_steps, save_every=save_every))
 
 
 def cli(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

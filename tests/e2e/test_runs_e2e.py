@@ -5,7 +5,6 @@ and train with 2 gloo processes through the rendered torchrun line."""
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from backend_kit import write_run_config as write_config
 from ftwizard.core import events as ev
 from ftwizard.core import runs
 
@@ -21,23 +21,6 @@ pytestmark = pytest.mark.e2e
 FAKE_HF = "hf_FAKEe2eToken0123456789abcdef"
 FAKE_WANDB = "fedcba9876543210fedcba9876543210fedcba98"
 FAKE_PW = "e2e-secret-password-value"
-
-
-def write_config(tmp_path: Path, name: str, *, max_steps: int, save_every: int,
-                 parallel: str = "none") -> Path:
-    rng = random.Random(0)
-    words = "the cat sat on a mat and the dog ran far away".split()
-    data = tmp_path / "data.txt"
-    data.write_text("\n".join(" ".join(rng.choice(words) for _ in range(40)) for _ in range(200)))
-    cfg = tmp_path / f"{name}.yaml"
-    cfg.write_text(f"""name: {name}
-model: {{name: tiny-llama, dtype: fp32}}
-method: {{parallel: {parallel}}}
-data: {{train: [{{path: {data}}}], block_size: 32}}
-train: {{micro_batch: 2, max_steps: {max_steps}, save_every: {save_every}, eval_every: 1000, lr: 1.0e-3}}
-output: {{dir: {tmp_path / 'runs'}, sample_prompt: null}}
-""")
-    return cfg
 
 
 def cli(args: list[str], cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
