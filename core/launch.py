@@ -429,9 +429,9 @@ def render(cfg: RunConfig, hw: Any, plan: Any, run_dir: str | Path, *, nproc: in
         launcher = "torchrun" if cfg.method.parallel == "deepspeed" and cpu else None
         argv = lc.multinode_command(
             cfg, lc.RUN_DIR_VAR, nproc_per_node=nproc, python=python,
-            node_rank=node.get("node_rank", "${NODE_RANK:?set NODE_RANK to this node's rank, 0..%d}"
+            node_rank=node.get("node_rank", "${NODE_RANK:?set NODE_RANK to the rank of this node, 0..%d}"
                                % (nodes - 1)),
-            master_addr=node.get("master_addr") or "${MASTER_ADDR:?set MASTER_ADDR to node 0's address}",
+            master_addr=node.get("master_addr") or "${MASTER_ADDR:?set MASTER_ADDR to the address of node 0}",
             master_port=node.get("master_port") or lc.DEFAULT_MASTER_PORT,
             hostfile=hostfile, launcher=launcher)
         notes.append(f"{nodes} nodes: run this on every node with NODE_RANK=0..{nodes - 1} "

@@ -152,3 +152,30 @@ def test_every_config_optimizer_is_a_trainer_optimizer():
     assert set(OPTIMIZERS) == set(get_args(Optimizer))
     for name in OPTIMIZERS.values():
         OptimizerNames(name)  # raises for a name the Trainer does not know
+
+
+@pytest.mark.parametrize("parallel,nodes", [("deepspeed", 1), ("fsdp", 1), ("deepspeed", 2),
+                                            ("fsdp", 2), ("ddp", 2)])
+def test_rendered_run_dir_names_itself_only_relative_to_itself(tmp_path, parallel, nodes):
+    """Issue 13: no file of a run dir holds the run dir's own path, so a copy trains in the copy;
+    launch.sh execs exactly render's command, from its own folder."""
+    import subprocess
+
+    from ftwizard.core.hardware import resolve
+
+    hw = resolve("A100-80GB x8", nodes=nodes)
+    cfg = from_dict({"name": "rel", "method": {"kind": "full", "parallel": parallel},
+                     "hardware": {"target": "A100-80GB x8", "nodes": nodes}})
+    run_dir = tmp_path / "somewhere" / "rel"
+    out = launch.render(cfg, hw, None, run_dir, node={"hosts": ["n1", "n2"]} if nodes > 1 else None)
+    assert "launch.sh" in out.files and "config.yaml" in out.files
+    for name, text in out.files.items():
+        assert str(run_dir) not in text and str(tmp_path) not in text.replace(
+            str(cfg.output.dir), ""), name
+    sh = out.files["launch.sh"]
+    assert launch.RUN_DIR_LINE in sh and 'cd "$RUN_DIR"' in sh
+    assert f'exec {out.command} "$@"' in sh
+    run_dir.mkdir(parents=True)
+    for name, text in out.files.items():
+        (run_dir / name).write_text(text)
+    assert subprocess.run(["bash", "-n", str(run_dir / "launch.sh")]).returncode == 0
