@@ -1,8 +1,10 @@
 """Datasets: load, inspect, count and prepare every format the seed recipes use.
 
-This is the public face; the work lives in data_sources (reading files), data_tokens (tokenizers
-from local files), data_prep (splitting, packing, mixing: the rules are in its docstring) and
-data_stats (inspection and its cache). The plan's sequence count and the trainer's dataset come
+This is the public face; the work lives in data_sources (reading files), data_formats (the record
+formats: text, prompt/completion, alpaca, ShareGPT, OpenAI messages; column mapping; bad
+conversations), data_tokens and chat_templates (tokenizers from local files, templates by name),
+data_prep (loss masks per turn, splitting, packing, mixing: the rules are in its docstring),
+data_stats (inspection and its cache) and data_preview (`ftwizard data preview`). The plan's sequence count and the trainer's dataset come
 from the same functions, so `len(prepare(cfg, tok).train) == inspect(cfg.data, tok).sequences ==
 count_sequences(cfg, tok)` (tested for both modes, with mixing and a validation split).
 """

@@ -29,7 +29,8 @@ from typing import Any
 
 from ftwizard.core.config import DataSource
 from ftwizard.core.data_formats import (FORMAT_LABELS, alpaca_messages, apply_columns, as_text,
-                                        chat_messages, detect, detect_fields, unknown_shape)
+                                        chat_messages, detect, detect_fields, suggest_mapping,
+                                        unknown_shape)
 from ftwizard.core.errors import InputError
 
 EXTENSIONS = {".txt": "text", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "json",
@@ -257,7 +258,8 @@ def _read_csv(text: str, name: str, text_field: str, delimiter: str,
         raise InputError(f"{name} has no {text_field!r} column; columns found: {found}{hint}",
                          field="data.train.text_field", value=text_field,
                          fix=f"set text_field to one of the columns, or name a column "
-                             f"{text_field!r} (seed 003's CSV format)")
+                             f"{text_field!r} (seed 003's CSV format), or map yours, e.g. "
+                             f"{suggest_mapping({h: '' for h in header if h})}")
     while True:
         try:
             row = next(reader)
