@@ -47,12 +47,19 @@ def _source_options(f: Any) -> Any:
 @click.option("--val", "val_path", default=None, help="A separate validation file or folder.")
 @click.option("--seed", type=int, default=None, help="Seed for the split, sampling and mixing.")
 @click.option("--exact", is_flag=True, help="Tokenize everything, even big data (slower).")
+@click.option("--packing/--no-packing", default=None,
+              help="entries mode: pack several examples per sequence (data.packing).")
+@click.option("--chat-template", default=None,
+              help="chatml, llama-3, mistral, qwen, gemma or a .jinja file (data.chat_template).")
+@click.option("--columns", default=None,
+              help="Field names of your file, e.g. prompt=question,completion=answer.")
 @click.option("--no-cache", is_flag=True, help="Recompute instead of using the cached result.")
 @click.option("--json", "as_json", is_flag=True, help="Print DataStats as JSON.")
 def inspect_cmd(paths: tuple[str, ...], config_path: str | None, model: str | None,
                 mode: str | None, block_size: int | None, text_field: str | None,
                 fmt: str | None, encoding: str | None, val_split: float | None,
-                val_path: str | None, seed: int | None, exact: bool, no_cache: bool,
+                val_path: str | None, seed: int | None, exact: bool, packing: bool | None,
+                chat_template: str | None, columns: str | None, no_cache: bool,
                 as_json: bool) -> int:
     """Count examples, tokens and training sequences of PATH... (PATH:WEIGHT mixes sources)."""
     from ftwizard.core.config import from_dict, load_config, parse_source
@@ -71,6 +78,9 @@ def inspect_cmd(paths: tuple[str, ...], config_path: str | None, model: str | No
         d["mode"] = mode
     if block_size:
         d["block_size"] = block_size
+    _data_options(d, columns=columns, chat_template=chat_template)
+    if packing is not None:
+        d["packing"] = packing
     if val_split is not None and val_path:
         raise InputError("give --val-split or --val, not both", field="--val", value=val_path,
                          fix="--val-split 0.05 holds out a share; --val FILE uses a separate file")
@@ -92,6 +102,27 @@ def inspect_cmd(paths: tuple[str, ...], config_path: str | None, model: str | No
     else:
         _render(stats)
     return 0
+
+
+def _data_options(d: dict[str, Any], *, columns: str | None = None,
+                  chat_template: str | None = None, train_on: str | None = None) -> None:
+    """--columns OURS=YOURS,... on every source; --chat-template and --train-on on data."""
+    from ftwizard.core.errors import InputError
+
+    if columns:
+        mapping = {}
+        for part in columns.split(","):
+            k, sep, v = part.partition("=")
+            if not sep or not k.strip() or not v.strip():
+                raise InputError(f"--columns: {part!r} is not OURS=YOURS", field="--columns",
+                                 value=columns, fix="e.g. --columns prompt=question,completion=answer")
+            mapping[k.strip()] = v.strip()
+        for src in d.get("train", []):
+            src["columns"] = mapping
+    if chat_template:
+        d["chat_template"] = chat_template
+    if train_on:
+        d["train_on"] = train_on
 
 
 def _source_dict(s: dict[str, Any], text_field: str | None, fmt: str | None,
@@ -239,18 +270,8 @@ def preview_cmd(paths: tuple[str, ...], config_path: str | None, model: str | No
     else:
         raise InputError("no data given", field="PATH", value=None,
                          fix="ftwizard data preview my.jsonl --model MODEL, or --config run.yaml")
-    if columns:
-        mapping = {}
-        for part in columns.split(","):
-            k, sep, v = part.partition("=")
-            if not sep or not k.strip() or not v.strip():
-                raise InputError(f"--columns: {part!r} is not OURS=YOURS", field="--columns",
-                                 value=columns, fix="e.g. --columns prompt=question,completion=answer")
-            mapping[k.strip()] = v.strip()
-        for s in d["train"]:
-            s["columns"] = mapping
-    for key, v in (("mode", mode), ("block_size", block_size), ("train_on", train_on),
-                   ("chat_template", chat_template)):
+    _data_options(d, columns=columns, chat_template=chat_template, train_on=train_on)
+    for key, v in (("mode", mode), ("block_size", block_size)):
         if v:
             d[key] = v
     if model:

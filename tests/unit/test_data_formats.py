@@ -144,3 +144,23 @@ def test_preview_rich_counts_and_refusals(tmp_path: Path, tiny_llama: Path, caps
     assert code == 2 and "--model" in err
     code, _, err = run("--model", str(tiny_llama))
     assert code == 2 and "columns: {prompt: question, completion: answer}" in err
+
+
+def test_inspect_packing_counts_and_padding(tmp_path: Path, tiny_llama: Path, capsys) -> None:
+    """inspect --packing: the sequence count is the packed one (what the planner uses), and the
+    padding with and without packing is reported."""
+    from ftwizard.cli import main
+
+    p = jsonl(tmp_path / "t.jsonl", [{"text": "the cat " * (1 + i % 7)} for i in range(60)])
+    outs = []
+    for flag in ("--packing", "--no-packing"):
+        with pytest.raises(SystemExit) as ex:
+            main(["data", "inspect", str(p), "--model", str(tiny_llama), "--mode", "entries",
+                  "--block-size", "64", flag, "--json", "--no-cache"])
+        assert ex.value.code == 0
+        outs.append(json.loads(capsys.readouterr().out))
+    packed, plain = outs
+    assert plain["sequences"] == 60 and packed["sequences"] == packed["sequences_packed"] < 20
+    assert packed["padding_tokens"] == packed["padding_packed"] < plain["padding_tokens"]
+    assert plain["padding_unpacked"] == plain["padding_tokens"] == 60 * 64 - (plain["tokens"])
+    assert any("data.packing: true would" in n for n in plain["notes"])
