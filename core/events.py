@@ -35,7 +35,6 @@ STATUS_FILE = "status.json"
 STOP_FILE = "stop"
 PLAN_FILE = "plan.json"
 
-EVENT_TYPES = ("start", "step", "eval", "checkpoint", "log", "end")
 END_STATUSES = ("finished", "failed", "stopped", "oom")
 # Lines a crash would otherwise lose: synced to disk, not only flushed.
 _DURABLE = frozenset({"start", "checkpoint", "end"})
@@ -103,6 +102,11 @@ class EndEvent(TypedDict, total=False):
     last_log_lines: list[str] | None
     sample: str | None
 
+
+# Every kind of line and its fields (the writer refuses a kind not listed here).
+EVENT_SHAPES: dict[str, type] = {"start": StartEvent, "step": StepEvent, "eval": EvalEvent,
+                                 "checkpoint": CheckpointEvent, "log": LogEvent, "end": EndEvent}
+EVENT_TYPES = tuple(EVENT_SHAPES)
 
 # Names memory fields had before they ended in _bytes: read for run dirs written then.
 OLD_NAMES = {"allocated_bytes": "mem_allocated", "reserved_bytes": "mem_reserved",
@@ -383,12 +387,6 @@ def end_memory() -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - informative only
         out.update(peak_bytes=out["peak_reserved_bytes"], counter="reserved")
     return out
-
-
-def memory_now() -> tuple[int, int]:
-    """(allocated, reserved) bytes: CUDA's allocator when a GPU is in use, else the process RSS."""
-    m = step_memory()
-    return m.get("allocated_bytes", m.get("rss_bytes", 0)), m.get("reserved_bytes", m.get("rss_bytes", 0))
 
 
 def _rss() -> int:
