@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ftwizard.core.config import RunConfig
-from ftwizard.core.data_prep import IGNORE, analyse, pack_source
+from ftwizard.core.data_prep import IGNORE, analyse, pack_source, packing_problem
 from ftwizard.core.data_sources import Cancelled, Example, iter_examples, load_examples
 from ftwizard.core.data_stats import MIXING_RULE, DataStats, inspect, stats_from
-from ftwizard.core.errors import InputError
 from ftwizard.core.data_tokens import (Encoder, LightTokenizer, load_tokenizer, no_tokenizer_fix,
                                        tokenizer_folder)
 
@@ -42,11 +41,9 @@ class PreparedData:
 def prepare(config: RunConfig, tokenizer: Any) -> PreparedData:
     """The training set the backend trains on, built by the code inspect() counts with."""
     data = config.data
-    if data.packing and data.mode == "entries" and config.method.parallel in ("jax", "pipeline"):
-        raise InputError(f"data.packing needs the PyTorch backend's packed attention; "
-                         f"method.parallel={config.method.parallel} would let packed examples "
-                         "attend to each other", field="data.packing", value=True,
-                         fix="set data.packing=false for this backend")
+    problem = packing_problem(config)
+    if problem is not None:
+        raise problem
     enc = Encoder(tokenizer, config.model.pad_token_id, data.chat_template)
     a = analyse(data, enc, seed=config.train.seed, exact=True, keep_encoded=True)
     split = [a.split_packed(p, pack_source(p.train_enc or [], data.mode, data.block_size,

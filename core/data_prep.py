@@ -397,6 +397,19 @@ class Analysis:
                           for p in self.parts)
 
 
+def packing_problem(config: Any) -> InputError | None:
+    """Packing needs the PyTorch backend's packed attention (position ids, no attention mask);
+    the JAX and pipeline backends read the attention mask and would let packed examples attend
+    to each other. Checked by the plan (when chosen) and by prepare (before training)."""
+    data, par = config.data, config.method.parallel
+    if data.packing and data.mode == "entries" and par in ("jax", "pipeline"):
+        return InputError(f"data.packing needs the PyTorch backend's packed attention; "
+                          f"method.parallel={par} would let packed examples attend to each other",
+                          field="data.packing", value=True,
+                          fix="set data.packing=false for this backend")
+    return None
+
+
 def train_on_of(data: DataSection) -> str:
     """data.train_on, with the older `mask_prompt: false` meaning all."""
     return data.train_on if data.mask_prompt else "all"

@@ -490,6 +490,10 @@ def problems_for(cfg: RunConfig, hw, sp, world: int) -> list[InputError]:  # noq
                                         world=world, stages=m.pipeline_stages,
                                         explicit=m.pipeline_layers, kind=m.kind,
                                         optimizer=m.optimizer, cpu_only=hw.is_cpu_only)
+    from ftwizard.core.data_prep import packing_problem  # data.packing on jax / pipeline
+
+    if (packing := packing_problem(cfg)) is not None:
+        out.append(packing)
     if m.offload_params and not (m.parallel == "deepspeed" and m.zero_stage == 3):
         out.append(InputError("parameter offload needs DeepSpeed ZeRO-3",
                               field="method.offload_params", value=True,

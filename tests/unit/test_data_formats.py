@@ -164,3 +164,18 @@ def test_inspect_packing_counts_and_padding(tmp_path: Path, tiny_llama: Path, ca
     assert packed["padding_tokens"] == packed["padding_packed"] < plain["padding_tokens"]
     assert plain["padding_unpacked"] == plain["padding_tokens"] == 60 * 64 - (plain["tokens"])
     assert any("data.packing: true would" in n for n in plain["notes"])
+
+
+def test_packing_refused_where_the_backend_cannot_honour_it(tmp_path: Path) -> None:
+    """JAX and pipeline read the attention mask: packed examples would see each other."""
+    from ftwizard.core.data_prep import packing_problem
+    from ftwizard.core.plan import hardware_for, make_plan
+
+    for par in ("jax", "pipeline"):
+        c = from_dict({"model": {"name": "tiny-llama"}, "method": {"parallel": par},
+                       "data": {"mode": "entries", "packing": True, "sequences": 100}})
+        assert packing_problem(c).field == "data.packing"
+        plan = make_plan(c, hardware=hardware_for("auto", 1, None), sequences=100)
+        assert any(p.field == "data.packing" for p in plan.problems)
+    ok = from_dict({"data": {"mode": "entries", "packing": True}})
+    assert packing_problem(ok) is None
