@@ -140,15 +140,19 @@ class LightTokenizer:
         """Renders like transformers does (sandboxed jinja2, trim_blocks, lstrip_blocks)."""
         if not self.chat_template:
             raise ValueError("no chat template")
-        from jinja2.sandbox import ImmutableSandboxedEnvironment  # ~30 ms
+        compiled = getattr(self, "_compiled", None)
+        if compiled is None or compiled[0] != self.chat_template:
+            # Compiled once per template: the per-turn masks render each chat once per reply.
+            from jinja2.sandbox import ImmutableSandboxedEnvironment  # ~30 ms
 
-        def raise_exception(msg: str) -> None:
-            raise ValueError(msg)
+            def raise_exception(msg: str) -> None:
+                raise ValueError(msg)
 
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                            extensions=[_generation_extension()])
-        env.globals["raise_exception"] = raise_exception
-        return env.from_string(self.chat_template).render(
+            env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                                extensions=[_generation_extension()])
+            env.globals["raise_exception"] = raise_exception
+            compiled = self._compiled = (self.chat_template, env.from_string(self.chat_template))
+        return compiled[1].render(
             messages=messages, add_generation_prompt=add_generation_prompt,
             bos_token=self.bos_token or "", eos_token=self.eos_token or "")
 
