@@ -202,3 +202,21 @@ def test_lost_and_listing(tmp_path: Path) -> None:
     assert runs.find_run(str(d)) == d.resolve()
     with pytest.raises(InputError, match="no run named"):
         runs.find_run("no-such-run", root=tmp_path / "runs")
+
+
+def test_a_new_target_must_be_a_target_and_beyond_where_the_run_finished(tmp_path: Path) -> None:
+    """resume_run's refusals, checked before anything is moved or started (the e2e tests in
+    test_run_dir_safety train for real): the finished model stays where it is."""
+    cfg = make_cfg(tmp_path, name="done", **{"train.epochs": "2"})
+    hw = from_target("cpu") if _has_cpu_target() else None
+    d = runs.prepare_run(cfg, hardware=hw)
+    ev.end_run(d, status="finished", exit_code=0, step=12, total=12)
+    (d / "final").mkdir()
+    (d / "final" / "model.safetensors").write_bytes(b"weights")
+    for target, words in ((None, "has finished"), (["train.lr=1e-3"], "only the target"),
+                          (["train.epochs=1"], "not beyond"), (["train.max_steps=12"], "not beyond"),
+                          (["train.max_steps=20"], "no checkpoint")):
+        with pytest.raises(InputError, match=words):
+            runs.resume_run(d, target=target)
+    assert (d / "final" / "model.safetensors").read_bytes() == b"weights"
+    assert not list(d.glob("final-step*")) and runs.run_state(d).state == "finished"
