@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Iterable
 
 EXIT_OK = 0
+EXIT_FAILED = 1          # the training itself failed
 EXIT_BAD_INPUT = 2
 EXIT_DOES_NOT_FIT = 3
 

@@ -21,11 +21,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ftwizard.core import events as ev
+from ftwizard.core.errors import EXIT_BAD_INPUT, EXIT_FAILED
+from ftwizard.core.errors import EXIT_DOES_NOT_FIT as EXIT_OOM  # out of memory: does not fit, 3
 from ftwizard.core.local_state import disk_problem
-
-EXIT_FAILED = 1
-EXIT_OOM = 3
-EXIT_BAD_INPUT = 2
 
 
 class LogTail:

@@ -15,10 +15,9 @@ from typing import Any
 
 import click
 
-from ftwizard.core.errors import EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT, EXIT_OK, InputError
+from ftwizard.core.errors import EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT, EXIT_FAILED, EXIT_OK, InputError
 
 GiB = 1024**3
-EXIT_FAILED = 1
 
 
 def _console():  # noqa: ANN202
