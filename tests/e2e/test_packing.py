@@ -39,16 +39,16 @@ def test_best_fit_decreasing_fills_blocks() -> None:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+@pytest.mark.parametrize("arch", ["llama", "qwen2", "gpt2"])
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
 def test_packed_example_logits_equal_alone(arch: str, attn: str, tiny_llama: Path,
-                                           tiny_qwen2: Path) -> None:
+                                           tiny_qwen2: Path, tiny_gpt2: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM
 
     from ftwizard.core.backends.hf import Collator
 
-    path = tiny_llama if arch == "llama" else tiny_qwen2
+    path = {"llama": tiny_llama, "qwen2": tiny_qwen2, "gpt2": tiny_gpt2}[arch]
     model = AutoModelForCausalLM.from_pretrained(str(path), attn_implementation=attn,
                                                  dtype=torch.float32).eval()
     rng = random.Random(1)
