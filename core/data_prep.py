@@ -187,6 +187,18 @@ def mask_to_spans(mask: list[int]) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
+def trained_count(ids: list[int], spans: Spans, train_on: str, mode: str, block: int) -> int:
+    """Tokens of one example that carry loss (entries mode: within block_size; corpus mode: all,
+    the first token of each block aside, which nothing predicts)."""
+    if mode == "corpus":
+        return len(ids)
+    n = min(len(ids), block)
+    if spans is None or train_on == "all":
+        return n - 1
+    keep = spans[-1:] if train_on == "last_turn" else spans
+    return sum(max(0, min(b, n) - max(a, 1)) for a, b in keep)
+
+
 def labels_for(ids: list[int], spans: Spans, train_on: str) -> list[int]:
     """The labels of one example: its ids where trained, IGNORE elsewhere (module doc)."""
     if spans is None or train_on == "all":
@@ -346,6 +358,7 @@ class Part:
     seq_split: float = 0.0   # corpus mode: share of this source's packed sequences held out
     salt: str = ""
     formats: dict[str, int] = field(default_factory=dict)  # examples per format (data_formats)
+    trained_tokens: int | None = None  # training examples' tokens that carry loss (exact only)
 
     def held_sequences(self, n: int, seed: int) -> set[int]:
         """Which of this source's `n` packed sequences are validation (corpus split)."""
@@ -501,6 +514,8 @@ def analyse(data: DataSection, enc: Encoder | None, *, seed: int, exact: bool | 
             te = encode_examples(p.train, enc, tick=tick, cancel=cancel)
             ve = encode_examples(p.val, enc, tick=tick, cancel=cancel)
             p.train_len, p.val_len = [len(i) for i, _ in te], [len(i) for i, _ in ve]
+            p.trained_tokens = sum(trained_count(ids, spans, opts["train_on"], data.mode,
+                                                 data.block_size) for ids, spans in te)
             if keep_encoded:
                 p.train_enc, p.val_enc = te, ve
         return Analysis(parts, data.mode, data.block_size, True, 0.0, enc.name, duplicates,

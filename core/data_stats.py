@@ -72,6 +72,9 @@ class DataStats:
     """The same with and without data.packing, so the plan can say what packing saves."""
     sequences_unpacked: int = 0
     sequences_packed: int = 0
+    trained_tokens: int | None = None
+    """Tokens of the training examples that carry loss under data.train_on (before mixing; None
+    when counts are approximate)."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -148,6 +151,8 @@ def stats_from(a: Analysis) -> DataStats:
                          f"(padding {pad['packed'] / max(1, pad['n_packed'] * a.block):.1%})")
     return DataStats(
         formats=formats, packing=a.packing,
+        trained_tokens=(sum(p.trained_tokens for p in a.train_parts) if a.exact and all(
+            p.trained_tokens is not None for p in a.train_parts) else None),
         padding_tokens=pad["packed"] if a.packing else pad["unpacked"],
         padding_unpacked=pad["unpacked"], padding_packed=pad["packed"],
         sequences_unpacked=pad["n_unpacked"], sequences_packed=pad["n_packed"],

@@ -187,6 +187,9 @@ def _render(s: Any) -> None:
         ("examples", f"{s.examples:,}", f"{s.empty:,} empty (skipped), {s.duplicates:,} duplicates"),
         ("formats", f"{len(s.formats)}", fmts or "-"),
         ("characters", f"{s.characters:,}", ""),
+        *([("trained tokens", f"{s.trained_tokens:,}",
+            "carry loss; the others are masked (data.train_on)")]
+          if s.trained_tokens is not None else []),
         ("tokens", f"{s.tokens:,}", f"{approx.strip()} tokenizer: {s.tokenizer}".strip()),
         ("longest example", f"{s.longest_tokens:,}", "tokens"),
         (f"over block_size {s.block_size}", f"{s.over_block:,}",

@@ -134,3 +134,19 @@ def test_chosen_template_is_saved_with_the_tokenizer(tiny_gpt2: Path, chat_file:
     tok.save_pretrained(str(tmp_path / "final"))
     again = AutoTokenizer.from_pretrained(str(tmp_path / "final"))
     assert again.chat_template == CHATML
+
+
+@pytest.mark.parametrize("train_on", ["completion", "last_turn", "all"])
+@pytest.mark.parametrize("packing", [False, True])
+def test_inspect_counts_the_trained_tokens_training_trains(tiny_llama: Path, light: LightTokenizer,
+                                                           tmp_path: Path, train_on: str,
+                                                           packing: bool) -> None:
+    from ftwizard.core.data import inspect
+
+    p = tmp_path / "mix.jsonl"
+    p.write_text("".join(json.dumps({"messages": CHAT[:1 + 2 * (1 + i % 3)]}) + "\n"
+                         for i in range(9)))
+    c = cfg(tiny_llama, p, train_on=train_on, packing=packing, block_size=64)
+    stats = inspect(c.data, light, exact=True, use_cache=False)
+    labels = [y for s in prepare(c, light).train for y in s["labels"][1:]]
+    assert stats.trained_tokens == sum(y != IGNORE for y in labels) > 0
