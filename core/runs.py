@@ -537,7 +537,14 @@ def stop_run(run_dir: str | Path, force: bool = False) -> str:
     pgid = proc.get("pgid")
     stop_file = d / ev.STOP_FILE
     if force or stop_file.exists():
+        # torchrun starts its workers in sessions of their own (elastic's SubprocessHandler:
+        # start_new_session=True), so the group alone would leave ranks 1..N-1 training:
+        # collect the whole tree first, then kill the group and every process of the tree.
+        tree = _descendants(proc.get("supervisor_pid"))
         _signal_group(pgid, signal.SIGKILL)
+        for child in tree:
+            with contextlib.suppress(OSError):
+                os.kill(child, signal.SIGKILL)
         st = ev.read_status(d) or {}
         if pid_alive(st.get("pid")):   # a rank outside the session (should not happen)
             with contextlib.suppress(OSError):
@@ -561,6 +568,18 @@ def stop_run(run_dir: str | Path, force: bool = False) -> str:
         with contextlib.suppress(OSError):
             os.kill(int(target), signal.SIGTERM)
     return "requested"
+
+
+def _descendants(pid: int | None) -> list[int]:
+    """Every process started under `pid` (children of children included), whatever its session."""
+    if not pid:
+        return []
+    import psutil  # ~10 ms
+
+    try:
+        return [p.pid for p in psutil.Process(int(pid)).children(recursive=True)]
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return []
 
 
 def _signal_group(pgid: int | None, sig: int) -> None:

@@ -112,3 +112,40 @@ def test_two_gloo_processes_through_the_rendered_torchrun_line(tiny_llama: Path,
     assert start["world_size"] == 2
     assert ev.last_of(evs, "end")["status"] == "finished"
     assert [e["step"] for e in evs if e["type"] == "step"][-1] == 4
+
+
+def _processes_of(run_dir: Path) -> list[int]:
+    """Live processes whose command line names this run dir (launcher, ranks, supervisor)."""
+    import psutil
+
+    out = []
+    for p in psutil.process_iter(["pid", "cmdline", "status"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if str(run_dir) in cmd and p.info["status"] != psutil.STATUS_ZOMBIE:
+            out.append(p.info["pid"])
+    return out
+
+
+@pytest.mark.xdist_group("heavy")
+def test_force_stop_kills_every_rank_of_a_torchrun_job(tiny_llama: Path, tmp_path: Path) -> None:
+    """torchrun starts its workers in sessions of their own: `stop --force` kills the whole tree,
+    not only the launcher's process group, and no rank is left behind. (With the group alone,
+    gloo usually ends rank 1 soon after rank 0 dies; a rank blocked elsewhere would stay.)"""
+    cfg = write_config(tmp_path, "ddpkill", max_steps=100000, save_every=100000, parallel="ddp")
+    started = cli(["run", str(cfg), "--nproc", "2", "--detach"], tmp_path)
+    assert started.returncode == 0, started.stdout + started.stderr
+    run_dir = (tmp_path / "runs" / "ddpkill").resolve()
+    follower = runs.Follower(run_dir)
+    while follower.progress.step < 1 and runs.run_state(run_dir).state == "running":
+        follower.poll()
+        time.sleep(0.1)
+    assert follower.progress.step >= 1, (run_dir / "stdout.log").read_text()[-2000:]
+    assert len(_processes_of(run_dir)) >= 3          # launcher + two ranks (+ supervisor)
+    killed = cli(["stop", "ddpkill", "--force"], tmp_path)
+    assert killed.returncode == 0, killed.stdout + killed.stderr
+    import psutil
+
+    left = _processes_of(run_dir)
+    gone, alive = psutil.wait_procs([psutil.Process(p) for p in left if psutil.pid_exists(p)], timeout=10)
+    assert not alive, [p.cmdline() for p in alive]
+    assert runs.run_state(run_dir).state == "stopped"
