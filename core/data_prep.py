@@ -40,7 +40,7 @@ Rules (shown by `ftwizard data inspect` too):
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,14 +147,7 @@ def render_turns(ex: Example, enc: Encoder) -> tuple[str, list[tuple[int, int]]]
 
 
 def _common_chars(a: str, b: str) -> int:
-    if b.startswith(a):
-        return len(a)
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
+    return len(a) if b.startswith(a) else _common_prefix(a, b)
 
 
 def _chat_spans(ex: Example, enc: Encoder, rendered: tuple[str, list[tuple[int, int]]],
@@ -210,7 +203,8 @@ def labels_for(ids: list[int], spans: Spans, train_on: str) -> list[int]:
     return labels
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
+def _common_prefix(a: Sequence, b: Sequence) -> int:
+    """How many leading items two sequences (strings or token ids) share."""
     n = 0
     for x, y in zip(a, b):
         if x != y:

@@ -13,12 +13,10 @@ Tokens come from HF_TOKEN or `hf auth login` and are never written anywhere by f
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 from ftwizard.core.errors import InputError

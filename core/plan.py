@@ -726,7 +726,6 @@ def suggestions(plan: Plan, limit: int = 6) -> list[dict]:
     """
     cfg, hw = plan.config, plan.hardware
     t = cfg.train
-    world = plan.world_size
     base_time = plan.time.seconds if plan.time and plan.time.seconds else None
     n_seq = plan.steps.sequences if plan.steps else None
     results: list[dict] = []

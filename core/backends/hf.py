@@ -11,7 +11,6 @@ purpose: it is only imported by the training process (`python -m ftwizard.core.t
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import socket

@@ -300,16 +300,8 @@ def _datasets(m: c.Mapper, base: Path) -> None:
         m.rows.append(c.Row("(not set)", None, c.DEFAULT, f"data.mode = {mode}", why))
     m.put("data.mode", mode, "sample_packing")
     # validation
-    val = m.peek("val_set_size")
-    if val is not None:
-        v = m.number("val_set_size")
-        if v == 0:
-            m.mapped("val_set_size", {"data.validation": None}, "0: no evaluation")
-        elif 0 < v < 1:
-            m.mapped("val_set_size", {"data.validation": {"split": v}})
-        else:
-            m.drop("val_set_size", "a count of examples; ftwizard holds out a share: set "
-                                   "data.validation.split")
+    if m.peek("val_set_size") is not None:
+        m.validation_share("val_set_size")
     tests = m.peek("test_datasets")
     if isinstance(tests, list) and tests:
         m.seen.add("test_datasets")

@@ -105,6 +105,18 @@ class Mapper:
         became = ", ".join(f"{t} = {_short(v)}" for t, v in targets.items())
         self.rows.append(Row(self._k(key), self.data.get(key), MAPPED, became, note))
 
+    def validation_share(self, key: str) -> None:
+        """axolotl's val_set_size / LLaMA-Factory's val_size: 0 is no evaluation, a share below 1
+        is data.validation.split, a count of examples cannot be carried (ftwizard holds out a
+        share)."""
+        v = self.number(key)
+        if v == 0:
+            self.mapped(key, {"data.validation": None}, "0: no evaluation")
+        elif 0 < v < 1:
+            self.mapped(key, {"data.validation": {"split": v}})
+        else:
+            self.drop(key, "a count of examples; ftwizard holds out a share: set data.validation.split")
+
     def same(self, key: str, note: str) -> None:
         """A key whose meaning is already ftwizard's behaviour: nothing to write, nothing lost."""
         if key in self.data and key not in self.seen:

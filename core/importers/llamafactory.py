@@ -225,13 +225,7 @@ def _datasets(m: c.Mapper, base: Path) -> None:
         for n in names[1:]:
             m.rows.append(c.Row(f"eval_dataset[{n}]", n, c.NOT_CARRIED, "", "ftwizard evaluates on one source"))
     if m.has("val_size"):
-        v = m.number("val_size")
-        if v == 0:
-            m.mapped("val_size", {"data.validation": None}, "0: no evaluation")
-        elif 0 < v < 1:
-            m.mapped("val_size", {"data.validation": {"split": v}})
-        else:
-            m.drop("val_size", "a count of examples; ftwizard holds out a share: set data.validation.split")
+        m.validation_share("val_size")
 
 
 def _entry(m: c.Mapper, key: str, name: str, info: dict[str, Any], folder: Path | None) -> dict[str, Any] | None:

@@ -62,18 +62,11 @@ def inspect_cmd(paths: tuple[str, ...], config_path: str | None, model: str | No
                 chat_template: str | None, columns: str | None, no_cache: bool,
                 as_json: bool) -> int:
     """Count examples, tokens and training sequences of PATH... (PATH:WEIGHT mixes sources)."""
-    from ftwizard.core.config import from_dict, load_config, parse_source
+    from ftwizard.core.config import from_dict
     from ftwizard.core.errors import InputError
 
-    base: dict[str, Any] = load_config(config_path).to_dict() if config_path else {}
-    d = base.setdefault("data", {})
-    if paths:
-        d["train"] = [_source_dict(parse_source(p), text_field, fmt, encoding) for p in paths]
-    elif config_path:
-        d["train"] = [_source_dict(s, text_field, fmt, encoding) for s in d.get("train", [])]
-    else:
-        raise InputError("no data given", field="PATH", value=None,
-                         fix="ftwizard data inspect my.jsonl [other.csv:0.5 ...] or --config run.yaml")
+    base, d = _sources(paths, config_path, text_field, fmt, encoding,
+                       usage="ftwizard data inspect my.jsonl [other.csv:0.5 ...] or --config run.yaml")
     if mode:
         d["mode"] = mode
     if block_size:
@@ -102,6 +95,24 @@ def inspect_cmd(paths: tuple[str, ...], config_path: str | None, model: str | No
     else:
         _render(stats)
     return 0
+
+
+def _sources(paths: tuple[str, ...], config_path: str | None, text_field: str | None,
+             fmt: str | None, encoding: str | None, *, usage: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(config dict, its data section) with data.train from PATH... or from --config's sources,
+    the command line's --text-field / --format / --encoding applied to each."""
+    from ftwizard.core.config import load_config, parse_source
+    from ftwizard.core.errors import InputError
+
+    base: dict[str, Any] = load_config(config_path).to_dict() if config_path else {}
+    d = base.setdefault("data", {})
+    if paths:
+        d["train"] = [_source_dict(parse_source(p), text_field, fmt, encoding) for p in paths]
+    elif config_path:
+        d["train"] = [_source_dict(s, text_field, fmt, encoding) for s in d.get("train", [])]
+    else:
+        raise InputError("no data given", field="PATH", value=None, fix=usage)
+    return base, d
 
 
 def _data_options(d: dict[str, Any], *, columns: str | None = None,
@@ -259,20 +270,13 @@ def preview_cmd(paths: tuple[str, ...], config_path: str | None, model: str | No
                 fmt: str | None, encoding: str | None, as_json: bool) -> int:
     """Show the first examples of PATH as the model sees them: trained tokens highlighted,
     masked ones dimmed, with counts of trained, masked and padding tokens."""
-    from ftwizard.core.config import from_dict, load_config, parse_source
+    from ftwizard.core.config import from_dict
     from ftwizard.core.data import load_tokenizer
     from ftwizard.core.data_preview import preview
     from ftwizard.core.errors import InputError
 
-    base: dict[str, Any] = load_config(config_path).to_dict() if config_path else {}
-    d = base.setdefault("data", {})
-    if paths:
-        d["train"] = [_source_dict(parse_source(p), text_field, fmt, encoding) for p in paths]
-    elif config_path:
-        d["train"] = [_source_dict(s, text_field, fmt, encoding) for s in d.get("train", [])]
-    else:
-        raise InputError("no data given", field="PATH", value=None,
-                         fix="ftwizard data preview my.jsonl --model MODEL, or --config run.yaml")
+    base, d = _sources(paths, config_path, text_field, fmt, encoding,
+                       usage="ftwizard data preview my.jsonl --model MODEL, or --config run.yaml")
     _data_options(d, columns=columns, chat_template=chat_template, train_on=train_on)
     for key, v in (("mode", mode), ("block_size", block_size)):
         if v:

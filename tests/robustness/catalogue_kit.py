@@ -136,7 +136,7 @@ def snapshot(*roots: Path) -> dict[str, str]:
     return out
 
 
-def _limit(fsize: int | None) -> Callable[[], None] | None:
+def limit_file_size(fsize: int | None) -> Callable[[], None] | None:
     if fsize is None:
         return None
 
@@ -161,7 +161,7 @@ def run_case(case: Case, root: Path) -> tuple[int, str, Work]:
     argv = [a.format(d=w.d, home=w.home) for a in case.argv]
     proc = subprocess.run([sys.executable, "-m", "ftwizard", *argv], cwd=w.d, env=env,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=case.timeout, preexec_fn=_limit(case.fsize))
+                          timeout=case.timeout, preexec_fn=limit_file_size(case.fsize))
     out = proc.stdout + proc.stderr
     after = snapshot(w.d, w.home)
     changed = []

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from catalogue_kit import limit_file_size
 
 pytestmark = pytest.mark.e2e
 
@@ -43,17 +43,6 @@ def small_disk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def _limit(fsize: int | None):  # noqa: ANN202
-    if fsize is None:
-        return None
-
-    def pre() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-
-    return pre
-
-
 def test_a_run_that_fills_the_disk_ends_with_that_reason(tmp_path: Path, tiny_llama: Path,
                                                          small_disk) -> None:
     disk, fsize, words = small_disk
@@ -69,7 +58,7 @@ def test_a_run_that_fills_the_disk_ends_with_that_reason(tmp_path: Path, tiny_ll
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", COLUMNS="200")
     proc = subprocess.run([sys.executable, "-m", "ftwizard", "run", "run.yaml", "--plain", "--force"],
                           cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=600, preexec_fn=_limit(fsize))
+                          text=True, timeout=600, preexec_fn=limit_file_size(fsize))
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out, out
     run_dir = disk / "full"
