@@ -85,8 +85,11 @@ class Session:
     Thread-safe for the wizard's pattern (workers fill caches, the UI thread reads them).
     """
 
-    def __init__(self, detected: Any = None) -> None:
+    def __init__(self, detected: Any = None, *, fetch_configs: bool = False) -> None:
         self.detected = detected          # core.hardware.Hardware of this machine, once known
+        # A command that plans a hub id the user named (`ftwizard plan`, `run`) may fetch that
+        # model's config.json (1 KB, cached); the wizard's keystrokes never download.
+        self.fetch_configs = fetch_configs
         self.detect_error: str | None = None
         self._specs: dict[tuple[str, bool], Any] = {}          # -> ModelSpec | InputError
         self._data: dict[str, DataResult] = {}
@@ -144,7 +147,7 @@ class Session:
         try:
             spec: Any = model_for(*key)
         except InputError as err:
-            spec = err
+            spec = self._fetched_spec(key, err)
         except Exception as err:  # noqa: BLE001 - a broken folder is the user's input, in words
             spec = InputError(f"cannot read the model: {type(err).__name__}: {err}",
                               field="model.name", value=key[0],
@@ -152,6 +155,25 @@ class Session:
         with self._lock:
             self._specs[key] = spec
         return spec
+
+    def _fetched_spec(self, key: tuple[str, bool], err: InputError) -> Any:
+        """An unknown hub id, planned by a command: fetch its config.json and read it; offline
+        or refused, the Hub's own message (it says plainly why) replaces the lookup error."""
+        from ftwizard.core import hub
+
+        name = key[0]
+        if not self.fetch_configs or err.field != "model.name" or not hub.REPO_ID.match(name) \
+                or _looks_local(name):
+            return err
+        from ftwizard.core.plan import model_for
+
+        try:
+            hub.fetch_config(name)
+            return model_for(*key)
+        except InputError as fetch_err:
+            return InputError(f"{name!r} is not in the catalog nor the local cache, and fetching "
+                              f"its config.json failed: {fetch_err.message}", field="model.name",
+                              value=name, fix=fetch_err.fix)
 
     # ------------------------------------------------------------ the data
 
@@ -263,3 +285,8 @@ class Session:
         if isinstance(spec, InputError):
             raise spec
         return self.plan(cfg, hw, spec, self.count_data(cfg))
+
+
+def _looks_local(name: str) -> bool:
+    """"./org/name" or an existing path is a folder the user meant, never a hub id to fetch."""
+    return name.startswith((".", "/", "~")) or Path(name).expanduser().exists()

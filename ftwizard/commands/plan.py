@@ -25,7 +25,7 @@ def load_and_plan(file: str, overrides: list[str], target: str | None):  # noqa:
     if target:
         sets.append(f"hardware.target={json.dumps(target)}")
     cfg = load_config(file, sets)
-    return Session().plan_for(cfg)
+    return Session(fetch_configs=True).plan_for(cfg)
 
 
 def print_findings(report, problems: list, echo) -> None:  # noqa: ANN001

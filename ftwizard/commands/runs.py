@@ -70,7 +70,7 @@ def run(file: str, overrides: tuple[str, ...], dry_run: bool, detach: bool, name
     con = _console()
     sets = list(overrides) + ([f"hardware.devices={nproc}"] if nproc else [])
     cfg = load_config(file, sets)
-    plan = Session().plan_for(cfg)  # the wizard's and `plan`'s planning session
+    plan = Session(fetch_configs=True).plan_for(cfg)  # the wizard's and `plan`'s planning session
     hw = plan.hardware
 
     _print_plan(con, plan)

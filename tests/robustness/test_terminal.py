@@ -21,6 +21,8 @@ ANSI = re.compile(r"\x1b\[[0-9;?<>]*[a-zA-Z~]")
 
 def test_too_small_terminal_says_so_then_the_wizard_goes_on(tmp_path: Path) -> None:
     env = dict(os.environ, TERM="xterm-256color", FTWIZARD_HOME=str(tmp_path / "home"))
+    for var in ("COLUMNS", "LINES"):   # set in xdist workers (80x24); Textual prefers them to the pty
+        env.pop(var, None)
     child = pexpect.spawn(sys.executable, ["-m", "ftwizard"], cwd=str(tmp_path), env=env,
                           dimensions=(8, 30), encoding="utf-8", timeout=60)
     child.logfile_read = screen = io.StringIO()

@@ -50,13 +50,14 @@ def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:
                           text=True, env=env, timeout=120)
 
 
-def test_config_only_pull_then_plan(hub, tmp_path: Path) -> None:
+def test_offline_plan_says_so_then_config_only_pull_then_plan(hub, tmp_path: Path) -> None:
     cfg = tmp_path / "small.yaml"
     cfg.write_text("version: 1\nname: small\nmodel: {name: org/small}\nmethod: {kind: lora}\n"
                    "hardware: {target: RTX 4090}\ndata: {sequences: 1000, block_size: 1024}\n")
-    before = _cli(hub.env, "plan", str(cfg))
-    assert before.returncode == 2 and "models pull org/small --config-only" in before.stderr
-    assert not any("config.json" in r for r in hub.requests)       # planning never downloads
+    offline = _cli(dict(hub.env, HF_HUB_OFFLINE="1"), "plan", str(cfg))
+    assert offline.returncode == 2 and "HF_HUB_OFFLINE is set" in offline.stderr
+    assert "models pull" not in offline.stderr or "config.json" in offline.stderr
+    assert not hub.requests                                         # offline: nothing asked
     pulled = _cli(hub.env, "models", "pull", "org/small", "--config-only")
     assert pulled.returncode == 0, pulled.stderr
     assert any(r.startswith("GET /org/small/resolve/main/config.json") for r in hub.requests)
@@ -64,6 +65,22 @@ def test_config_only_pull_then_plan(hub, tmp_path: Path) -> None:
     after = _cli(hub.env, "plan", str(cfg), "--json")
     assert after.returncode == 0, after.stderr
     assert json.loads(after.stdout)["model"]["id"] == "org/small"
+
+
+def test_planning_an_uncached_hub_id_fetches_only_its_config(hub, tmp_path: Path) -> None:
+    """`ftwizard plan` of a hub id that is neither in the catalog nor cached: online, only its
+    config.json is fetched (and cached: the second plan asks nothing)."""
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text("version: 1\nname: small\nmodel: {name: org/small}\nmethod: {kind: lora}\n"
+                   "hardware: {target: RTX 4090}\ndata: {sequences: 1000, block_size: 1024}\n")
+    first = _cli(hub.env, "plan", str(cfg), "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["model"]["params"] > 10**9
+    asked = [r for r in hub.requests if "/org/small/" in r]
+    assert asked and all("config.json" in r for r in asked)
+    hub.requests.clear()
+    again = _cli(hub.env, "plan", str(cfg))
+    assert again.returncode == 0 and not [r for r in hub.requests if "/org/small/" in r]
 
 
 @pytest.mark.parametrize("repo,words", [("org/gated", ["gated", "HF_TOKEN"]),
