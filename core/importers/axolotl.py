@@ -1,8 +1,10 @@
 """axolotl's YAML <-> RunConfig.
 
 Key names follow axolotl's config reference (docs/config.qmd): base_model, adapter, lora_*,
-load_in_4bit/8bit, sequence_len, sample_packing, datasets[].{path, type, ds_type, data_files,
-split, field, field_messages}, val_set_size, micro_batch_size, gradient_accumulation_steps,
+load_in_4bit/8bit, sequence_len, sample_packing, chat_template / chat_template_jinja,
+datasets[].{path, type (completion, alpaca, chat_template, sharegpt, a custom {field_instruction,
+field_input, field_output, field_system}), ds_type, data_files, split, field, field_messages,
+message_property_mappings, roles, roles_to_train, train_on_eos, chat_template}, val_set_size, micro_batch_size, gradient_accumulation_steps,
 num_epochs, max_steps, learning_rate, lr_scheduler, cosine_min_lr_ratio, warmup_steps/ratio,
 optimizer, gradient_checkpointing, deepspeed, fsdp/fsdp_config, wandb_*, rl, reward_model.
 Where axolotl's default differs from ftwizard's (num_epochs 1, warmup 3 % of the steps, no LoRA
@@ -44,7 +46,6 @@ NOT_CARRIED = {
     "tf32": "TF32 is a matmul mode for fp32 math on Ampere+, not a storage dtype; ftwizard "
             "leaves torch's default",
     "pad_to_sequence_len": "ftwizard pads entries to block_size already; corpus sequences are full",
-    "eval_sample_packing": "ftwizard has no data.packing key",
     "group_by_length": "ftwizard keeps the data order (shuffled by seed)",
     "early_stopping_patience": "ftwizard runs the planned steps; stop a run with `ftwizard stop`",
     "resume_from_checkpoint": "use `ftwizard resume RUN`",
@@ -53,7 +54,6 @@ NOT_CARRIED = {
     "saves_per_epoch": "ftwizard saves every N steps: set train.save_every",
     "special_tokens": "ftwizard does not add or change tokens; set model.pad_token_id for a pad",
     "tokens": "ftwizard does not add tokens",
-    "chat_template": "ftwizard formats chat data with the tokenizer's own template",
     "lora_modules_to_save": "ftwizard trains adapters only",
     "lora_fan_in_fan_out": "peft's default is used",
     "hub_model_id": "push the result yourself after `ftwizard export RUN`",
@@ -71,7 +71,15 @@ for _k in ("wandb_entity", "wandb_watch", "wandb_name", "wandb_run_id", "wandb_l
                       "logging respects them"
 
 DATASET_TYPES_TEXT = {"completion"}
-DATASET_TYPES_CHAT = {"chat_template"}
+DATASET_TYPES_CHAT = {"chat_template", "sharegpt"}   # sharegpt: axolotl's older name for the same
+DATASET_TYPES_ALPACA = {"alpaca", "alpaca_chat"}
+# A custom type's fields (`type: {field_instruction: ...}`) -> data.train[].columns keys.
+ALPACA_FIELDS = {"field_instruction": "instruction", "field_input": "input",
+                 "field_output": "output", "field_system": "system"}
+# The format strings ftwizard's alpaca reading matches (instruction, a blank line, the input).
+ALPACA_FORMAT, ALPACA_NO_INPUT = "{instruction}\n\n{input}", "{instruction}"
+TRAINED_ROLES_WHY = ("ftwizard trains the assistant turns (data.train_on completion), the last "
+                     "one (last_turn) or every token (all); training {roles} is none of them")
 
 
 def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
@@ -114,6 +122,13 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
     m.map("sequence_len", "data.block_size", c.as_int)
     if not m.has("sequence_len"):
         m.default("data.block_size", 512, "axolotl's default sequence_len")
+    if "train_on_inputs" in m.data:
+        if m.peek("train_on_inputs"):
+            m.mapped("train_on_inputs", {"data.train_on": "all"},
+                     "every token carries loss, prompt turns included")
+        else:
+            m.same("train_on_inputs", "prompts masked: data.train_on completion, ftwizard's default")
+    _template(m, m, "chat_template", base)
     _datasets(m, base)
 
     # training
@@ -158,8 +173,6 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
     _every(m, "logging_steps", "train.log_every")
     m.map("save_total_limit", "train.keep_checkpoints", c.as_int)
     m.map("output_dir", "output.dir", str, "ftwizard makes a folder per run under it")
-    if m.has("train_on_inputs"):
-        m.map("train_on_inputs", "data.mask_prompt", lambda v: not v, "inverted: ftwizard names the mask")
     if m.has("wandb_project"):
         m.mapped("wandb_project", {"output.report_to": "wandb"},
                  f"set WANDB_PROJECT={m.peek('wandb_project')} in the environment; ftwizard's wandb "
@@ -285,20 +298,26 @@ def _datasets(m: c.Mapper, base: Path) -> None:
         m.put("data.train", sources, "datasets")
     text_only = bool(kinds) and all(k in ("completion", "pretraining") for k in kinds)
     mode = "corpus" if (text_only and (packing or "pretraining" in kinds)) else "entries"
+    pack = packing and mode == "entries"
     why = ("completion data packed: ftwizard's corpus mode concatenates and cuts into sequence_len "
            "blocks (attention may cross example boundaries, unlike axolotl's multipack)"
            if mode == "corpus" else
            "one example per sequence, padded or truncated" if not packing else
-           "ftwizard has no data.packing key: instruction/chat examples are one per sequence, so "
-           "the plan counts more (shorter) sequences than axolotl's packing would")
+           "entries packed into sequence_len blocks (best-fit), each example attending only to "
+           "itself, as axolotl's multipack does")
+    became = f"data.mode = {mode}" + (", data.packing = true" if pack else "")
     if "sample_packing" in m.data:
         m.seen.add("sample_packing")
-        status = c.MAPPED if (packing and mode == "corpus") or not packing else c.NOT_CARRIED
-        m.rows.append(c.Row("sample_packing", m.data["sample_packing"], status,
-                            f"data.mode = {mode}" if status == c.MAPPED else "", why))
+        m.rows.append(c.Row("sample_packing", m.data["sample_packing"], c.MAPPED, became, why))
     else:
-        m.rows.append(c.Row("(not set)", None, c.DEFAULT, f"data.mode = {mode}", why))
+        m.rows.append(c.Row("(not set)", None, c.DEFAULT, became, why))
     m.put("data.mode", mode, "sample_packing")
+    if pack:
+        m.put("data.packing", True, "sample_packing")
+    if m.peek("eval_sample_packing") is False and pack:
+        m.drop("eval_sample_packing", "ftwizard packs the validation examples as it packs training")
+    else:
+        m.same("eval_sample_packing", "as the training data" if pack else "no packing")
     # validation
     if m.peek("val_set_size") is not None:
         m.validation_share("val_set_size")
@@ -349,30 +368,34 @@ def _dataset(m: c.Mapper, key: str, d: dict[str, Any], base: Path, kinds: list[s
             sub.seen.add("field")
     elif isinstance(dtype, str) and dtype in DATASET_TYPES_CHAT:
         kinds.append("chat")
-        fm = d.get("field_messages", "messages")
-        if fm != "messages":
-            sub.drop("field_messages", "ftwizard reads chat turns from a `messages` column")
-        else:
-            sub.same("field_messages", "ftwizard reads `messages`")
-        mapping = d.get("message_property_mappings")
-        if isinstance(mapping, dict) and (mapping.get("role", "role") != "role" or mapping.get("content", "content") != "content"):
-            sub.drop("message_property_mappings", "ftwizard reads {role, content} turns")
-        else:
-            sub.same("message_property_mappings", "role/content, as ftwizard reads them")
-        sub.mapped("type", {}, "chat messages: entries mode, prompt turns masked")
-        for k in ("chat_template", "roles_to_train", "train_on_eos", "roles"):
-            sub.drop(k, "ftwizard uses the tokenizer's chat template and trains every assistant turn")
+        _chat_dataset(m, sub, d, dtype, src)
     elif isinstance(dtype, dict) and dtype.get("field_instruction") == "prompt" and dtype.get("field_output") == "completion":
         kinds.append("prompt")
         sub.mapped("type", {}, "prompt/completion columns, as ftwizard reads them")
+    elif isinstance(dtype, dict) and dtype.get("field_instruction") and dtype.get("field_output"):
+        kinds.append("alpaca")
+        _alpaca_type(sub, dtype, src)
+    elif isinstance(dtype, str) and dtype.split(":")[0] in DATASET_TYPES_ALPACA:
+        kinds.append("alpaca")
+        style = dtype.partition(":")[2]
+        sub.mapped("type", {}, "alpaca records (instruction, input, output) read per record and "
+                   "rendered as a user/assistant chat through the chat template, where axolotl "
+                   "writes its Alpaca prompt text" + (f" ({style} style)" if style else ""))
+        for k, ours in ALPACA_FIELDS.items():   # the dataset-level spelling of a custom type's fields
+            if d.get(k) and d[k] != ours:
+                src.setdefault("columns", {})[ours] = str(d[k])
+                sub.mapped(k, {f"data.train[].columns.{ours}": d[k]})
+            else:
+                sub.same(k, f"ftwizard reads {ours!r}")
     elif dtype is None:
         kinds.append("unknown")
-        sub.same("type", "ftwizard detects text, prompt/completion or messages per record")
+        sub.same("type", "ftwizard detects text, prompt/completion, alpaca, ShareGPT or messages "
+                         "per record")
     else:
         kinds.append("other")
         sub.drop("type", f"{dtype if isinstance(dtype, str) else 'a custom format'}: ftwizard reads "
-                         "a text column, prompt/completion or chat messages; convert the data "
-                         "to one of those (the path is kept)")
+                         "a text column, prompt/completion, alpaca, ShareGPT or chat messages; "
+                         "convert the data to one of those (the path is kept)")
     fmt = d.get("ds_type")
     if fmt == "json":
         sub.same("ds_type", "ftwizard reads JSON and JSONL from the extension")
@@ -385,6 +408,170 @@ def _dataset(m: c.Mapper, key: str, d: dict[str, Any], base: Path, kinds: list[s
     sub.finish()
     m.rows.extend(sub.rows)
     return [{"path": p, **src} for p in paths]
+
+
+def _chat_dataset(m: c.Mapper, sub: c.Mapper, d: dict[str, Any], dtype: str, src: dict[str, Any]) -> None:
+    """type: chat_template (or the older sharegpt): which column holds the turns, which keys hold
+    role and text, the template, and which roles are trained."""
+    from ftwizard.core.data_formats import ROLES
+
+    sub.mapped("type", {}, "a chat (messages or ShareGPT conversations) read per record: "
+                           "entries mode, prompt turns masked")
+    cols: dict[str, str] = {}
+    fm = d.get("field_messages")
+    if fm in (None, "messages", "conversations"):
+        sub.same("field_messages", "ftwizard reads a `messages` or `conversations` column")
+    else:
+        cols["messages"] = str(fm)
+        sub.mapped("field_messages", {"data.train[].columns.messages": str(fm)})
+    mpm = d.get("message_property_mappings")
+    props = dict(mpm) if isinstance(mpm, dict) else {}
+    for legacy, ours in (("message_field_role", "role"), ("message_field_content", "content")):
+        if d.get(legacy) is not None:
+            props.setdefault(ours, d[legacy])
+    read = {"role": ("role", "from"), "content": ("content", "value")}
+    for ours, names in read.items():
+        if props.get(ours) is not None and str(props[ours]) not in names:
+            cols[ours] = str(props[ours])
+    others = sorted(set(props) - set(read))
+    for key in ("message_property_mappings", "message_field_role", "message_field_content"):
+        if key not in d:
+            continue
+        mine = {f"data.train[].columns.{k}": v for k, v in cols.items() if k in read and (
+            key == "message_property_mappings" or key.endswith(k))}
+        if mine:
+            sub.mapped(key, mine, f"other properties ({', '.join(others)}) are not read"
+                       if others and key == "message_property_mappings" else "")
+        elif others and key == "message_property_mappings":
+            sub.drop(key, f"ftwizard reads only a turn's role and text, not {', '.join(others)}")
+        else:
+            sub.same(key, "role/content or from/value, which ftwizard reads")
+    if cols:
+        src["columns"] = cols
+    roles = d.get("roles")
+    if isinstance(roles, dict):
+        bad = [f"{s}->{t}" for t, ss in roles.items() for s in (ss if isinstance(ss, list) else [ss])
+               if ROLES.get(str(s).lower()) != t]
+        if bad:
+            sub.drop("roles", f"ftwizard's role names are fixed ({', '.join(ROLES)}); "
+                              f"{', '.join(bad)} is not among them: rename the roles in the file")
+        else:
+            sub.same("roles", "these role names are ftwizard's own")
+    _trained_roles(m, sub, d)
+    eos = d.get("train_on_eos")
+    if eos in (None, "turn"):
+        sub.same("train_on_eos", "each trained reply's end-of-turn marker carries loss")
+    else:
+        sub.drop("train_on_eos", "ftwizard trains the end-of-turn marker of every trained reply "
+                                 "(axolotl's turn)")
+    for k in ("message_field_training", "message_field_training_detail"):
+        sub.drop(k, "ftwizard masks by role (data.train_on), not by a per-turn flag")
+    sub.drop("drop_system_message", "ftwizard trains on the records as they are: delete the "
+                                    "system turns from the file")
+    _template(m, sub, "chat_template", None)
+    if dtype == "sharegpt":
+        _template(m, sub, "conversation", None, table={"chatml": "chatml", "llama-3": "llama-3"})
+
+
+def _trained_roles(m: c.Mapper, sub: c.Mapper, d: dict[str, Any]) -> None:
+    """roles_to_train -> data.train_on (one for all sources in ftwizard)."""
+    from ftwizard.core.data_formats import ROLES
+
+    v = d.get("roles_to_train")
+    if v is None:
+        return
+    if not isinstance(v, list):
+        raise sub.fail("roles_to_train", v, "must be a list of roles", "write roles_to_train: [assistant]")
+    want = {ROLES.get(str(r).lower(), str(r)) for r in v}
+    chosen = "completion" if want == {"assistant"} else \
+        "all" if {"user", "assistant"} <= want else None
+    current = c._lookup(m.out, "data.train_on") or "completion"
+    if chosen is None:
+        sub.drop("roles_to_train", TRAINED_ROLES_WHY.format(roles=" and ".join(sorted(want)) or "nothing"))
+    elif m.peek("train_on_inputs"):
+        sub.same("roles_to_train", "train_on_inputs: true trains every token already")
+    elif chosen == "completion":
+        sub.same("roles_to_train", "every assistant turn: data.train_on completion")
+    elif c._lookup(m.out, "data.train_on") not in (None, chosen):
+        sub.drop("roles_to_train", f"another dataset sets data.train_on {current}: ftwizard "
+                                   "masks every source the same way")
+    else:
+        m.put("data.train_on", "all", sub._k("roles_to_train"))
+        sub.seen.add("roles_to_train")
+        sub.rows.append(c.Row(sub._k("roles_to_train"), v, c.MAPPED, "data.train_on = all",
+                              "user and assistant turns trained; ftwizard's all also trains the "
+                              "system turn and the template's markup"))
+
+
+def _alpaca_type(sub: c.Mapper, t: dict[str, Any], src: dict[str, Any]) -> None:
+    """A custom `type: {field_instruction, field_input, field_output, field_system, format, ...}`:
+    the fields become data.train[].columns; ftwizard puts instruction and input in the user turn."""
+    cols = {ours: str(t[k]) for k, ours in ALPACA_FIELDS.items() if t.get(k) and t[k] != ours}
+    lost = []
+    if t.get("format") not in (None, ALPACA_FORMAT, "{instruction} {input}", "{instruction}"):
+        lost.append(f"format {t['format']!r}")
+    if t.get("no_input_format") not in (None, ALPACA_NO_INPUT):
+        lost.append(f"no_input_format {t['no_input_format']!r}")
+    for k in ("system_prompt", "system_format"):
+        if t.get(k):
+            lost.append(f"{k} {t[k]!r}")
+    unknown = sorted(set(t) - set(ALPACA_FIELDS) - {"format", "no_input_format", "system_prompt", "system_format"})
+    lost.extend(unknown)
+    note = "instruction/input/output records, rendered as a user/assistant chat"
+    if lost:
+        note += ("; not carried: " + ", ".join(lost) + " (ftwizard writes the instruction, a blank "
+                 "line and the input as the user turn of the chat template)")
+    if cols:
+        src["columns"] = cols
+    sub.mapped("type", {f"data.train[].columns.{k}": v for k, v in cols.items()}, note)
+
+
+def _template(m: c.Mapper, at: c.Mapper, key: str, base: Path | None,
+              table: dict[str, str] | None = None) -> None:
+    """chat_template (top level or a dataset's) / chat_template_jinja -> data.chat_template, one
+    for every source in ftwizard."""
+    table = table or c.AXOLOTL_TEMPLATES
+    name = at.data.get(key)
+    jinja = at.data.get("chat_template_jinja") if key == "chat_template" else None
+    if name is None and jinja is None:
+        return
+    ours: str | None = None
+    why = ""
+    if name in (None, "jinja") and jinja is not None:
+        text = str(jinja)
+        inline = any(t in text for t in ("{{", "{%", "\n")) or len(text) > 1024
+        where = None if inline else c.find_file(text, base or Path(m.source).parent)
+        if where is not None and where.is_file():
+            ours = str(where.resolve())
+        elif not inline:
+            why = f"the file {jinja} is not here (looked beside the config and in the working directory)"
+        else:
+            why = ("inline Jinja text: data.chat_template takes a name or a .jinja file; save it "
+                   "as a .jinja file and set data.chat_template to its path")
+    elif name == "tokenizer_default":
+        at.same(key, "the tokenizer's own template, which ftwizard uses without data.chat_template")
+        at.same("chat_template_jinja", "used only with chat_template: jinja")
+        return
+    elif isinstance(name, str) and name.startswith("tokenizer_default_fallback_"):
+        why = ("ftwizard uses the tokenizer's template unless data.chat_template names one (no "
+               "fallback): for a model without one set data.chat_template")
+    elif isinstance(name, str) and name in table:
+        ours = table[name]
+    else:
+        why = c.template_why(name, FORMAT, table)
+    now = c._lookup(m.out, "data.chat_template")
+    if ours is not None and now not in (None, ours):
+        why, ours = f"another setting chose {now}: ftwizard renders every source with one template", None
+    keys = [k for k in (key, "chat_template_jinja" if key == "chat_template" else None) if k and k in at.data]
+    if ours is None:
+        for k in keys:
+            at.drop(k, why)
+        return
+    m.put("data.chat_template", ours, at._k(keys[0]))
+    for k in keys:
+        at.seen.add(k)
+        at.rows.append(c.Row(at._k(k), at.data[k], c.MAPPED, f"data.chat_template = {ours}",
+                             "saved with the trained tokenizer"))
 
 
 # ---------------------------------------------------------------- export
@@ -423,10 +610,11 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
             out["lora_target_modules"] = list(me.lora.target_modules) if isinstance(
                 me.lora.target_modules, list) else [me.lora.target_modules]
     out["sequence_len"] = da.block_size
-    out["sample_packing"] = da.mode == "corpus"
+    out["sample_packing"] = da.mode == "corpus" or bool(da.packing)
+    lost_data: list[str] = []
     datasets = []
     for s in da.train:
-        datasets.append(_export_source(s, da.mode))
+        datasets.append(_export_source(s, da.mode, lost_data))
     if datasets:
         out["datasets"] = datasets
     if da.validation and da.validation.split:
@@ -434,8 +622,19 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
     else:
         out["val_set_size"] = 0
         if da.validation and da.validation.path:
-            out["test_datasets"] = [{**_export_source(_Src(da.validation.path), da.mode), "split": "train"}]
-    out["train_on_inputs"] = not da.mask_prompt
+            out["test_datasets"] = [{**_export_source(_Src(da.validation.path), da.mode, lost_data),
+                                     "split": "train"}]
+    from ftwizard.core.data_prep import train_on_of
+
+    train_on = train_on_of(da)
+    out["train_on_inputs"] = train_on == "all"
+    if da.chat_template:
+        name = c.template_name(da.chat_template, c.AXOLOTL_TEMPLATES)
+        if name:
+            out["chat_template"] = name
+        elif Path(da.chat_template).expanduser().is_file():
+            out["chat_template"] = "jinja"
+            out["chat_template_jinja"] = str(Path(da.chat_template).expanduser().resolve())
     out["output_dir"] = cfg.output.dir
     out.update({"micro_batch_size": tr.micro_batch, "gradient_accumulation_steps": tr.grad_accum,
                 "num_epochs": tr.epochs})
@@ -473,9 +672,22 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
         extra[name] = ds
     elif me.parallel == "fsdp":
         out["fsdp"], out["fsdp_config"] = fsdp_list(cfg)
-    lost = lost_keys(cfg, FORMAT)
+    lost = lost_keys(cfg, FORMAT) + lost_data
     if tr.end_lr and tr.scheduler != "cosine":
         lost.append(f"train.end_lr={tr.end_lr} with a {tr.scheduler} schedule (axolotl anneals linear to 0)")
+    if train_on == "last_turn":
+        lost.append("data.train_on=last_turn (axolotl trains every turn of roles_to_train; mark the "
+                    "turns with message_field_training)")
+    if not da.mask_prompt and da.mode == "entries":
+        lost.append("data.mask_prompt=false (written as train_on_inputs: true, which it means; read "
+                    "back as data.train_on: all)")
+    if da.chat_template and "chat_template" not in out:
+        lost.append(f"data.chat_template={da.chat_template} (not a file here and not one of axolotl's "
+                    "names)")
+    if da.packing and da.mode == "entries" and any(
+            d.get("type") == "completion" for d in datasets):
+        lost.append("data.packing with text examples (axolotl's completion + sample_packing is read "
+                    "back as corpus mode)")
     if any(s.weight != 1.0 for s in da.train):
         lost.append("data.train weights (axolotl concatenates datasets)")
     return out, lost, extra
@@ -484,20 +696,44 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
 class _Src:
     def __init__(self, path: str) -> None:
         self.path, self.text_field, self.format, self.weight = path, "text", "auto", 1.0
+        self.columns = None
 
 
-def _export_source(s, mode: str) -> dict[str, Any]:  # noqa: ANN001
+def _export_source(s, mode: str, lost: list[str]) -> dict[str, Any]:  # noqa: ANN001
     name, split = c.hub_name(s.path)
     d: dict[str, Any] = {"path": name}
     if split:
         d["split"] = split
-    kind = "text" if mode == "corpus" else c.peek_record_kind(s.path, s.text_field)
-    if kind == "messages":
+    cols = dict(s.columns or {})
+    kind = "text" if mode == "corpus" else c.peek_record_kind(s.path, s.text_field, cols)
+    if kind in ("messages", "sharegpt"):
         d["type"] = "chat_template"
-        d["field_messages"] = "messages"
+        d["field_messages"] = cols.get("messages") or cols.get("conversations") or (
+            "messages" if kind == "messages" else "conversations")
+        role = cols.get("role") or cols.get("from") or ("from" if kind == "sharegpt" else None)
+        content = cols.get("content") or cols.get("value") or ("value" if kind == "sharegpt" else None)
+        if role or content:
+            d["message_property_mappings"] = {"role": role or "role", "content": content or "content"}
+        if kind == "sharegpt" and cols.get("system"):
+            lost.append(f"{s.path}: columns.system={cols['system']} (axolotl reads a system prompt "
+                        "only as a turn)")
     elif kind == "prompt":
-        d["type"] = {"field_instruction": "prompt", "field_output": "completion",
+        d["type"] = {"field_instruction": cols.get("prompt", "prompt"),
+                     "field_output": cols.get("completion", "completion"),
                      "format": "{instruction}", "no_input_format": "{instruction}"}
+        if d["type"]["field_instruction"] != "prompt" or d["type"]["field_output"] != "completion":
+            lost.append(f"{s.path}: prompt/completion columns {cols} (written as a custom type: "
+                        "read back as columns.instruction/output, rendered as a chat)")
+    elif kind == "alpaca":
+        fields = {k: cols[ours] for k, ours in ALPACA_FIELDS.items() if ours in cols}
+        d["type"] = "alpaca" if not fields else {
+            "field_instruction": cols.get("instruction", "instruction"),
+            "field_input": cols.get("input", "input"), "field_output": cols.get("output", "output"),
+            **({"field_system": cols["system"]} if "system" in cols else {}),
+            "format": ALPACA_FORMAT, "no_input_format": ALPACA_NO_INPUT}
+        if "history" in cols:
+            lost.append(f"{s.path}: columns.history={cols['history']} (axolotl's alpaca has no "
+                        "history turns)")
     else:
         d["type"] = "completion"
         if s.text_field != "text":

@@ -514,14 +514,19 @@ def hub_name(path: str) -> tuple[str, str | None]:
     return name, split or None
 
 
-def peek_record_kind(path: str, text_field: str = "text") -> str:
-    """What the first record of a local JSON/JSONL file holds: messages, prompt, text or unknown.
+def peek_record_kind(path: str, text_field: str = "text", columns: dict[str, str] | None = None) -> str:
+    """What the first record of a local JSON/JSONL file holds, after the source's `columns`
+    mapping: messages, sharegpt, alpaca, prompt, text or unknown (a hub id, another file type:
+    then the mapping's keys say what they can).
 
     Export needs it: axolotl and LLaMA-Factory name the data's shape in the config, ftwizard
-    detects it per record."""
+    detects it per record (core/data_formats.detect, which this reuses)."""
+    from ftwizard.core.data_formats import apply_columns, detect
+
+    guess = _kind_of_columns(columns)
     p = Path(path)
     if path.startswith("hf:") or not p.is_file() or p.suffix.lower() not in (".json", ".jsonl"):
-        return "unknown"
+        return guess
     try:
         with p.open(encoding="utf-8") as fh:
             head = fh.read(65536)
@@ -531,13 +536,50 @@ def peek_record_kind(path: str, text_field: str = "text") -> str:
             data = json.loads(p.read_text(encoding="utf-8"))
             rec = data[0] if isinstance(data, list) and data else {}
     except (OSError, ValueError, IndexError):
-        return "unknown"
+        return guess
     if not isinstance(rec, dict):
-        return "unknown"
-    if text_field in rec:
-        return "text"
-    if "prompt" in rec or "completion" in rec:
-        return "prompt"
-    if "messages" in rec:
+        return guess
+    try:
+        rec = apply_columns(rec, columns, path)
+    except InputError:
+        return guess
+    kind = detect(rec, text_field)
+    return {"prompt_completion": "prompt", None: guess}.get(kind, kind)  # type: ignore[arg-type]
+
+
+def _kind_of_columns(columns: dict[str, str] | None) -> str:
+    c = set(columns or {})
+    if "messages" in c:
         return "messages"
+    if "conversations" in c:
+        return "sharegpt"
+    if c & {"instruction", "output", "input", "history"}:
+        return "alpaca"
+    if c & {"prompt", "completion"}:
+        return "prompt"
     return "unknown"
+
+
+# ---------------------------------------------------------------- chat templates and loss masks
+
+# data.chat_template's names (core/chat_templates.TEMPLATES) as each tool spells the same format.
+# axolotl's ChatTemplate enum: mistral_v1 is the [INST] format ours renders; its mistral_v2v3 /
+# v3_tekken / v7_tekken differ in spacing and tokens, so they are not ours.
+AXOLOTL_TEMPLATES = {"chatml": "chatml", "llama3": "llama-3", "mistral_v1": "mistral",
+                     "gemma": "gemma", "qwen_25": "qwen"}
+# LLaMA-Factory's template names (its data/template.py registry).
+LLAMAFACTORY_TEMPLATES = {"chatml": "chatml", "llama3": "llama-3", "mistral": "mistral",
+                          "gemma": "gemma", "qwen": "qwen"}
+
+
+def template_why(name: Any, fmt: str, ours: dict[str, str]) -> str:
+    return (f"ftwizard has no {name!r} template: data.chat_template takes "
+            f"{', '.join(sorted(set(ours.values())))} ({fmt}: {', '.join(ours)}) or a .jinja file; "
+            "without one the tokenizer's own template is used")
+
+
+def template_name(ours: str, table: dict[str, str]) -> str | None:
+    """data.chat_template -> the other tool's name for it (None for a .jinja path or no match)."""
+    key = ours.strip().lower().replace("_", "-")
+    key = {"llama3": "llama-3", "qwen2": "qwen", "qwen2.5": "qwen"}.get(key, key)
+    return next((theirs for theirs, o in table.items() if o == key), None)

@@ -3,8 +3,9 @@
 Key names follow LLaMA-Factory's hparams (model_args, data_args, finetuning_args) and its
 examples (examples/train_lora/llama3_lora_sft.yaml): model_name_or_path, stage, finetuning_type,
 lora_rank/alpha/dropout/target, quantization_bit, dataset + dataset_dir (names looked up in
-dataset_dir/dataset_info.json), template, cutoff_len, val_size, packing, and TrainingArguments
-for the rest. LLaMA-Factory's own defaults are written where they differ from ftwizard's: LoRA
+dataset_dir/dataset_info.json, whose entries' formatting, columns and tags become
+data.train[].columns), template, cutoff_len, val_size, packing / neat_packing, train_on_prompt /
+mask_history, and TrainingArguments for the rest. LLaMA-Factory's own defaults are written where they differ from ftwizard's: LoRA
 is the default method (rank 8, alpha 2 x rank, dropout 0, all linear layers), cutoff_len 2048,
 and gradient checkpointing is on unless disable_gradient_checkpointing is set.
 """
@@ -31,16 +32,13 @@ STAGE_WHY = ("ftwizard trains causal-LM SFT and pretraining only (no train.objec
 STAGE_NEEDS = {"rm": "pairwise data and a value head", "ppo": "a reward model and generation",
                "dpo": "paired data and a reference model", "kto": "labelled data and a reference model"}
 
-SAME = {"template": "ftwizard formats chat data with the tokenizer's own chat template",
-        "use_fast_tokenizer": "ftwizard loads the fast tokenizer",
+SAME = {"use_fast_tokenizer": "ftwizard loads the fast tokenizer",
         "quantization_type": "nf4, as ftwizard's QLoRA",
         "mix_strategy": "concat: ftwizard mixes by weight"}
 NOT_CARRIED = {
     "pref_beta": "preference training is not in ftwizard yet", "pref_loss": "preference training is not in ftwizard yet",
     "pref_ftx": "preference training is not in ftwizard yet", "ref_model": "preference training is not in ftwizard yet",
     "reward_model": "RLHF is not in ftwizard yet",
-    "train_on_prompt": None,  # mapped below
-    "neat_packing": "ftwizard has no data.packing key",
     "use_unsloth": "ftwizard runs plain transformers + peft",
     "use_dora": "ftwizard trains plain LoRA", "use_rslora": "ftwizard trains plain LoRA",
     "pissa_init": "ftwizard trains plain LoRA", "loraplus_lr_ratio": "ftwizard trains plain LoRA",
@@ -82,18 +80,13 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
         m.default("data.mode", mode, "LLaMA-Factory's default stage is sft: " + why)
     else:
         m.put("data.mode", mode)
-    if packing is not None:
-        if stage == "pt" or packing is False:
-            m.same("packing", "as the stage's mode")
-        else:
-            m.drop("packing", "ftwizard has no data.packing key: SFT examples are one per sequence, "
-                              "so the plan counts more (shorter) sequences than packing would")
+    _packing(m, mode)
     _method(m)
     m.map("cutoff_len", "data.block_size", c.as_int)
     if not m.has("cutoff_len"):
         m.default("data.block_size", 2048, "LLaMA-Factory's default cutoff_len")
-    if m.has("train_on_prompt"):
-        m.map("train_on_prompt", "data.mask_prompt", lambda v: not v, "inverted: ftwizard names the mask")
+    _train_on(m)
+    _template(m, stage)
     _datasets(m, base)
     if m.has("disable_gradient_checkpointing"):
         m.map("disable_gradient_checkpointing", "method.gradient_checkpointing", lambda v: not v,
@@ -109,6 +102,68 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
             m.drop(k, why)
     m.finish()
     return m
+
+
+def _packing(m: c.Mapper, mode: str) -> None:
+    """packing / neat_packing for sft -> data.packing. ftwizard's packing is the neat kind: each
+    example attends only to itself (position ids restart), as neat_packing does; LLaMA-Factory's
+    plain packing lets examples in one block attend to each other."""
+    packing, neat = m.peek("packing"), m.peek("neat_packing")
+    if mode == "corpus":
+        if packing is not None:
+            m.same("packing", "pretraining: texts concatenated into cutoff_len blocks (corpus mode)")
+        if neat:
+            m.drop("neat_packing", "ftwizard's corpus mode lets texts in one block attend to each "
+                                   "other; for neat packing set data.mode entries and data.packing")
+        else:
+            m.same("neat_packing", "off")
+        return
+    if packing is False and not neat:
+        m.same("packing", "one example per sequence, as the stage's mode")
+        m.same("neat_packing", "off")
+        return
+    if neat:
+        m.mapped("neat_packing", {"data.packing": True}, "examples packed into cutoff_len blocks, "
+                 "none attending to another: ftwizard's packing is this kind")
+        m.same("packing", "neat_packing packs")
+    elif packing:
+        m.mapped("packing", {"data.packing": True}, "ftwizard's packing is the neat kind: packed "
+                 "examples never attend to each other (LLaMA-Factory's plain packing lets them), "
+                 "so the loss can differ slightly from LLaMA-Factory's")
+        m.same("neat_packing", "off: ftwizard packs the neat way regardless")
+
+
+def _train_on(m: c.Mapper) -> None:
+    """train_on_prompt: true -> data.train_on all; mask_history: true -> last_turn (LLaMA-Factory
+    trains every assistant turn otherwise: ftwizard's completion)."""
+    if m.peek("train_on_prompt"):
+        m.mapped("train_on_prompt", {"data.train_on": "all"}, "every token carries loss")
+        if m.peek("mask_history"):
+            m.drop("mask_history", "train_on_prompt: true trains every token; ftwizard has no "
+                                   "'all of the last turn only'")
+        else:
+            m.same("mask_history", "off")
+        return
+    m.same("train_on_prompt", "prompts masked: data.train_on completion, ftwizard's default")
+    if m.peek("mask_history"):
+        m.mapped("mask_history", {"data.train_on": "last_turn"}, "only the last assistant turn "
+                 "carries loss")
+    else:
+        m.same("mask_history", "every assistant turn carries loss (data.train_on completion)")
+
+
+def _template(m: c.Mapper, stage: str) -> None:
+    """template -> data.chat_template where ftwizard has the same template."""
+    if not m.has("template"):
+        return
+    name = str(m.peek("template"))
+    if stage == "pt":
+        m.same("template", "pretraining text is not rendered through a chat template")
+    elif name in c.LLAMAFACTORY_TEMPLATES:
+        m.map("template", "data.chat_template", lambda v: c.LLAMAFACTORY_TEMPLATES[str(v)],
+              "saved with the trained tokenizer")
+    else:
+        m.drop("template", c.template_why(name, "LLaMA-Factory", c.LLAMAFACTORY_TEMPLATES))
 
 
 def _method(m: c.Mapper) -> None:
@@ -249,26 +304,94 @@ def _entry(m: c.Mapper, key: str, name: str, info: dict[str, Any], folder: Path 
         return None
     formatting = entry.get("formatting", "alpaca")
     cols = entry.get("columns") or {}
-    note = ""
+    tags = entry.get("tags") or {}
+    if not isinstance(cols, dict) or not isinstance(tags, dict):
+        raise m.fail(key, entry, "columns and tags must be mappings",
+                     "fix this entry of dataset_info.json")
+    lost: list[tuple[str, Any, str]] = []   # (dataset_info key, value, why)
     stage = str(m.peek("stage", "sft"))
+    if entry.get("ranking"):
+        lost.append(("ranking", True, "preference pairs: ftwizard trains SFT only; read as SFT data"))
     if stage == "pt":
         src["text_field"] = cols.get("prompt", "text")
+        note = "pretraining text"
     elif formatting == "sharegpt":
-        tags = entry.get("tags") or {}
-        ok = cols.get("messages", "conversations") == "messages" and tags.get("role_tag") == "role" \
-            and tags.get("content_tag") == "content"
-        note = "chat messages with role/content" if ok else (
-            "sharegpt columns other than messages/{role, content}: convert them (the path is kept)")
-    elif cols.get("prompt") == "prompt" and cols.get("response") == "completion":
+        mine = _sharegpt_columns(cols, tags, lost)
+        if mine:
+            src["columns"] = mine
+        note = "ShareGPT / messages turns, prompt turns masked"
+    elif cols.get("prompt") == "prompt" and cols.get("response") == "completion" and \
+            set(cols) <= {"prompt", "response"}:
         note = "prompt/completion columns"
     elif formatting == "alpaca" and set(cols) == {"prompt"}:
         src["text_field"] = cols["prompt"]
         note = "a prompt column without a response: read as a text column"
+    elif formatting == "alpaca":
+        mine = {}
+        for theirs, value in cols.items():
+            ours = ALPACA_COLUMNS.get(theirs)
+            if ours is None:
+                lost.append((f"columns.{theirs}", value, OTHER_COLUMN_WHY))
+            elif value != ours:
+                mine[ours] = str(value)
+        if mine:
+            src["columns"] = mine
+        note = "alpaca records (instruction, input, output, system, history) read per record"
     else:
-        note = ("alpaca columns (instruction/input/output): ftwizard reads prompt/completion, "
-                "text or messages; convert them (the path is kept)")
-    m.rows.append(c.Row(key, name, c.MAPPED, f"data.train[].path = {src['path']}", note))
+        note = ""
+        lost.append(("formatting", formatting, "LLaMA-Factory's formats are alpaca and sharegpt"))
+    became = f"data.train[].path = {src['path']}" + (
+        f", columns = {c._short(src['columns'])}" if src.get("columns") else "")
+    m.rows.append(c.Row(key, name, c.MAPPED, became, note))
+    for k, v, why in lost:
+        m.rows.append(c.Row(f"{key}.{k}", v, c.NOT_CARRIED, "", why))
     return src
+
+
+# LLaMA-Factory's dataset_info column names -> data.train[].columns keys.
+ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output",
+                  "history": "history", "system": "system"}
+SHAREGPT_ROLE_TAGS = {"user_tag": "user", "assistant_tag": "assistant", "system_tag": "system",
+                      "observation_tag": "tool", "function_tag": "assistant"}
+OTHER_COLUMN_WHY = ("ftwizard reads text, instruction/input/output/system/history and chat turns; "
+                    "tools, images, preference and KTO columns are not trained")
+
+
+def _sharegpt_columns(cols: dict[str, Any], tags: dict[str, Any],
+                      lost: list[tuple[str, Any, str]]) -> dict[str, str]:
+    """A sharegpt entry's columns and tags -> data.train[].columns. Turns are read as ShareGPT
+    `conversations` so a system column is read too; role and text keys other than role/from and
+    content/value are mapped; role names must be ones ftwizard knows (core/data_formats.ROLES)."""
+    from ftwizard.core.data_formats import ROLES
+
+    mine: dict[str, str] = {}
+    turns = str(cols.get("messages", "conversations"))
+    system = cols.get("system")
+    if system and turns != "conversations":
+        mine["conversations"] = turns       # ShareGPT turns: a system column is read with them
+    elif turns not in ("conversations", "messages"):
+        mine["messages"] = turns
+    if system and system != "system":
+        mine["system"] = str(system)
+    for theirs, value in cols.items():
+        if theirs not in ("messages", "system"):
+            lost.append((f"columns.{theirs}", value, OTHER_COLUMN_WHY))
+    for tag, ours, read in (("role_tag", "role", ("role", "from")),
+                            ("content_tag", "content", ("content", "value"))):
+        v = tags.get(tag)
+        if v is not None and str(v) not in read:
+            mine[ours] = str(v)
+    for tag, value in tags.items():
+        if tag in ("role_tag", "content_tag"):
+            continue
+        role = SHAREGPT_ROLE_TAGS.get(tag)
+        if role is None:
+            lost.append((f"tags.{tag}", value, "preference and KTO tags: ftwizard trains SFT only"))
+        elif ROLES.get(str(value).lower()) != role:
+            lost.append((f"tags.{tag}", value,
+                         f"ftwizard's role names are fixed ({', '.join(ROLES)}) and {value!r} is not "
+                         f"read as {role}: rename that role in the file"))
+    return mine
 
 
 # ---------------------------------------------------------------- export
@@ -297,10 +420,11 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
                     "lora_target": "all" if t == "all-linear" else ",".join(t if isinstance(t, list) else [t])})
     out["disable_gradient_checkpointing"] = not me.gradient_checkpointing
     info: dict[str, Any] = {}
+    lost_cols: list[str] = []
     names = []
     for i, s in enumerate(da.train):
         name = f"{stem}_train_{i}"
-        info[name] = _info_entry(s.path, s.text_field, da.mode)
+        info[name] = _info_entry(s.path, s.text_field, da.mode, s.columns, lost_cols)
         names.append(name)
     if names:
         out["dataset"] = ",".join(names)
@@ -311,12 +435,24 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
     if da.validation and da.validation.split:
         out["val_size"] = da.validation.split
     elif da.validation and da.validation.path:
-        info[f"{stem}_eval"] = _info_entry(da.validation.path, "text", da.mode)
+        info[f"{stem}_eval"] = _info_entry(da.validation.path, "text", da.mode, None, lost_cols)
         out["eval_dataset"] = f"{stem}_eval"
         out.setdefault("dataset_dir", str(out_dir / f"{stem}_data") if out_dir else f"{stem}_data")
     out["cutoff_len"] = da.block_size
     if da.mode == "entries":
-        out["train_on_prompt"] = not da.mask_prompt
+        from ftwizard.core.data_prep import train_on_of
+
+        train_on = train_on_of(da)
+        out["train_on_prompt"] = train_on == "all"
+        if train_on == "last_turn":
+            out["mask_history"] = True
+        if da.packing:
+            out["packing"] = True
+            out["neat_packing"] = True   # ftwizard's packing: no attention across examples
+        if da.chat_template:
+            name = c.template_name(da.chat_template, c.LLAMAFACTORY_TEMPLATES)
+            if name:
+                out["template"] = name
     out.update({"output_dir": cfg.output.dir, "per_device_train_batch_size": tr.micro_batch,
                 "gradient_accumulation_steps": tr.grad_accum, "num_train_epochs": tr.epochs})
     if tr.max_steps:
@@ -345,9 +481,15 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
         out["fsdp"], conf = fsdp_string(cfg)
         if conf:
             out["fsdp_config"] = conf
-    lost = lost_keys(cfg, FORMAT)
+    lost = lost_keys(cfg, FORMAT) + lost_cols
     if tr.end_lr and tr.scheduler != "cosine":
         lost.append(f"train.end_lr={tr.end_lr} with a {tr.scheduler} schedule")
+    if da.chat_template and "template" not in out:
+        lost.append(f"data.chat_template={da.chat_template} (LLaMA-Factory's template is a name "
+                    f"from its registry; ours match {', '.join(c.LLAMAFACTORY_TEMPLATES)})")
+    if not da.mask_prompt and da.mode == "entries":
+        lost.append("data.mask_prompt=false (written as train_on_prompt: true, which it means; read "
+                    "back as data.train_on: all)")
     if da.mode == "entries":
         for i, s in enumerate(da.train):
             if set(info[f"{stem}_train_{i}"].get("columns", {})) == {"prompt"}:
@@ -358,18 +500,37 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
     return out, lost, extra
 
 
-def _info_entry(path: str, text_field: str, mode: str) -> dict[str, Any]:
+def _info_entry(path: str, text_field: str, mode: str, columns: dict[str, str] | None,
+                lost: list[str]) -> dict[str, Any]:
     name, split = c.hub_name(path)
     entry: dict[str, Any] = ({"hf_hub_url": name, **({"split": split} if split else {})}
                              if path.startswith("hf:") else {"file_name": str(Path(path).resolve())})
-    kind = "text" if mode == "corpus" else c.peek_record_kind(path, text_field)
-    if kind == "messages":
+    cols = dict(columns or {})
+    kind = "text" if mode == "corpus" else c.peek_record_kind(path, text_field, cols)
+    if kind in ("messages", "sharegpt"):
         entry["formatting"] = "sharegpt"
-        entry["columns"] = {"messages": "messages"}
-        entry["tags"] = {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-                         "assistant_tag": "assistant", "system_tag": "system"}
+        if kind == "messages":
+            entry["columns"] = {"messages": cols.get("messages", "messages")}
+            entry["tags"] = {"role_tag": cols.get("role", "role"), "content_tag": cols.get("content", "content"),
+                             "user_tag": "user", "assistant_tag": "assistant", "system_tag": "system"}
+        else:
+            entry["columns"] = {"messages": cols.get("conversations", "conversations")}
+            if "system" in cols:
+                entry["columns"]["system"] = cols["system"]
+            entry["tags"] = {"role_tag": cols.get("role", "from"), "content_tag": cols.get("content", "value"),
+                             "user_tag": "human", "assistant_tag": "gpt", "system_tag": "system"}
     elif kind == "prompt":
         entry["columns"] = {"prompt": "prompt", "response": "completion"}
+        if cols.get("prompt", "prompt") != "prompt" or cols.get("completion", "completion") != "completion":
+            entry["columns"] = {"prompt": cols.get("prompt", "prompt"),
+                                "response": cols.get("completion", "completion")}
+            lost.append(f"{path}: prompt/completion columns {cols} (written as alpaca prompt/"
+                        "response: read back as columns.instruction/output, rendered as a chat)")
+    elif kind == "alpaca":
+        back = {ours: theirs for theirs, ours in ALPACA_COLUMNS.items()}
+        entry["formatting"] = "alpaca"
+        entry["columns"] = {back[k]: cols.get(k, k) for k in ("instruction", "input", "output")}
+        entry["columns"].update({back[k]: cols.get(k, k) for k in ("system", "history") if k in cols})
     else:
         entry["columns"] = {"prompt": text_field}
     return entry

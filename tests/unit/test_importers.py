@@ -58,8 +58,8 @@ def test_axolotl_qlora_maps_every_documented_key(monkeypatch, tmp_path) -> None:
     lora = cfg.method.lora
     assert (lora.r, lora.alpha, lora.dropout, lora.target_modules) == (32, 16, 0.05, "all-linear")
     assert cfg.data.block_size == 4096
-    assert rows["sample_packing"].status == "not carried" and "data.packing" in rows["sample_packing"].note
-    assert cfg.data.mode == "entries"   # chat data: one example per sequence
+    assert rows["sample_packing"].status == "mapped" and "attending only to itself" in rows["sample_packing"].note
+    assert (cfg.data.mode, cfg.data.packing) == ("entries", True)   # chat data packed, no cross-attention
     assert [s.path for s in cfg.data.train] == [str(DATA / "chat.jsonl"), "hf:example-org/support-notes"]
     assert cfg.data.train[1].text_field == "body"
     assert cfg.data.validation.split == 0.05
@@ -138,7 +138,7 @@ def test_llamafactory_lora_sft_with_dataset_info_and_deepspeed() -> None:
     assert (m.parallel, m.zero_stage, m.offload_optimizer, m.offload_params) == ("deepspeed", 3, True, True)
     assert cfg.output.report_to == "wandb"
     assert rows["max_samples"].status == "not carried"
-    assert rows["template"].status == "same"
+    assert rows["template"].status == "mapped" and cfg.data.chat_template == "llama-3"
     source_keys_all_listed(FIX / "llamafactory_lora_sft.yaml", r)
 
 
@@ -149,7 +149,8 @@ def test_llamafactory_qlora_defaults_and_min_lr() -> None:
     lora = cfg.method.lora
     assert (lora.r, lora.alpha, lora.dropout) == (8, 16, 0.0)      # rank 8, alpha 2 x rank, no dropout
     assert lora.target_modules == ["q_proj", "v_proj"]
-    assert rows["packing"].status == "not carried"
+    assert rows["packing"].status == "mapped" and "neat" in rows["packing"].note
+    assert cfg.data.packing is True
     assert (cfg.train.scheduler, cfg.train.end_lr, cfg.train.warmup_steps) == ("cosine", 2e-5, 20)
     assert cfg.method.optimizer == "adamw_8bit" and cfg.model.dtype == "fp16"
     assert cfg.method.gradient_checkpointing is True
@@ -365,7 +366,8 @@ def test_bad_value_is_an_input_error_naming_the_source_key() -> None:
 JUNK = ("abc", [1, "x"], {"x": 1}, -3, True, 0.5, None)
 
 
-@pytest.mark.parametrize("fixture", FIXTURES + ["ds_zero3_offload.json"])
+@pytest.mark.parametrize("fixture", FIXTURES + ["ds_zero3_offload.json", "axolotl_chat_columns.yaml",
+                                     "axolotl_template_jinja.yaml", "llamafactory_chat_columns.yaml"])
 def test_any_wrong_value_is_an_input_error_never_a_crash(fixture: str) -> None:
     """Every key of every fixture, set to a value of the wrong type or range, either imports or
     fails as an InputError that names this file (exit 2 at the CLI), never another exception."""
@@ -397,3 +399,212 @@ def test_edit_reads_the_foreign_file_and_leaves_it_alone(tmp_path: Path) -> None
     assert r.returncode == 2 and "terminal" in r.stderr and "Traceback" not in r.stderr
     assert "read as an axolotl config" in r.stderr
     assert src.read_bytes() == (FIX / "axolotl_full_fsdp.yaml").read_bytes()
+
+
+# ---------------------------------------------------------------- data formats (issue 14's keys)
+
+def _cols(cfg) -> list:  # noqa: ANN001
+    return [s.columns for s in cfg.data.train]
+
+
+def test_axolotl_chat_columns_template_and_packing() -> None:
+    """Dataset types alpaca / chat_template / a custom instruction type, field_messages,
+    message_property_mappings and the custom type's fields become data.train[].columns;
+    chat_template, sample_packing and roles_to_train their data keys."""
+    r = import_file(FIX / "axolotl_chat_columns.yaml")
+    cfg, rows = r.config, rows_by_key(r)
+    assert [Path(s.path).name for s in cfg.data.train] == [
+        "sharegpt.jsonl", "speakers.jsonl", "alpaca.jsonl", "tasks.jsonl"]
+    assert _cols(cfg) == [None, {"messages": "dialogue", "role": "speaker", "content": "text"}, None,
+                          {"instruction": "task", "input": "context", "output": "answer",
+                           "system": "persona"}]
+    d = cfg.data
+    assert (d.mode, d.packing, d.chat_template, d.train_on) == ("entries", True, "chatml", "completion")
+    assert rows["chat_template"].status == "mapped"
+    assert rows["datasets[1].chat_template"].status == "mapped"       # agrees with the top level
+    assert rows["datasets[0].roles_to_train"].status == "same"        # [assistant]: completion
+    assert rows["datasets[1].roles"].status == "same"
+    assert rows["datasets[1].message_property_mappings"].became == (
+        "data.train[].columns.role = speaker, data.train[].columns.content = text")
+    assert not r.not_carried, [(x.key, x.note) for x in r.not_carried]
+    source_keys_all_listed(FIX / "axolotl_chat_columns.yaml", r)
+
+
+def test_axolotl_jinja_file_roles_to_train_and_templates_it_lacks() -> None:
+    r = import_file(FIX / "axolotl_template_jinja.yaml")
+    cfg, rows = r.config, rows_by_key(r)
+    assert cfg.data.chat_template == str(DATA / "chat.jinja")
+    assert cfg.data.train_on == "all"                                  # roles_to_train: [user, assistant]
+    assert rows["datasets[1].chat_template"].status == "not carried"
+    assert "phi_3" in rows["datasets[1].chat_template"].note and "chatml" in rows["datasets[1].chat_template"].note
+    assert rows["datasets[0].drop_system_message"].status == "not carried"
+    assert "name" in rows["datasets[1].message_property_mappings"].note   # a property ftwizard does not read
+    assert cfg.data.packing is False
+    source_keys_all_listed(FIX / "axolotl_template_jinja.yaml", r)
+
+
+@pytest.mark.parametrize("change, key, status, train_on", [
+    ({"train_on_inputs": True}, "train_on_inputs", "mapped", "all"),
+    ({"train_on_inputs": False}, "train_on_inputs", "same", "completion"),
+    ({"chat_template": "qwen_25"}, "chat_template", "mapped", "completion"),
+    ({"chat_template": "tokenizer_default_fallback_chatml"}, "chat_template", "not carried", "completion"),
+    ({"chat_template": "tokenizer_default"}, "chat_template", "same", "completion"),
+    ({"chat_template": "llama3"}, "datasets[1].chat_template", "not carried", "completion"),
+])
+def test_axolotl_train_on_and_template_variants(change: dict, key: str, status: str, train_on: str) -> None:
+    from ftwizard.core.importers import import_data
+
+    data = yaml.safe_load((FIX / "axolotl_chat_columns.yaml").read_text())
+    data.update(change)
+    r = import_data(data, str(FIX / "axolotl_chat_columns.yaml"), FIX)
+    assert rows_by_key(r)[key].status == status
+    assert r.config.data.train_on == train_on
+    if key == "datasets[1].chat_template":    # the top level chose llama3, the dataset chatml: one wins
+        assert r.config.data.chat_template == "llama-3" and "one template" in rows_by_key(r)[key].note
+
+
+def test_axolotl_sharegpt_type_and_bad_roles() -> None:
+    from ftwizard.core.importers import import_data
+
+    data = {"base_model": "gpt2", "micro_batch_size": 1, "sequence_len": 128, "datasets": [
+        {"path": str(DATA / "sharegpt.jsonl"), "type": "sharegpt", "conversation": "chatml",
+         "roles": {"user": ["customer"], "assistant": ["gpt"]}, "roles_to_train": ["user"],
+         "train_on_eos": "all"}]}
+    r = import_data(data, "x.yaml", FIX)
+    rows = rows_by_key(r)
+    assert rows["datasets[0].type"].status == "mapped"
+    assert r.config.data.chat_template == "chatml"
+    assert rows["datasets[0].roles"].status == "not carried" and "customer" in rows["datasets[0].roles"].note
+    assert rows["datasets[0].roles_to_train"].status == "not carried"
+    assert rows["datasets[0].train_on_eos"].status == "not carried"
+
+
+def test_llamafactory_columns_tags_template_packing_and_mask_history() -> None:
+    r = import_file(FIX / "llamafactory_chat_columns.yaml")
+    cfg, rows = r.config, rows_by_key(r)
+    assert _cols(cfg) == [None, {"messages": "dialogue", "role": "speaker", "content": "text"}, None,
+                          {"instruction": "task", "input": "context", "output": "answer",
+                           "system": "persona"}]
+    d = cfg.data
+    assert (d.mode, d.packing, d.chat_template, d.train_on) == ("entries", True, "gemma", "last_turn")
+    assert rows["neat_packing"].status == "mapped" and rows["packing"].status == "same"
+    assert rows["mask_history"].status == "mapped" and rows["template"].status == "mapped"
+    assert not r.not_carried, [(x.key, x.note) for x in r.not_carried]
+    source_keys_all_listed(FIX / "llamafactory_chat_columns.yaml", r)
+
+
+@pytest.mark.parametrize("change, key, status, expect", [
+    ({"train_on_prompt": True, "mask_history": False}, "train_on_prompt", "mapped", ("train_on", "all")),
+    ({"train_on_prompt": True}, "mask_history", "not carried", ("train_on", "all")),
+    ({"neat_packing": False}, "packing", "mapped", ("packing", True)),
+    ({"neat_packing": False, "packing": False}, "packing", "same", ("packing", False)),
+    ({"template": "qwen"}, "template", "mapped", ("chat_template", "qwen")),
+    ({"template": "qwen3"}, "template", "not carried", ("chat_template", None)),
+    ({"dataset": "steps_history,odd_roles"}, "dataset[odd_roles].tags.user_tag", "not carried",
+     ("train_on", "last_turn")),
+])
+def test_llamafactory_variants(change: dict, key: str, status: str, expect: tuple) -> None:
+    from ftwizard.core.importers import import_data
+
+    data = yaml.safe_load((FIX / "llamafactory_chat_columns.yaml").read_text())
+    data.update(change)
+    r = import_data(data, str(FIX / "llamafactory_chat_columns.yaml"), FIX)
+    rows = rows_by_key(r)
+    assert rows[key].status == status, rows[key]
+    assert getattr(r.config.data, expect[0]) == expect[1]
+    if "odd_roles" in change.get("dataset", ""):
+        assert _cols(r.config) == [{"instruction": "question", "output": "answer", "history": "past"},
+                                   {"messages": "dialogue", "role": "speaker", "content": "text"}]
+        assert rows["dataset[odd_roles].tags.assistant_tag"].status == "not carried"
+        assert rows["dataset[odd_roles].columns.tools"].status == "not carried"
+
+
+NEW_FIXTURES = ["axolotl_chat_columns.yaml", "axolotl_template_jinja.yaml", "llamafactory_chat_columns.yaml"]
+
+
+@pytest.mark.parametrize("fmt", ["axolotl", "llamafactory"])
+@pytest.mark.parametrize("fixture", NEW_FIXTURES)
+def test_round_trip_keeps_columns_template_packing_train_on(fixture: str, fmt: str, tmp_path: Path) -> None:
+    """Back to its own tool the import round-trips exactly; to the other tool, whatever comes back
+    different (a .jinja template for LLaMA-Factory, last_turn for axolotl) is named in the
+    export's header."""
+    first = import_file(FIX / fixture)
+    out = _write_export(first.config, fmt, tmp_path)
+    _, lost, _ = export_config(first.config, fmt, out)
+    a, b = first.config.to_dict(), import_file(out).config.to_dict()
+    for d in (a, b):
+        d.pop("name"), d.pop("description")
+    if fmt == first.format:
+        assert a == b
+        assert not [x for x in lost if x.startswith("data.")], lost
+        return
+    fa, fb = _flat(a), _flat(b)
+    for key, value in fa.items():
+        if fb[key] != value:
+            assert any(key in x for x in lost), (key, value, fb[key], lost)
+    if fixture == "llamafactory_chat_columns.yaml":
+        assert fb["data.train_on"] == "completion" and any("last_turn" in x for x in lost)
+    if fixture == "axolotl_template_jinja.yaml":
+        assert fb["data.chat_template"] is None and any("chat.jinja" in x for x in lost)
+
+
+def test_export_writes_the_data_keys_back(tmp_path: Path) -> None:
+    cfg = import_file(FIX / "llamafactory_chat_columns.yaml").config
+    ax = yaml.safe_load(_write_export(cfg, "axolotl", tmp_path / "ax").read_text())
+    assert (ax["chat_template"], ax["sample_packing"], ax["train_on_inputs"]) == ("gemma", True, False)
+    assert ax["datasets"][1] == {"path": str(DATA / "speakers.jsonl"), "type": "chat_template",
+                                 "field_messages": "dialogue", "ds_type": "json",
+                                 "message_property_mappings": {"role": "speaker", "content": "text"}}
+    assert ax["datasets"][2]["type"] == "alpaca"
+    assert ax["datasets"][3]["type"]["field_system"] == "persona"
+    out = _write_export(cfg, "llamafactory", tmp_path / "lf")
+    lf = yaml.safe_load(out.read_text())
+    assert (lf["template"], lf["packing"], lf["neat_packing"], lf["mask_history"]) == ("gemma", True, True, True)
+    info = json.loads((Path(lf["dataset_dir"]) / "dataset_info.json").read_text())
+    entries = [info[n] for n in lf["dataset"].split(",")]
+    assert entries[1]["columns"] == {"messages": "dialogue"}
+    assert (entries[1]["tags"]["role_tag"], entries[1]["tags"]["content_tag"]) == ("speaker", "text")
+    assert entries[3]["columns"] == {"prompt": "task", "query": "context", "response": "answer",
+                                     "system": "persona"}
+
+
+def test_export_lists_what_the_other_tool_cannot_hold(tmp_path: Path) -> None:
+    """A ShareGPT system column renamed and alpaca history: LLaMA-Factory holds them, axolotl not."""
+    from ftwizard.core.config import from_dict
+
+    base = import_file(FIX / "llamafactory_chat_columns.yaml").config.to_dict()
+    base["data"]["train"] = [
+        {"path": str(DATA / "history.jsonl"), "columns": {"instruction": "question", "output": "answer",
+                                                          "history": "past"}},
+        {"path": str(DATA / "sharegpt.jsonl"), "columns": {"conversations": "conversations",
+                                                           "system": "system"}}]
+    cfg = from_dict(base)
+    _, lost, _ = export_config(cfg, "axolotl", tmp_path / "a.yaml")
+    assert any("history" in x for x in lost) and any("columns.system" in x for x in lost)
+    out = _write_export(cfg, "llamafactory", tmp_path / "lf")
+    back = import_file(out).config
+    assert _cols(back)[0] == {"instruction": "question", "output": "answer", "history": "past"}
+
+
+@pytest.mark.parametrize("fixture", ["axolotl_chat_columns.yaml", "axolotl_template_jinja.yaml"])
+def test_wrong_values_inside_a_dataset_are_input_errors(fixture: str) -> None:
+    """The same for every key of every `datasets:` entry (and of a custom type's mapping)."""
+    import copy
+
+    from ftwizard.core.importers import import_data
+
+    path = FIX / fixture
+    data = yaml.safe_load(path.read_text())
+    for i, entry in enumerate(data["datasets"]):
+        keys = [(k, None) for k in entry] + [("type", k) for k in (entry["type"] if isinstance(entry["type"], dict) else {})]
+        for key, inner in keys:
+            for junk in JUNK:
+                d = copy.deepcopy(data)
+                if inner is None:
+                    d["datasets"][i][key] = junk
+                else:
+                    d["datasets"][i][key][inner] = junk
+                try:
+                    import_data(d, str(path), FIX)
+                except InputError as err:
+                    assert str(path) in err.render(), err.render()
