@@ -225,7 +225,10 @@ def convert(model_dir: str | Path, out_path: str | Path, *, quant: str = "f16",
         raise InputError(f"{model_dir} holds no .safetensors weights", field="RUN", value=str(model_dir),
                          fix="export a finished run (its final/ model is saved as safetensors)")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    _check_disk(out_path.parent, _estimate_bytes(files, quant))
+    from ftwizard.core.export_plan import GGUF_BYTES_PER_WEIGHT, OVERHEAD, safetensors_params
+
+    _check_disk(out_path.parent,
+                int(safetensors_params(model_dir) * GGUF_BYTES_PER_WEIGHT[quant]) + OVERHEAD)
     tmp = out_path.with_name(out_path.name + ".partial")
     try:
         count, template, eos = _write(tmp, arch, arch_enum, config, model_dir, files, quant,
@@ -236,29 +239,6 @@ def convert(model_dir: str | Path, out_path: str | Path, *, quant: str = "f16",
         raise
     return GgufResult(path=out_path, arch=arch, quant=quant, tensors=count,
                       bytes=out_path.stat().st_size, chat_template=template, eos_token=eos)
-
-
-# bytes per weight of each type, blocks' scales included (ggml's block layouts)
-BYTES_PER_WEIGHT = {"f32": 4.0, "f16": 2.0, "bf16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32,
-                    "q4_1": 20 / 32, "q5_0": 22 / 32, "q5_1": 24 / 32}
-
-
-def _estimate_bytes(files: list[Path], quant: str) -> int:
-    """The GGUF's size from the safetensors headers (element counts, no tensor read)."""
-    import struct
-
-    n = 0
-    for f in files:
-        with open(f, "rb") as fh:
-            size = struct.unpack("<Q", fh.read(8))[0]
-            header = json.loads(fh.read(size))
-        for key, meta in header.items():
-            if key != "__metadata__":
-                count = 1
-                for d in meta["shape"]:
-                    count *= d
-                n += count
-    return int(n * BYTES_PER_WEIGHT[quant]) + (1 << 20)
 
 
 def _check_disk(folder: Path, need: int) -> None:

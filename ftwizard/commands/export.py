@@ -69,8 +69,13 @@ def export(run: str, merge: bool, fmt: str, quant: str, out: str | None, prompt:
     from ftwizard.core.backends import export as ex  # ~2 s: torch
 
     if not merge:
+        from ftwizard.core import export_plan
+
         kind = "LoRA adapter" if ex.is_adapter_dir(final) else "model"
         click.echo(f"{kind}: {final}")
+        click.echo(f"exports ({export_plan.free_disk(run_dir) / 1e9:,.1f} GB free here):")
+        for c in export_plan.choices(run_dir):
+            click.echo(f"  ftwizard export {run} {' '.join(c.args):32} {export_plan.describe(c)}")
         return EXIT_OK
     if not ex.is_adapter_dir(final):
         raise InputError(f"{final} holds a full model, not an adapter: nothing to merge",

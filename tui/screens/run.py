@@ -44,6 +44,7 @@ class RunScreen(Screen):
         Binding("d", "detach", "detach"),
         Binding("o", "run_dir", "run dir"),
         Binding("r", "relaunch", "relaunch with fix", tooltip="after an out-of-memory end"),
+        Binding("e", "export", "export", tooltip="after the run finished: GGUF, Ollama, merged"),
         Binding("q", "quit", "quit (run goes on)"),
     ]
 
@@ -179,7 +180,15 @@ class RunScreen(Screen):
             return self.fix_state == "found"
         if action == "stop":       # nothing to stop once the run has ended
             return self.state.end is None
+        if action == "export":     # a finished run's model, once it is there
+            return (self.state.end is not None and self.state.end.get("status") == "finished"
+                    and (self.run_dir / "final").is_dir())
         return True
+
+    def action_export(self) -> None:
+        from ftwizard.tui.screens.export import ExportScreen
+
+        self.app.push_screen(ExportScreen(self.run_dir))
 
     def action_relaunch(self) -> None:
         if self.fix_state != "found":
@@ -279,6 +288,8 @@ class RunScreen(Screen):
         t.append(" · ".join(b for b in bits if b))
         t.append("\n model: ", style="bold")
         t.append(str(self.run_dir / "final"))
+        t.append("  e", style="bold reverse")
+        t.append(" export (GGUF, Ollama, merged)")
         return t
 
     def _render_end(self) -> None:
