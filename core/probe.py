@@ -1,4 +1,8 @@
-"""Probe runs: the real configuration for a few steps, measured, before a ten-hour launch.
+"""Test fit: the real configuration for a few steps, measured, before a ten-hour launch.
+
+"Test fit" is the one name users see (the wizard's `t`, `ftwizard plan --test-fit`, the plan
+JSON's "test_fit"); inside the code a test fit is a probe (run_probe, ProbeResult), a name kept
+for the module and its calibration records.
 
 A user trusts a number they watched being measured. :func:`run_probe` trains the config as it
 would be launched (same `python -m ftwizard.core.train` entry and launcher, same model, method,

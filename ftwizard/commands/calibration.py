@@ -31,7 +31,7 @@ def list_cmd(as_json: bool) -> int:
 
     console = Console()
     if not recs:
-        console.print(f"no measurements yet ({cal.store_path()}): `ftwizard plan FILE --probe` "
+        console.print(f"no measurements yet ({cal.store_path()}): `ftwizard plan FILE --test-fit` "
                       "or any finished run adds one")
         return 0
     t = Table(title=f"calibration store: {cal.store_path()}", title_justify="left")

@@ -43,9 +43,11 @@ def print_findings(report, problems: list, echo) -> None:  # noqa: ANN001
               help="Override a config key, e.g. --set train.micro_batch=4 (repeatable).")
 @click.option("--target", default=None, help='Plan for another machine: "A100-80GB x8", "TPU v3-8".')
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-@click.option("--probe", is_flag=True, help="Also run the real configuration for a few steps and measure it.")
+@click.option("--test-fit", "--probe", "probe", is_flag=True,
+              help="Test fit: also run the real configuration for a few steps and measure it "
+                   "(--probe is the old name).")
 @click.option("--steps", "probe_steps", type=int, default=6, show_default=True,
-              help="Optimizer steps for --probe.")
+              help="Optimizer steps for --test-fit.")
 def plan(file: str, overrides: tuple[str, ...], target: str | None, as_json: bool, probe: bool,
          probe_steps: int) -> int:
     """Estimate memory, fit, steps, time and disk for a run config, without launching it."""
@@ -62,7 +64,7 @@ def plan(file: str, overrides: tuple[str, ...], target: str | None, as_json: boo
         out = p.to_dict()
         out["preflight"] = report.to_list()
         if probe_result is not None:
-            out["probe"] = probe_result.to_dict()
+            out["test_fit"] = probe_result.to_dict()
         click.echo(json.dumps(out, indent=2, default=str))
     else:
         from rich.console import Console
