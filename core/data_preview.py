@@ -17,6 +17,9 @@ from ftwizard.core.data_prep import IGNORE, encode_examples, labels_for, train_o
 from ftwizard.core.data_sources import iter_examples
 from ftwizard.core.data_tokens import Encoder
 
+TRAINED_STYLE = "bold green"
+MASKED_STYLE = "dim"
+
 
 @dataclass
 class PreviewExample:
@@ -70,3 +73,35 @@ def preview(config: RunConfig, tokenizer: Any, n: int = 3) -> list[PreviewExampl
                                   tokens=enc.tokens(ids), trained=trained, padding=pad,
                                   truncated=cut))
     return out
+
+
+# ---------------------------------------------------------------- one renderer
+# `ftwizard data preview` and the wizard's Data step both draw an example with these two, so the
+# terminal and the wizard cannot disagree on what "trained" looks like or how it is counted.
+
+
+def example_text(e: PreviewExample) -> Any:
+    """The example's tokens as rich Text: trained tokens highlighted, masked ones dimmed."""
+    from rich.text import Text  # rendering only; the preview itself needs no rich
+
+    t = Text()
+    for tok, on in zip(e.tokens, e.trained):
+        t.append(tok, style=TRAINED_STYLE if on else MASKED_STYLE)
+    return t
+
+
+def counts_text(e: PreviewExample) -> Any:
+    """"N trained, N masked, N padding[, N cut at block_size]" as rich Text, the words "trained"
+    and "masked" in their tokens' styles (the line is its own legend)."""
+    from rich.text import Text
+
+    trained = sum(e.trained)
+    t = Text()
+    t.append(f"{trained:,} ", style="bold")
+    t.append("trained", style=TRAINED_STYLE)
+    t.append(f", {len(e.ids) - trained:,} ")
+    t.append("masked", style=MASKED_STYLE)
+    t.append(f", {e.padding:,} padding")
+    if e.truncated:
+        t.append(f", {e.truncated:,} cut at block_size")
+    return t

@@ -50,6 +50,24 @@ class DataResult:
         return self.stats.sequences if self.stats is not None else None
 
 
+@dataclass
+class PreviewResult:
+    """One example as the model sees it (core.data_preview.PreviewExample), or why there is none:
+    a note (no local tokenizer, no example) or an error (a bad record, an unknown template)."""
+
+    example: Any = None
+    note: str | None = None
+    error: InputError | None = None
+
+
+def preview_key(cfg: RunConfig) -> str:
+    """Everything the first example's tokens and mask depend on."""
+    d = cfg.data
+    return json.dumps([[s.model_dump(mode="json") for s in d.train], d.mode, d.block_size,
+                       d.train_on, d.mask_prompt, d.chat_template, d.packing, cfg.model.name,
+                       cfg.model.tokenizer, cfg.model.pad_token_id], sort_keys=True)
+
+
 def data_key(cfg: RunConfig) -> str:
     """Everything the data count depends on (not data.sequences: that is the fallback)."""
     d = cfg.data.model_dump(mode="json")
@@ -93,6 +111,8 @@ class Session:
         self.detect_error: str | None = None
         self._specs: dict[tuple[str, bool], Any] = {}          # -> ModelSpec | InputError
         self._data: dict[str, DataResult] = {}
+        self._previews: dict[str, PreviewResult] = {}
+        self._tokenizers: dict[str, Any] = {}   # folder -> light tokenizer (for the preview)
         self._plans: OrderedDict[tuple, tuple[Any, Any, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self._settled: dict[tuple, Any] = {}   # (detected id, nodes, RAM) -> that Hardware
@@ -240,6 +260,51 @@ class Session:
             notes.append(f"token count sampled (+-{stats.tokens_error:.0%})")
         notes.extend(n for n in stats.notes if "padding" in n)  # with/without data.packing
         return DataResult(stats=stats, notes=notes)
+
+    # ------------------------------------------------------------ one example, previewed
+
+    def known_preview(self, cfg: RunConfig) -> PreviewResult | None:
+        """The first example's preview if already made for these inputs."""
+        return self._previews.get(preview_key(cfg))
+
+    def preview(self, cfg: RunConfig) -> PreviewResult:
+        """The first training example tokenized and masked as training does it (blocking: the
+        tokenizer loads from local files; the wizard runs it in a worker). Cached by its inputs,
+        the tokenizer by its folder, so editing block_size does not reload it."""
+        key = preview_key(cfg)
+        found = self._previews.get(key)
+        if found is not None:
+            return found
+        result = self._preview(cfg)
+        with self._lock:
+            self._previews[key] = result
+        return result
+
+    def _preview(self, cfg: RunConfig) -> PreviewResult:
+        from ftwizard.core import data
+        from ftwizard.core.data_preview import preview
+
+        name = cfg.model.tokenizer or cfg.model.name
+        folder = data.tokenizer_folder(cfg.model)
+        if folder is None:
+            return PreviewResult(note=f"no local tokenizer, no token preview ({name})")
+        try:
+            tok = self._tokenizers.get(str(folder))
+            if tok is None:
+                tok = data.load_tokenizer(cfg.model, light=True)
+                with self._lock:
+                    self._tokenizers[str(folder)] = tok
+            shown = preview(cfg, tok, 1)
+        except InputError as err:
+            return PreviewResult(error=err)
+        except Exception as err:  # noqa: BLE001 - unreadable data is bad input, said in words
+            return PreviewResult(error=InputError(
+                f"cannot preview the data: {type(err).__name__}: {err}", field="data.train",
+                value=cfg.data.train[0].path if cfg.data.train else None,
+                fix="check the file's format and text_field"))
+        if not shown:
+            return PreviewResult(note="no token preview: the data holds no example")
+        return PreviewResult(example=shown[0])
 
     # ------------------------------------------------------------ the plan
 

@@ -298,22 +298,17 @@ def preview_cmd(paths: tuple[str, ...], config_path: str | None, model: str | No
 
 def _render_preview(shown: list[Any], cfg: Any) -> None:
     from rich.console import Console
-    from rich.text import Text
+
+    from ftwizard.core.data_preview import counts_text, example_text
 
     con = Console(highlight=False)
     con.print(f"[bold]trained[/] tokens bright, [dim]masked dimmed[/]; mode {cfg.data.mode}, "
               f"block_size {cfg.data.block_size}, train_on {cfg.data.train_on}"
               + ("" if cfg.data.mask_prompt else " (mask_prompt: false: all)"))
     for k, e in enumerate(shown, 1):
-        t = Text()
-        for tok, on in zip(e.tokens, e.trained):
-            t.append(tok, style="bold green" if on else "dim")
-        trained = sum(e.trained)
-        extra = f", {e.truncated:,} cut at block_size" if e.truncated else ""
         con.rule(f"example {k}: {e.source} ({e.format})")
-        con.print(t)
-        con.print(f"[bold]{trained:,}[/] trained, {len(e.ids) - trained:,} masked, "
-                  f"{e.padding:,} padding{extra}")
+        con.print(example_text(e))   # the wizard's Data step draws it with the same two
+        con.print(counts_text(e))
 
 
 @data.command("convert")

@@ -2,7 +2,8 @@
 
 Token counting runs in the app's `inspect-data` worker (tokenizer from local files, cached by file
 hash); this screen shows its progress, then the counts and, when there is room, the length
-histogram beside the form.
+histogram beside the form. Below them, one example as the model will see it (trained tokens
+highlighted, masked ones dimmed: widgets/data_preview.py, made in its own worker).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from textual.widgets import ProgressBar, Static
 
 from ftwizard.tui.screens.step import StepScreen
 from ftwizard.tui.widgets.charts import block_chart
+from ftwizard.tui.widgets.data_preview import DataPreview
 
 
 class DataScreen(StepScreen):
@@ -24,8 +26,10 @@ class DataScreen(StepScreen):
     def compose_extra(self) -> ComposeResult:
         yield ProgressBar(total=1.0, show_eta=False, id="data-progress")
         yield Static("", id="data-info")
+        yield DataPreview(id="data-preview")
 
     def render_extra(self, app: Any) -> None:
+        self.query_one(DataPreview).show(app)
         bar = self.query_one("#data-progress", ProgressBar)
         bar.display = app.data_progress is not None
         if app.data_progress is not None:
