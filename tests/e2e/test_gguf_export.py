@@ -156,3 +156,35 @@ def test_lora_run_exports_to_gguf_and_ollama(tmp_path, tiny_llama):
     got, ids = _logits_and_ids(run / "export", "run-q8_0.gguf")
     assert ids == want_ids and (got - want).abs().max().item() < 0.05
     assert not list((run / "export").glob("*.partial"))
+
+
+@pytest.mark.parametrize("family", ["llama", "mistral", "qwen2", "gemma2"])
+def test_llama_cpp_loads_tokenizes_and_generates(tmp_path, tiny_llama, tiny_qwen2, family):
+    """llama.cpp itself (llama-cpp-python, where it could be built: it compiles llama.cpp, so it
+    is not in the dev extra) reads the file: the same token ids as the model's tokenizer, logits
+    equal to transformers' within 1e-3 at f32, and it generates."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    import numpy as np
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ftwizard.core.backends.gguf_export import convert
+
+    src = _family(tmp_path, family, tiny_llama, tiny_qwen2)
+    out = convert(src, tmp_path / f"{family}.gguf", quant="f32", name="tiny").path
+    tok = AutoTokenizer.from_pretrained(src)
+    ids = tok(SAMPLE, add_special_tokens=False)["input_ids"]
+    llm = llama_cpp.Llama(model_path=str(out), logits_all=True, verbose=False, n_ctx=64)
+    try:
+        assert llm.tokenize(SAMPLE.encode(), add_bos=False, special=False) == ids
+        llm.reset()
+        llm.eval(ids)
+        got = np.array(llm.scores[:len(ids)])
+        with torch.no_grad():
+            want = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)(
+                torch.tensor([ids])).logits[0].numpy()
+        assert np.abs(got - want).max() < 1e-3
+        text = llm("the cat", max_tokens=4, temperature=0)["choices"][0]["text"]
+        assert isinstance(text, str) and text
+    finally:
+        llm.close()
