@@ -6,7 +6,9 @@ conversations), data_tokens and chat_templates (tokenizers from local files, tem
 data_prep (loss masks per turn, splitting, packing, mixing: the rules are in its docstring),
 data_stats (inspection and its cache) and data_preview (`ftwizard data preview`). The plan's sequence count and the trainer's dataset come
 from the same functions, so `len(prepare(cfg, tok).train) == inspect(cfg.data, tok).sequences ==
-count_sequences(cfg, tok)` (tested for both modes, with mixing and a validation split).
+count_sequences(cfg, tok)` (tested for both modes, with mixing and a validation split). Files
+over a size threshold are prepared through Arrow instead (data_arrow, via training_sets): the
+same sequences, memory-mapped from disk and cached.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ftwizard.core.data_tokens import (Encoder, LightTokenizer, load_tokenizer, 
 
 __all__ = ["Cancelled", "DataStats", "Example", "IGNORE", "LightTokenizer", "MIXING_RULE",
            "PreparedData", "count_sequences", "inspect", "iter_examples", "load_examples",
-           "load_tokenizer", "no_tokenizer_fix", "prepare", "tokenizer_folder"]
+           "load_tokenizer", "no_tokenizer_fix", "prepare", "tokenizer_folder", "training_sets"]
 
 
 @dataclass
@@ -60,6 +62,19 @@ def prepare(config: RunConfig, tokenizer: Any) -> PreparedData:
                                a.train_on, a.packing))
     has_val = data.validation is not None
     return PreparedData(train=train, validation=val if has_val else None, stats=stats_from(a))
+
+
+def training_sets(config: RunConfig, tokenizer: Any) -> tuple[Any, Any | None]:
+    """(train, validation) for a backend: prepare()'s lists, or for a file over the Arrow
+    threshold (core/data_arrow.py) the same sequences as memory-mapped Arrow datasets."""
+    from ftwizard.core import data_arrow
+
+    if data_arrow.wanted(config.data):
+        arrow = data_arrow.prepare_arrow(config, tokenizer)
+        val = arrow.validation
+        return arrow.train, (val if val is not None and len(val) else None)
+    prepared = prepare(config, tokenizer)
+    return list(prepared.train), (list(prepared.validation) if prepared.validation else None)
 
 
 def count_sequences(config: RunConfig, tokenizer: Any) -> int:

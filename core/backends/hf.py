@@ -102,12 +102,12 @@ def setup_distributed(cfg: Any) -> Dist:
 
 def load_data(cfg: Any) -> tuple[Any, list[dict], list[dict] | None]:
     """The tokenizer and exactly the sequences core/data.py prepares (the plan counts these)."""
-    from ftwizard.core.data import load_tokenizer, prepare
+    from ftwizard.core.data import load_tokenizer, training_sets
 
     tok = load_tokenizer(cfg.model)
     ensure_pad_token(tok, cfg)
-    prepared = prepare(cfg, tok)
-    return tok, list(prepared.train), (list(prepared.validation) if prepared.validation else None)
+    train, val = training_sets(cfg, tok)  # lists, or Arrow datasets for big files (data_arrow)
+    return tok, train, val
 
 
 def apply_drop_last(train: list[dict], cfg: Any, data_parallel: int) -> tuple[list[dict], int]:
@@ -120,6 +120,8 @@ def apply_drop_last(train: list[dict], cfg: Any, data_parallel: int) -> tuple[li
         return train, 0
     gb = cfg.train.micro_batch * cfg.train.grad_accum * data_parallel
     keep = (len(train) // gb) * gb
+    if hasattr(train, "select"):  # an Arrow dataset (data_arrow): slicing would give columns
+        return train.select(range(keep)), len(train) - keep
     return train[:keep], len(train) - keep
 
 
@@ -530,7 +532,9 @@ def _train(cfg: Any, run_dir: Path, *, resume: bool, writer: Any, log: Any) -> O
     args = training_arguments(cfg, run_dir, dist, prec, steps, bool(val_data), ds_path)
     model = load_model(cfg, dist, prec, pad_id)
 
-    lengths = [sum(s.get("attention_mask") or [1] * len(s["input_ids"])) for s in train_data]
+    from ftwizard.core.data_arrow import sequence_lengths
+
+    lengths = sequence_lengths(train_data)
     tokens_per_step = (sum(lengths) / max(1, len(lengths))) * steps.global_batch
     plan = ev.read_plan(run_dir)  # the plan it was launched with (launch.render wrote it)
     start_fields = {"run": run_dir.name, "epochs": cfg.train.epochs, "sequences": steps.sequences,
