@@ -89,9 +89,9 @@ class DataPreview(Widget):
         if res is None:
             return _fit(Text("previewing one example…", style="dim italic"), self.size.width)
         if res.error is not None:
-            return _fit(Text(f"preview: {res.error.message}", style="yellow"), self.size.width)
+            return self._said(Text(f"preview: {res.error.message}", style="yellow"))
         if res.example is None:
-            return _fit(Text(res.note or "", style="dim"), self.size.width)
+            return self._said(Text(res.note or "", style="dim"))
         from ftwizard.core.data_preview import counts_text, example_text
 
         e = res.example
@@ -110,6 +110,12 @@ class DataPreview(Widget):
             shown[-1].truncate(width - 1)
             shown[-1].append("…", style="bold")
         return Text("\n").join([_fit(line, width), *shown])
+
+
+    def _said(self, text: Text) -> Text:
+        """A note or an error: wrapped at words when there are rows for it (at 80x24 the
+        note was cut with "…"), one cut line only when one row is all there is."""
+        return text if self.size.height > 1 else _fit(text, self.size.width)
 
 
 def _fit(line: Text, width: int) -> Text:
