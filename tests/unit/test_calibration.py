@@ -198,7 +198,7 @@ def test_cli_list_and_clear(store: Path, tiny_llama: Path) -> None:
     assert out.exit_code == 0 and "no measurements yet" in out.output
     cal.append(measured(make_plan(cfg(tiny_llama)), 1.25))
     cal.append(measured(make_plan(cfg(tiny_llama)), 0.5, status="oom"))
-    out = runner.invoke(calibration, ["list"], env={"COLUMNS": "120"})
+    out = runner.invoke(calibration, ["list"], env={"COLUMNS": "250"})
     assert out.exit_code == 0, out.output
     assert "x1.25" in out.output and "probe" in out.output and "not used" in out.output
     js = runner.invoke(calibration, ["list", "--json"])
