@@ -100,8 +100,8 @@ def wandb_history(wandb_dir: Path) -> tuple[str, dict[str, dict[int, float]]]:
     project, series = "", {}
     for rec in wandb_records(runs[0]):
         kind = rec.WhichOneof("record_type")
-        if kind == "run":
-            project = rec.run.project
+        if kind == "run":   # a run record may come again later without its project: keep the first
+            project = project or rec.run.project
         elif kind == "history":
             row = {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in rec.history.item}
             step = row.pop("_step")
