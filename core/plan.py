@@ -744,6 +744,12 @@ def suggestions(plan: Plan, limit: int = 6) -> list[dict]:
         seqs = n_seq
         if seqs and v.data.block_size != cfg.data.block_size and v.data.mode == "corpus":
             seqs = seqs * cfg.data.block_size // v.data.block_size  # same tokens, shorter pieces
+            if cfg.data.sequences is not None:
+                # the user's assumed count is per block: the applied fix must say the new count,
+                # or planning it again would check the old one (found by the property test)
+                v = _variant(v, {"data.sequences": seqs})
+                if v is None:
+                    continue
         try:
             p = make_plan(v, hardware=vhw, sequences=seqs, with_suggestions=False)
         except InputError:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from ftwizard.core import memory as mem
@@ -141,12 +141,20 @@ def test_figure_closes_on_random_configs(d: dict) -> None:
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs())
+@example({"name": "prop", "model": {"name": "gpt2-xl", "dtype": "bf16"},
+          "method": {"kind": "full", "parallel": "none", "zero_stage": 1, "offload_optimizer": False,
+                     "offload_params": False, "gradient_checkpointing": True, "optimizer": "adamw"},
+          "hardware": {"target": "RTX 4090", "host_ram_gib": None},
+          "data": {"block_size": 4096, "sequences": 7},
+          "train": {"micro_batch": 7, "grad_accum": 1, "drop_last": True}})  # found in a fresh venv
 def test_every_suggestion_applied_has_no_problems_and_fits(d: dict) -> None:
     p = plan_of(d)
     assume(not p.fits)
     for s in p.memory.suggestions:
         cfg = apply_suggestion(p.config, s)
-        fixed = make_plan(cfg, sequences=p.steps.sequences if p.steps else None)
+        # the applied config's own data.sequences (a shorter block in corpus mode means more)
+        fixed = make_plan(cfg, sequences=None if cfg.data.sequences is not None
+                          else p.steps.sequences if p.steps else None)
         assert not problems_for(cfg, fixed.hardware, fixed.model, fixed.world_size), s["text"]
         assert not fixed.problems, s["text"]
         assert fixed.fits, s["text"]
