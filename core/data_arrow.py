@@ -7,7 +7,7 @@ every run would tokenize it again. Here the same work runs in three cached steps
 file in FTWIZARD_HOME's cache (``cache/arrow/<source key>/``), memory-mapped when read:
 
 1. examples: the source read record by record (a JSONL file line by line) through the same
-   readers as the list path (data_sources.record_to_example, one_shape, check_chat), empty
+   readers as the list path (data_sources.jsonl_example, one_shape, check_chat), empty
    examples dropped as core/data_prep.analyse drops them; keyed by the file's content digest;
 2. encoded: `Dataset.map` over the examples with data_prep.encode_examples (the list path's own
    encoder: formats, chat templates, per-turn masks), in several processes for big files; the
@@ -39,7 +39,7 @@ from ftwizard.core.data_prep import (Analysis, Part, best_fit_decreasing, data_s
                                      encode_examples, pack_source, packing_problem, train_on_of,
                                      validation_indices)
 from ftwizard.core.data_sources import (Example, is_hf, iter_examples, one_shape,
-                                        record_to_example, source_digest, source_files)
+                                        jsonl_example, source_digest, source_files)
 from ftwizard.core.data_tokens import Encoder
 from ftwizard.core.errors import InputError
 
@@ -184,14 +184,7 @@ def _jsonl_records(path: Path, src: DataSource) -> Iterator[Example]:
             offset += len(raw)
             if not line.strip():
                 continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InputError(f"{name}: line {lineno}, column {err.colno}: not valid JSON "
-                                 f"({err.msg})", field="data.train", value=f"{name}:{lineno}",
-                                 fix="fix or delete that line (each line must be one JSON "
-                                     "object)") from None
-            yield record_to_example(rec, src.text_field, f"{name}:{lineno}", src.columns)
+            yield jsonl_example(line, lineno, name, src.text_field, src.columns)
 
 
 def _example_rows(src: DataSource) -> Iterator[dict]:

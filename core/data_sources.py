@@ -277,16 +277,21 @@ def _read_csv(text: str, name: str, text_field: str, delimiter: str,
 def _read_jsonl(text: str, name: str, text_field: str,
                 columns: dict[str, str] | None = None) -> Iterator[Example]:
     for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{name}: line {lineno}, column {err.colno}: not valid JSON "
-                             f"({err.msg})", field="data.train", value=f"{name}:{lineno}",
-                             fix="fix or delete that line (each line must be one JSON object)"
-                             ) from None
-        yield record_to_example(rec, text_field, f"{name}:{lineno}", columns)
+        if line.strip():
+            yield jsonl_example(line, lineno, name, text_field, columns)
+
+
+def jsonl_example(line: str, lineno: int, name: str, text_field: str,
+                  columns: dict[str, str] | None = None) -> Example:
+    """One JSONL line as an Example (the list reader and the Arrow streamer share it)."""
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise InputError(f"{name}: line {lineno}, column {err.colno}: not valid JSON "
+                         f"({err.msg})", field="data.train", value=f"{name}:{lineno}",
+                         fix="fix or delete that line (each line must be one JSON object)"
+                         ) from None
+    return record_to_example(rec, text_field, f"{name}:{lineno}", columns)
 
 
 def _read_json(text: str, name: str, text_field: str,
