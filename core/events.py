@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -409,6 +410,37 @@ def tail_lines(path: str | Path, n: int = 20, max_bytes: int = 64_000) -> list[s
     except OSError:
         return []
     return data.decode("utf-8", "replace").splitlines()[-n:]
+
+
+_FRAME = re.compile(r'^\s+File ".*", line \d+')
+
+
+def fold_tracebacks(lines: Iterable[str]) -> tuple[list[str], bool]:
+    """Log lines with each Python traceback folded to its exception line, and whether any was:
+    what a person reads under a failed run. The frames stay in stdout.log and the end event; a
+    traceback cut short (a full disk stops the log mid-way) leaves only what came before it."""
+    lines = list(lines)
+    out: list[str] = []
+    folded = in_tb = False
+    first_frame = next((i for i, ln in enumerate(lines) if _FRAME.match(ln)), None)
+    if first_frame is not None and all(not ln.strip() or ln[:1].isspace()
+                                       for ln in lines[:first_frame]):
+        folded = in_tb = True   # the window starts inside a traceback's frames
+    for line in lines:
+        bare = line.strip()
+        if _FRAME.match(line) or bare.startswith((
+                "Traceback (most recent call last)", "During handling of the above",
+                "The above exception was")):
+            while out and not out[-1].strip():   # the blank line a chained traceback starts with
+                out.pop()
+            folded = in_tb = True
+            continue
+        if in_tb:
+            if not bare or line[:1].isspace():
+                continue
+            in_tb = False  # the first unindented line after the frames: the exception itself
+        out.append(line)
+    return out, folded
 
 
 def last_of(events: Iterable[dict[str, Any]], type_: str) -> dict[str, Any] | None:

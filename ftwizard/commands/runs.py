@@ -221,8 +221,15 @@ def follow(run_dir: Path, con=None, *, plain: bool = False, poll: float = 0.5) -
     if status == "lost":
         con.print(f"[bold red]lost[/]: no process of {name} is alive and it never reported its end")
     if status == "failed":
-        for line in (end.get("last_log_lines") or [])[-10:]:
+        from ftwizard.core import events as ev
+        from ftwizard.core.runs import LOG_FILE
+
+        lines, folded = ev.fold_tracebacks(end.get("last_log_lines") or [])
+        for line in lines[-10:]:
             con.print(f"  | {line}", soft_wrap=True, markup=False)
+        if folded:
+            con.print(f"  the full traceback is in {run_dir / LOG_FILE}", soft_wrap=True,
+                      markup=False)
     return {"finished": EXIT_OK, "stopped": EXIT_OK, "oom": EXIT_DOES_NOT_FIT}.get(status, EXIT_FAILED)
 
 

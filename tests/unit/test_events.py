@@ -132,3 +132,29 @@ def test_end_run_is_the_one_end_writer(tmp_path):
     e = ev.end_run(tmp_path, status="failed", exit_code=1, step=2, message="boom", total=5)
     assert e["type"] == "end" and ev.read_status(tmp_path)["message"] == "boom"
     assert ev.last_of(ev.read_events(tmp_path / ev.EVENTS_FILE)[0], "end")["exit_code"] == 1
+
+
+def test_fold_tracebacks_keeps_what_the_run_said_and_the_exception_line() -> None:
+    lines = ["step 1/4  loss 5.98", "Traceback (most recent call last):",
+             '  File "trainer.py", line 1576, in train', "    return inner_training_loop(",
+             "           ^^^^^^^^^^^^", "KeyError: 'x'", "",
+             "During handling of the above exception, another exception occurred:", "",
+             "Traceback (most recent call last):", '  File "train.py", line 3, in main',
+             "OSError: [Errno 28] No space left on device", "after"]
+    kept, folded = ev.fold_tracebacks(lines)
+    assert folded
+    assert kept == ["step 1/4  loss 5.98", "KeyError: 'x'",
+                    "OSError: [Errno 28] No space left on device", "after"]
+
+
+def test_fold_tracebacks_drops_a_traceback_cut_short_and_leaves_plain_logs_alone() -> None:
+    # a full disk stopped the log right after the traceback's first line (seen in CI)
+    assert ev.fold_tracebacks(["step 1/4", "Traceback (most recent call last):"]) == (["step 1/4"], True)
+    plain = ["  indented progress line", "step 2/4"]
+    assert ev.fold_tracebacks(plain) == (plain, False)
+
+
+def test_fold_tracebacks_when_the_window_starts_inside_the_frames() -> None:
+    lines = ["    self.save_model(output_dir)", '  File "trainer.py", line 4133, in save_model',
+             "    self._save(output_dir)", "safetensors.SafetensorError: I/O error: File too large"]
+    assert ev.fold_tracebacks(lines) == (["safetensors.SafetensorError: I/O error: File too large"], True)
