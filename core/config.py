@@ -27,6 +27,13 @@ Optimizer = Literal["adamw", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd
 Scheduler = Literal["constant", "linear", "cosine"]
 DataMode = Literal["corpus", "entries"]
 ReportTo = Literal["none", "wandb", "tensorboard", "mlflow"]
+Objective = Literal["sft", "dpo", "orpo", "kto", "reward"]
+# TRL's DPO losses a user of DPOTrainer picks (TRL 1.16 DPOConfig.loss_type), and KTO's.
+DPO_LOSSES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard",
+              "aot", "aot_unpaired", "apo_zero", "apo_down", "discopop", "sigmoid_norm")
+KTO_LOSSES = ("kto", "apo_zero_unpaired")
+# The objectives that compare the policy with a reference model (TRL's DPOTrainer, KTOTrainer).
+REFERENCE_OBJECTIVES = ("dpo", "kto")
 
 
 class _Section(BaseModel):
@@ -220,9 +227,44 @@ class DataSection(_Section):
         return v
 
 
+class PreferenceSection(_Section):
+    """The knobs of TRL's preference and reward trainers (train.objective other than sft).
+
+    One sequence length for all of them: data.block_size is the trainers' max_length (prompt and
+    completion together)."""
+
+    beta: float = Field(0.1, gt=0)
+    """dpo/kto: how strongly the policy is held to the reference (TRL beta; IPO's tau); orpo: the
+    weight of the odds-ratio term (lambda in the ORPO paper, TRL's beta)."""
+    loss_type: str | None = None
+    """dpo: sigmoid (default), ipo, hinge, robust, ... (TRL's DPO loss types); kto: kto (default) or
+    apo_zero_unpaired."""
+    reference: Literal["auto", "precomputed"] = "auto"
+    """dpo/kto: auto keeps a reference in the run (LoRA/QLoRA: the base with the adapters off, no
+    extra memory; full: a frozen copy of the model); precomputed: its log-probs are computed once
+    before training and the reference is not held while training."""
+    truncation: Literal["keep_start", "keep_end"] = "keep_start"
+    """dpo: which end of a pair longer than data.block_size is kept (keep_start drops pairs whose
+    prompt alone fills block_size)."""
+    label_smoothing: float = Field(0.0, ge=0, lt=0.5)
+    """dpo (sigmoid loss): the assumed share of flipped labels (cDPO)."""
+    desirable_weight: float = Field(1.0, gt=0)
+    """kto: weight of the desirable (label true) examples' loss."""
+    undesirable_weight: float = Field(1.0, gt=0)
+    """kto: weight of the undesirable (label false) examples' loss."""
+    center_rewards: float | None = Field(None, ge=0)
+    """reward: coefficient that pulls the rewards' mean toward zero (TRL center_rewards_coefficient)."""
+
+
 class TrainSection(_Section):
+    objective: Objective = "sft"
+    """sft (next-token loss on text, instructions or chats); dpo, orpo, kto (preference training
+    from chosen/rejected pairs, or kto's labelled completions); reward (a reward model: a scalar
+    head trained on chosen/rejected pairs). All but sft run TRL's trainers."""
+    preference: PreferenceSection = Field(default_factory=PreferenceSection)
+    """The preference and reward objectives' knobs (ignored for sft)."""
     micro_batch: int = Field(1, gt=0)
-    """Sequences per device per forward pass."""
+    """Sequences per device per forward pass (pairs for dpo, orpo and reward)."""
     grad_accum: int = Field(1, gt=0)
     """Micro-batches accumulated per optimizer step."""
     epochs: float = Field(1, gt=0)
@@ -252,6 +294,22 @@ class TrainSection(_Section):
     keep_checkpoints: int = Field(2, gt=0)
     """Newest checkpoints kept on disk."""
     seed: int = 42
+
+    @model_validator(mode="after")
+    def _loss_type(self) -> "TrainSection":
+        lt = self.preference.loss_type
+        if lt is None:
+            return self
+        allowed = {"dpo": DPO_LOSSES, "kto": KTO_LOSSES}.get(self.objective)
+        if allowed is None:
+            raise ValueError(f"preference.loss_type {lt!r} applies to dpo and kto, not "
+                             f"objective {self.objective} | fix: remove train.preference.loss_type")
+        if lt not in allowed:
+            near = did_you_mean(lt, allowed)
+            hint = f" (did you mean {near!r}?)" if near else ""
+            raise ValueError(f"preference.loss_type {lt!r} is not one of TRL's {self.objective} "
+                             f"losses{hint} | fix: one of {', '.join(allowed)}")
+        return self
 
     @field_validator("eval_every", "save_every", "log_every")
     @classmethod

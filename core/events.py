@@ -68,6 +68,9 @@ class StepEvent(TypedDict, total=False):
     grad_norm: float | None
     tokens_per_s: float
     eta_s: float | None
+    # The objective's own figures as the trainer logs them (TRL's names: rewards/chosen,
+    # rewards/rejected, rewards/margins, rewards/accuracies, logps/chosen, kl ...); absent for sft.
+    metrics: dict[str, float]
     allocated_bytes: int       # GPU: torch's allocator
     reserved_bytes: int        # GPU: torch's reserve
     device_used_bytes: int     # GPU: the device's used memory (the estimate's counter)
@@ -479,6 +482,8 @@ class Progress:
     loss_history: list[tuple[int, float]] = field(default_factory=list)
     eval_history: list[tuple[int, float]] = field(default_factory=list)
     lr_history: list[tuple[int, float]] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)  # the objective's, newest values
+    metrics_history: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
     @property
     def ended(self) -> bool:
@@ -508,6 +513,10 @@ class Progress:
             if e.get("lr") is not None:
                 self.lr = e["lr"]
                 self.lr_history.append((self.step, e["lr"]))
+            for name, value in (e.get("metrics") or {}).items():
+                if isinstance(value, (int, float)):
+                    self.metrics[name] = value
+                    self.metrics_history.setdefault(name, []).append((self.step, value))
             self.tokens_per_s = e.get("tokens_per_s", self.tokens_per_s)
             self.eta_s = e.get("eta_s", self.eta_s)
             mem, counter = memory_on_counter(e)
