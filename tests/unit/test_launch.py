@@ -179,3 +179,21 @@ def test_rendered_run_dir_names_itself_only_relative_to_itself(tmp_path, paralle
     for name, text in out.files.items():
         (run_dir / name).write_text(text)
     assert subprocess.run(["bash", "-n", str(run_dir / "launch.sh")]).returncode == 0
+
+
+def test_launch_sh_pins_the_trackers_destination(tmp_path, monkeypatch):
+    """A run replayed from launch.sh alone reports to the same MLflow server and experiment (and
+    wandb host) as the run ftwizard started; a credential in the URI is never written."""
+    from ftwizard.core.hardware import resolve
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "support-bot")
+    monkeypatch.setenv("WANDB_BASE_URL", "https://wandb.internal")
+    cfg = from_dict({"name": "ml", "output": {"report_to": "mlflow"}})
+    sh = launch.render(cfg, resolve("A100-80GB x1"), None, tmp_path / "ml").files["launch.sh"]
+    assert "export MLFLOW_TRACKING_URI=http://mlflow.internal:5000" in sh
+    assert "export MLFLOW_EXPERIMENT_NAME=support-bot" in sh
+    assert "export WANDB_BASE_URL=https://wandb.internal" in sh
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "mlf_" + "x" * 40)
+    sh = launch.render(cfg, resolve("A100-80GB x1"), None, tmp_path / "ml2").files["launch.sh"]
+    assert "mlf_" not in sh and "MLFLOW_TRACKING_TOKEN" in sh   # named, never its value
