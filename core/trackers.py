@@ -202,9 +202,17 @@ class TrackedWriter:
         self._log = log
         self.tracker: Tracker | None = None
         self._opened = False
+        self._step = 0
+        self._estimate: Any = None
 
     def emit(self, type_: str, **fields: Any) -> dict[str, Any]:
         event = self._writer.emit(type_, **fields)
+        if isinstance(event.get("step"), int):
+            self._step = event["step"]
+        if type_ == "start":
+            plan = event.get("plan") if isinstance(event.get("plan"), dict) else {}
+            mem = plan.get("memory") if isinstance(plan.get("memory"), dict) else {}
+            self._estimate = mem.get("per_device_bytes")
         if type_ == "start" and not self._opened:
             self._opened = True
             report_to, run_dir, name, config = self._args
@@ -223,7 +231,18 @@ class TrackedWriter:
         return self._writer.log(text)
 
     def finish(self, ok: bool = True) -> None:
-        """End the tracker's run (idempotent); the event file stays open for the end event."""
+        """End the tracker's run (idempotent); the event file stays open for the end event.
+
+        The end event is written after the backend returns (core/train.py), when the tracker is
+        closed: its peak goes to the tracker from here, on the same counter (events.end_memory)."""
+        if self.tracker is not None:
+            found = figures({"type": "end", "step": self._step, **ev.end_memory(),
+                             "estimate_bytes": self._estimate})
+            if found:
+                try:
+                    self.tracker.record(*found)
+                except Exception as err:  # noqa: BLE001 - the run's figures are in events.jsonl
+                    self._say(f"{self.tracker.name} did not take the end figures ({err})")
         self._end(ok)
 
     def _end(self, ok: bool) -> None:

@@ -228,6 +228,10 @@ def test_tiny_run_reports_to_tensorboard(tmp_path, tiny_llama):
     assert got["train/loss"] == pytest.approx(_step_losses(evts), rel=1e-6)
     lrs = {e["step"]: e["lr"] for e in evts if e["type"] == "step"}
     assert got["train/learning_rate"] == pytest.approx(lrs, rel=1e-6)
+    # the end event is written after the tracker closes: its peak still reaches the tracker, on
+    # the same counter (peak RSS here, which only grows: within a few % of the end event's)
+    end = [e for e in evts if e["type"] == "end"][-1]
+    assert got["end/peak_memory_gib"] == pytest.approx({6: end["peak_bytes"] / 2**30}, rel=0.05)
 
 
 def test_tiny_run_reports_to_wandb_offline(tmp_path, tiny_llama):
