@@ -339,8 +339,9 @@ def read_status(run_dir: str | Path) -> dict[str, Any] | None:
     from ftwizard.core.local_state import read_json
 
     path = Path(run_dir) / STATUS_FILE
-    return read_json(path, what="run status", fix=f"delete it (`rm {path}`): the run then reads as "
-                     "lost, and `ftwizard resume` or its next start writes a new one")
+    return read_json(path, what="run status", fix=f"delete it (`rm {path}`): the run's state then "
+                     "comes from the end event in events.jsonl (lost if it has none), and "
+                     "`ftwizard resume` or its next start writes a new one")
 
 
 def _cuda() -> Any:

@@ -145,6 +145,15 @@ def run_state(run_dir: str | Path) -> RunInfo:
         state = "created"  # (a damaged status.json is a started run: never reused as a dry run)
     else:
         state = "running" if sup_alive else "lost"
+    if state == "lost" and st is None:
+        # status.json missing or damaged: the durable end event, when the run wrote one, knows
+        end = _last_end_event(d)
+        if end is not None:
+            st = end.get("status")
+            state = "failed" if st == "oom" else str(st)
+            status = {"step": end.get("step"), "exit_code": end.get("exit_code"),
+                      "message": f"{end.get('message') or st} (status.json is missing or damaged: "
+                                 "this state is from events.jsonl)"}
     if state != "running" and sup_alive:
         state = "running"  # the training has ended; the supervisor is writing its last lines
     msg = status.get("message")
@@ -157,6 +166,22 @@ def run_state(run_dir: str | Path) -> RunInfo:
                    exit_code=status.get("exit_code"), started=proc.get("started"),
                    updated=status.get("updated"), message=msg,
                    config_name=_config_name(d), extra={"status": st})
+
+
+def _last_end_event(d: Path) -> dict[str, Any] | None:
+    """The run's end event when its last start has one (end events are synced to disk); read from
+    the log's tail only, so listing many long runs stays quick."""
+    for line in reversed(ev.tail_lines(d / ev.EVENTS_FILE, 400, max_bytes=256_000)):
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        kind = e.get("type") if isinstance(e, dict) else None
+        if kind == "end" and e.get("status") in ev.END_STATUSES:
+            return e
+        if kind == "start":
+            return None
+    return None
 
 
 def _config_name(d: Path) -> str | None:

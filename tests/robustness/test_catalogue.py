@@ -295,7 +295,7 @@ CASES: list[Case] = [
          ["calibration.jsonl", "is a folder"]),
     Case("status-garbled-runs", "state", ["runs"],
          both(finished(), lambda w: (w.d / "runs/done/status.json").write_bytes(b'{"state": "fin')),
-         0, ["status.json", "not valid json", "rm ", "lost"]),
+         0, ["status.json", "not valid json", "rm ", "done │ finished", "end event"]),
     Case("status-garbled-attach", "state", ["attach", "done", "--plain"],
          both(finished(), lambda w: (w.d / "runs/done/status.json").write_bytes(GARBLE)), 0,
          ["status.json", "not text", "rm ", "end: finished"]),

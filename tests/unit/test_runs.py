@@ -220,3 +220,24 @@ def test_a_new_target_must_be_a_target_and_beyond_where_the_run_finished(tmp_pat
             runs.resume_run(d, target=target)
     assert (d / "final" / "model.safetensors").read_bytes() == b"weights"
     assert not list(d.glob("final-step*")) and runs.run_state(d).state == "finished"
+
+
+def test_a_damaged_status_takes_the_state_from_the_end_event(tmp_path):
+    """status.json garbled by a crash: the synced end event still tells how the run ended; a run
+    whose last start has no end is lost, as before."""
+    import json
+
+    from ftwizard.core import runs as r
+
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in [
+        {"type": "start", "time": 1.0}, {"type": "step", "step": 3},
+        {"type": "end", "status": "failed", "step": 3, "exit_code": 1, "message": "boom"}]))
+    (d / "status.json").write_bytes(b'{"state": "runn')
+    info = r.run_state(d)
+    assert (info.state, info.step, info.exit_code) == ("failed", 3, 1)
+    assert "boom" in info.message and "events.jsonl" in info.message
+    with open(d / "events.jsonl", "a") as fh:          # resumed, then the machine went down
+        fh.write(json.dumps({"type": "start", "time": 5.0}) + "\n")
+    assert r.run_state(d).state == "lost"
