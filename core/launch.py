@@ -470,7 +470,7 @@ def render(cfg: RunConfig, hw: Any, plan: Any, run_dir: str | Path, *, nproc: in
         notes.append(f"Slurm: `cd {run_dir} && sbatch {lc.SBATCH}` starts it ({nodes} node(s)); "
                      f"`ftwizard attach {run_dir}` watches it from a node that sees this folder.")
     if tpu is not None:
-        files[lc.TPU_SCRIPT] = lc.tpu_script(run_dir.resolve(), tpu_name=tpu["tpu_name"],
+        files[lc.TPU_SCRIPT] = lc.tpu_script(tpu_name=tpu["tpu_name"],
                                              zone=tpu["zone"], workdir=Path.cwd(), env=env)
         notes.append(f"TPU VM pod: `bash {run_dir / lc.TPU_SCRIPT}` starts it on every worker "
                      "(copy the run dir and the data to the same path on each worker first).")

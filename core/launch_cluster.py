@@ -249,9 +249,23 @@ def tpu_vm_command(run_dir: str | Path, *, tpu_name: str, zone: str, project: st
     return argv
 
 
-def tpu_script(run_dir: str | Path, **kwargs: Any) -> str:
-    argv = tpu_vm_command(run_dir, **kwargs)
+_POD_RUN_DIR = "@RUN_DIR@"  # stands for the run dir in the worker command until the script runs
+
+
+def tpu_script(run_dir: str | Path | None = None, **kwargs: Any) -> str:
+    """tpu_pod.sh: the gcloud line that starts every worker, naming the run dir as the script's own
+    folder when it runs (like launch.sh), so a copied or moved run dir starts the copy. The worker
+    command is built with a placeholder that bash replaces by the folder, quoted for the
+    workers' shell (printf %q); `run_dir` is accepted for callers that pass one and not used."""
+    argv = tpu_vm_command(_POD_RUN_DIR, **kwargs)
+    i = argv.index("--command") + 1
+    command, argv = argv[i], argv[:i] + ['${WORKER_COMMAND}']
     return ("#!/bin/bash\n"
             "# Starts the run on every worker of the TPU VM pod. The run dir and the data must be at\n"
-            "# the same path on every worker (copy them first, or use a shared disk).\n"
-            "set -euo pipefail\n" + shell_join(argv) + "\n")
+            "# the same path on every worker (copy them first, or use a shared disk): this file's\n"
+            "# folder is the run dir it starts.\n"
+            "set -euo pipefail\n"
+            'RUN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"\n'
+            f"WORKER_COMMAND={shlex.quote(command)}\n"
+            f'WORKER_COMMAND="${{WORKER_COMMAND//{_POD_RUN_DIR}/$(printf %q "$RUN_DIR")}}"\n'
+            + shell_join(argv) + "\n")

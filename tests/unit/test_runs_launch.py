@@ -130,7 +130,7 @@ def test_tpu_vm_pod_line(tmp_path: Path) -> None:
     run = subprocess.run(["bash", "-c", command.replace("cd /home/me/work", f"cd {worker}")],
                          env={"PATH": f"{worker}:/usr/bin:/bin"}, timeout=10)
     assert run.returncode == 0
-    for _ in range(50):
+    for _ in range(600):   # the worker runs detached: its log appears when it has run
         logs = list(tmp_path.glob("stdout-worker-*.log"))
         if logs and logs[0].read_text():
             break
@@ -138,8 +138,28 @@ def test_tpu_vm_pod_line(tmp_path: Path) -> None:
     assert logs[0].read_text().strip() == f"1 -m ftwizard.core.train {tmp_path}"
     fg = lc.tpu_vm_command(tmp_path, tpu_name="t", zone="z", detach=False)
     assert fg[-1] == f"python3 -m ftwizard.core.train {tmp_path}"
-    script = lc.tpu_script(tmp_path, tpu_name="my-v3-8", zone="europe-west4-a")
-    line = script.splitlines()[-1]
-    assert shlex.split(line)[:6] == argv[:6] and "--worker=all" in shlex.split(line)
+    # tpu_pod.sh names the run dir as its own folder when it runs: a moved run dir (here with a
+    # space and a quote in its path) starts the copy (gcloud is a stand-in printing its argv)
+    script = lc.tpu_script(tpu_name="my-v3-8", zone="europe-west4-a", workdir="/home/me/work")
+    assert str(tmp_path) not in script
+    moved = tmp_path / "moved run's dir"
+    moved.mkdir()
+    (moved / "tpu_pod.sh").write_text(script)
+    (worker / "gcloud").write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    (worker / "gcloud").chmod(0o755)
+    said = subprocess.run(["bash", str(moved / "tpu_pod.sh")], env={"PATH": f"{worker}:/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=10, check=True).stdout.splitlines()
+    assert said[:5] == argv[1:6] and "--worker=all" in said
+    pod_command = said[said.index("--command") + 1]
+    for log in tmp_path.glob("stdout-worker-*.log"):
+        log.unlink()
+    subprocess.run(["bash", "-c", pod_command.replace("cd /home/me/work", f"cd {worker}")],
+                   env={"PATH": f"{worker}:/usr/bin:/bin"}, timeout=10, check=True)
+    for _ in range(600):   # the worker runs detached: its log appears when it has run
+        logs = list(moved.glob("stdout-worker-*.log"))
+        if logs and logs[0].read_text():
+            break
+        time.sleep(0.1)
+    assert logs[0].read_text().strip() == f"-m ftwizard.core.train {moved}"
     with pytest.raises(InputError, match="zone"):
         lc.tpu_vm_command(tmp_path, tpu_name="x", zone="a b; rm -rf /")
