@@ -155,13 +155,15 @@ class DataSource(_Section):
     """Your file's names for ftwizard's fields, e.g. {prompt: question, completion: answer}.
     Keys: text, prompt, completion, instruction, input, output, system, history (alpaca),
     conversations (ShareGPT), messages (OpenAI), and role/content inside messages or from/value
-    inside conversations; values are the names in your file (core/data_sources.py reads them)."""
+    inside conversations; preference data (train.objective dpo/orpo/kto/reward) also chosen,
+    rejected and label; values are the names in your file (core/data_sources.py reads them)."""
 
     @field_validator("columns")
     @classmethod
     def _column_keys(cls, v: dict[str, str] | None) -> dict[str, str] | None:
         known = ("text", "prompt", "completion", "instruction", "input", "output", "system",
-                 "history", "conversations", "messages", "role", "content", "from", "value")
+                 "history", "conversations", "messages", "role", "content", "from", "value",
+                 "chosen", "rejected", "label")  # the last three: preference data
         for k in v or {}:
             if k not in known:
                 raise ValueError(f"unknown column key {k!r} | fix: use one of {', '.join(known)} "

@@ -45,14 +45,16 @@ _NEXT = {None: {"system", "user"}, "system": {"user"}, "user": {"assistant"},
          "assistant": {"user", "tool"}, "tool": {"tool", "assistant"}}
 
 
-def apply_columns(rec: dict, columns: dict[str, str] | None, where: str) -> dict:
-    """The record with the user's column names renamed to ours; a mapped name missing from the
-    record is an error naming the line and the mapping."""
+def apply_columns(rec: dict, columns: dict[str, str] | None, where: str,
+                  keys: tuple[str, ...] = TOP_KEYS) -> dict:
+    """The record with the user's column names renamed to ours (those of `keys`: the top-level
+    fields of the reader's formats); a mapped name missing from the record is an error naming the
+    line and the mapping."""
     if not columns:
         return rec
     out = dict(rec)
     for ours, theirs in columns.items():
-        if ours not in TOP_KEYS:
+        if ours not in keys:
             continue  # role/content/from/value: inside the conversation (nested_keys)
         if theirs not in rec:
             found = ", ".join(map(str, list(rec)[:12])) or "none"

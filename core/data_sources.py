@@ -284,14 +284,18 @@ def _read_jsonl(text: str, name: str, text_field: str,
 def jsonl_example(line: str, lineno: int, name: str, text_field: str,
                   columns: dict[str, str] | None = None) -> Example:
     """One JSONL line as an Example (the list reader and the Arrow streamer share it)."""
+    return record_to_example(json_line(line, lineno, name), text_field, f"{name}:{lineno}", columns)
+
+
+def json_line(line: str, lineno: int, name: str) -> Any:
+    """One JSONL line parsed, or the InputError naming the file, line and column."""
     try:
-        rec = json.loads(line)
+        return json.loads(line)
     except json.JSONDecodeError as err:
         raise InputError(f"{name}: line {lineno}, column {err.colno}: not valid JSON "
                          f"({err.msg})", field="data.train", value=f"{name}:{lineno}",
                          fix="fix or delete that line (each line must be one JSON object)"
                          ) from None
-    return record_to_example(rec, text_field, f"{name}:{lineno}", columns)
 
 
 def _read_json(text: str, name: str, text_field: str,
@@ -388,6 +392,98 @@ def _read_hf(source: DataSource) -> Iterator[Example]:
     ds = load_hf(source)
     yield from one_shape(record_to_example(rec, source.text_field, f"{source.path}[{i}]",
                                            source.columns) for i, rec in enumerate(ds))
+
+
+# ---------------------------------------------------------------- raw records
+
+def iter_records(source: DataSource) -> Iterator[tuple[Any, str]]:
+    """Every record of a source as (the record as read, its place: `file:line` or `file[i]`),
+    before any format is recognised: for readers of shapes other than the training formats above
+    (core/preference_data.py). Same files, decoding and JSON/CSV errors as iter_examples; a `.txt`
+    file has no fields, so it is refused here."""
+    if is_hf(source.path):
+        for i, rec in enumerate(load_hf(source)):
+            yield rec, f"{source.path}[{i}]"
+        return
+    for path, fmt in source_files(source):
+        name = str(path)
+        if fmt in ("parquet", "hf"):
+            if fmt == "hf":
+                yield from iter_records(DataSource(path=f"hf:{path}", columns=source.columns))
+                continue
+            import pyarrow.parquet as pq
+
+            try:
+                pf = pq.ParquetFile(path)
+            except Exception as err:  # noqa: BLE001 - pyarrow raises several types for bad files
+                raise InputError(f"{path}: not a readable Parquet file ({err})",
+                                 field="data.train", value=name,
+                                 fix="check the file (or its extension)") from None
+            n = 0
+            for batch in pf.iter_batches(batch_size=4096):
+                for rec in batch.to_pylist():
+                    yield rec, f"{name}[{n}]"
+                    n += 1
+            continue
+        if fmt == "text":
+            raise InputError(f"{name}: a text file has no fields to read records from",
+                             field="data.train", value=name,
+                             fix="give this data as JSONL, JSON, CSV or Parquet records")
+        text = read_text(path, source.encoding)
+        if fmt == "jsonl":
+            for lineno, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    yield json_line(line, lineno, name), f"{name}:{lineno}"
+        elif fmt == "json":
+            yield from _json_records(text, name)
+        else:
+            yield from _csv_records(text, name, "\t" if fmt == "tsv" else ",")
+
+
+def _json_records(text: str, name: str) -> Iterator[tuple[Any, str]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        if err.msg.startswith("Extra data"):  # JSON lines saved as .json (HF accepts both)
+            for lineno, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    yield json_line(line, lineno, name), f"{name}:{lineno}"
+            return
+        raise InputError(f"{name}: line {err.lineno}, column {err.colno}: not valid JSON "
+                         f"({err.msg})", field="data.train", value=name,
+                         fix="fix the JSON there") from None
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list)
+                 and all(isinstance(r, dict) for r in v)]
+        data = lists[0] if len(lists) == 1 and len(data) == 1 else [data]
+    if not isinstance(data, list):
+        raise InputError(f"{name}: expected a list of records", field="data.train", value=name,
+                         fix='write [{...}, ...] or one object per line (.jsonl)')
+    for i, rec in enumerate(data):
+        yield rec, f"{name}[{i}]"
+
+
+def _csv_records(text: str, name: str, delimiter: str) -> Iterator[tuple[Any, str]]:
+    csv.field_size_limit(sys.maxsize)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise InputError(f"{name} is empty (no header row)", field="data.train", value=name,
+                         fix="the first row names the columns") from None
+    except csv.Error as err:
+        raise InputError(f"{name}: line 1: {err}", field="data.train", value=name) from None
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise InputError(f"{name}: line {reader.line_num}: {err}", field="data.train",
+                             value=name, fix="quote cells that hold newlines or delimiters") from None
+        if row:
+            yield ({h: row[i] if i < len(row) else "" for i, h in enumerate(header)},
+                   f"{name}:{reader.line_num}")
 
 
 # ---------------------------------------------------------------- content hashing (cache keys)
