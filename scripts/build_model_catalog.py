@@ -217,6 +217,13 @@ FROM_CONFIG: dict[str, tuple[list[str], int]] = {
                                                   1_777_088_000),  # GGUF; pruning scripts
     "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B": (["r1-distill-qwen-32b"], 32_763_876_352),  # Hub
     "deepseek-ai/DeepSeek-R1-Distill-Llama-8B": (["r1-distill-llama-8b"], 8_030_261_248),  # Hub
+    "Qwen/Qwen2.5-3B-Instruct": (["qwen2.5-3b-instruct"], 3_085_938_688),  # Hub (rev aa8e725)
+    # GGUF general.parameter_count of ollama's deepseek-r1 qwen2 7.6B (rope base 10000, 131072
+    # context); also the Hub count of Qwen2.5-7B-Instruct, whose shapes it shares
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": (["r1-distill-qwen-7b"], 7_615_616_512),
+    # GGUF n_params of DeepSeek-R1-Distill-Llama-70B-Q4_K_M.gguf (llama-server tape fixture);
+    # also Meta-Llama-3-70B's count above, whose shapes it shares
+    "deepseek-ai/DeepSeek-R1-Distill-Llama-70B": (["r1-distill-llama-70b"], 70_553_706_496),
 }
 assert set(FROM_CONFIG) == set(CONFIGS), set(FROM_CONFIG) ^ set(CONFIGS)
 MODELS.update({mid: (CONFIGS[mid], aliases, published)

@@ -835,3 +835,106 @@ CONFIGS["deepseek-ai/DeepSeek-R1-Distill-Llama-8B"] = _json("""{
   "use_cache": true,
   "vocab_size": 128256
 }""")
+
+SOURCES["Qwen/Qwen2.5-3B-Instruct"] = (
+    "hub config.json snapshot in daniel-p-green/alain-ai-learning-platform out/research-qwen-"
+    "qwen2-5-3b-instruct/sources/huggingface/config.json (commit 1b33775; the Hub model.json "
+    "beside it pins revision aa8e725 and safetensors total 3,085,938,688); byte-identical in "
+    "inference-sim/inference-sim model_configs/qwen2.5-3b-instruct/config.json (commit c1c3271)")
+CONFIGS["Qwen/Qwen2.5-3B-Instruct"] = _json("""{
+  "architectures": ["Qwen2ForCausalLM"],
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151645,
+  "hidden_act": "silu",
+  "hidden_size": 2048,
+  "initializer_range": 0.02,
+  "intermediate_size": 11008,
+  "max_position_embeddings": 32768,
+  "max_window_layers": 70,
+  "model_type": "qwen2",
+  "num_attention_heads": 16,
+  "num_hidden_layers": 36,
+  "num_key_value_heads": 2,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 1000000.0,
+  "sliding_window": 32768,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}""")
+
+SOURCES["deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"] = (
+    "the config.json of deepseek-ai/DeepSeek-R1-Distill-Qwen-7B quoted in full in "
+    "leandromet/nlp_project_cuda deepseek_install_run_Qwen_7B.md (commit 9767c2d, \"with this "
+    "config\"; transformers_version 4.44.0); the same values (eos 151643, max_position_embeddings"
+    " 131072, max_window_layers 28, rope_theta 10000, use_mrope false, vocab 152064, untied "
+    "3584x152064 head, q/k/v biases) in the Qwen2Config print and module tree of the unpruned "
+    "model in VainF/Torch-Pruning examples/LLMs/readme.md (commit 566a887), which shows "
+    "sliding_window null because transformers 4.48 drops it when use_sliding_window is false. "
+    "Not Qwen2.5-7B's config: the distill is built on Qwen2.5-Math-7B (rope_theta 10000)")
+CONFIGS["deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"] = _json("""{
+  "architectures": ["Qwen2ForCausalLM"],
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151643,
+  "hidden_act": "silu",
+  "hidden_size": 3584,
+  "initializer_range": 0.02,
+  "intermediate_size": 18944,
+  "max_position_embeddings": 131072,
+  "max_window_layers": 28,
+  "model_type": "qwen2",
+  "num_attention_heads": 28,
+  "num_hidden_layers": 28,
+  "num_key_value_heads": 4,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 10000,
+  "sliding_window": 4096,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_mrope": false,
+  "use_sliding_window": false,
+  "vocab_size": 152064
+}""")
+
+SOURCES["deepseek-ai/DeepSeek-R1-Distill-Llama-70B"] = (
+    "the config.json of deepseek-ai/DeepSeek-R1-Distill-Llama-70B quoted in full in "
+    "leandromet/nlp_project_cuda deepseek_install_run_Qwen_7B.md (commit 9767c2d, \"had to use "
+    "the config.json from deepseek\" after downloading that repo; transformers_version "
+    "4.47.0.dev0); the identical dict (same keys, order and values) as config_llama_70b in "
+    "BudEcosystem/simulator BudSimulator/model_param_test.py (commit 044958d). Consistent with "
+    "how DeepSeek shipped the distills: the Distill-Llama-8B and Distill-Qwen-32B hub snapshots "
+    "above equal, key for key, the base configs of Llama-3.1-8B and Qwen2.5-32B in "
+    "citsjtu2020/LLM-Prof sglang/Model_Config.md (commit 8434c8d), and this distill's base is "
+    "Llama-3.3-70B-Instruct (eos [128001, 128008, 128009], transformers 4.47.0.dev0)")
+CONFIGS["deepseek-ai/DeepSeek-R1-Distill-Llama-70B"] = _json("""{
+  "architectures": ["LlamaForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 128000,
+  "eos_token_id": [128001, 128008, 128009],
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 8192,
+  "initializer_range": 0.02,
+  "intermediate_size": 28672,
+  "max_position_embeddings": 131072,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 64,
+  "num_hidden_layers": 80,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+    "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 128256
+}""")
