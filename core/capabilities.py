@@ -21,6 +21,10 @@ from ftwizard.core.errors import InputError
 CPU, GPU, TPU = "cpu", "gpu", "tpu"
 FULL, LORA, QLORA = "full", "lora", "qlora"
 SFT = "sft"
+# TRL's trainers (DPOTrainer, ORPOTrainer, KTOTrainer, RewardTrainer) subclass the HF Trainer, so
+# the Hugging Face backend runs them wherever it runs SFT: plain, DDP, DeepSpeed, FSDP, split.
+OBJECTIVES = frozenset({SFT, "dpo", "orpo", "kto", "reward"})
+OBJECTIVE = "objective"   # the why_not key for an objective the backend does not train
 
 
 @dataclass(frozen=True)
@@ -42,21 +46,25 @@ class Capability:
 _ALL = frozenset({FULL, LORA, QLORA})
 
 TABLE: dict[str, Capability] = {c.parallel: c for c in (
-    Capability("none", "pytorch", _ALL, frozenset({CPU, GPU})),
-    Capability("ddp", "pytorch", _ALL, frozenset({CPU, GPU})),           # gloo on a CPU
-    Capability("deepspeed", "pytorch", _ALL, frozenset({CPU, GPU}), needs="deepspeed"),
-    Capability("fsdp", "pytorch", frozenset({FULL, LORA}), frozenset({GPU}), why_not={
+    Capability("none", "pytorch", _ALL, frozenset({CPU, GPU}), OBJECTIVES),
+    Capability("ddp", "pytorch", _ALL, frozenset({CPU, GPU}), OBJECTIVES),   # gloo on a CPU
+    Capability("deepspeed", "pytorch", _ALL, frozenset({CPU, GPU}), OBJECTIVES, needs="deepspeed"),
+    Capability("fsdp", "pytorch", frozenset({FULL, LORA}), frozenset({GPU}), OBJECTIVES, why_not={
         QLORA: "QLoRA under FSDP: the 4-bit base would not be sharded here",
         CPU: "FSDP needs GPUs: on a CPU the Trainer silently runs plain DDP"}),
-    Capability("split", "pytorch", frozenset({LORA, QLORA}), frozenset({GPU}), why_not={
+    Capability("split", "pytorch", frozenset({LORA, QLORA}), frozenset({GPU}), OBJECTIVES, why_not={
         FULL: "split (layers across GPUs in one process) is for LoRA/QLoRA",
         CPU: "split spreads layers over several GPUs of one machine"}),
     # core/backends/pipeline.py: GPipe stages x data-parallel replicas, every weight trained
     Capability("pipeline", "pytorch", frozenset({FULL}), frozenset({CPU, GPU}), why_not={
         LORA: "the pipeline backend trains every weight (kind full)",
-        QLORA: "the pipeline backend trains every weight (kind full)"}),
+        QLORA: "the pipeline backend trains every weight (kind full)",
+        OBJECTIVE: "the pipeline backend trains the next-token objective (sft) only: TRL's "
+                   "preference and reward trainers run through the Hugging Face backend"}),
     Capability("jax", "jax", frozenset({FULL, LORA}), frozenset({CPU, GPU, TPU}), why_not={
-        QLORA: "the JAX backend trains full or LoRA, not QLoRA"}),
+        QLORA: "the JAX backend trains full or LoRA, not QLoRA",
+        OBJECTIVE: "the JAX backend trains the next-token objective (sft) only: TRL's preference "
+                   "and reward trainers run through the Hugging Face backend (GPU or CPU)"}),
 )}
 
 TPU_ONLY_REASON = "TPUs train through the JAX backend"
@@ -94,7 +102,9 @@ def why_not(parallel: str, kind: str | None = None, device: str | None = None,
     if kind is not None and kind not in cap.methods:
         return cap.reason(kind) or f"{parallel} does not train {kind}"
     if objective not in cap.objectives:
-        return f"{parallel} does not train the {objective} objective"
+        why = cap.reason(OBJECTIVE)
+        return (f"{objective}: {why}" if why else
+                f"{parallel} does not train the {objective} objective")
     if here and cap.needs and not installed(cap.needs):
         return f"{cap.needs} is not installed: pip install 'ftwizard[{cap.needs}]'"
     return None
@@ -104,7 +114,8 @@ def problems(cfg: Any, hw: Any, *, here: bool = False) -> list[InputError]:
     """The config's method x parallel x device, checked against the table (for the planner; the
     preflight adds `here` when launching on this machine)."""
     m = cfg.method
-    reason = why_not(m.parallel, m.kind, device_of(hw), here=here)
+    objective = cfg.train.objective
+    reason = why_not(m.parallel, m.kind, device_of(hw), objective, here=here)
     if reason is None:
         return []
     cap = TABLE.get(m.parallel)
@@ -122,5 +133,10 @@ def problems(cfg: Any, hw: Any, *, here: bool = False) -> list[InputError]:
         return [InputError(reason, field="method.kind", value=m.kind,
                            fix=f"set method.kind to {' or '.join(kinds)}, or method.parallel to "
                                f"one of {', '.join(others)}")]
+    if objective not in cap.objectives:
+        others = [p for p in TABLE if why_not(p, m.kind, device, objective) is None]
+        return [InputError(reason, field="method.parallel", value=m.parallel,
+                           fix=f"set method.parallel to one of {', '.join(others) or 'none here'} "
+                               f"for {objective}, or train.objective=sft")]
     return [InputError(reason, field="method.parallel", value=m.parallel,
                        fix="install it, or choose another method.parallel")]

@@ -51,6 +51,79 @@ other
     + torch + transformers + Trainer process itself (~0.56 GiB RSS measured on the tiny-cpu-demo run;
     FACTS.md: the imports alone are ~420 MB).
 
+Preference and reward objectives (train.objective; TRL 1.16's trainers, read from their source)
+    The policy's weights, gradients and optimizer states are those of SFT; what changes is below.
+    Each is its own named line, so the user sees what the objective costs.
+weights.reference (dpo, kto: full fine-tuning, reference auto)
+    DPOTrainer / KTOTrainer build a second model from the same checkpoint when there is no PEFT
+    adapter (trl/trainer/dpo_trainer.py:908-927, kto_trainer.py:919-938), in the policy's dtype
+    (`dtype=self.model.dtype`), frozen by no_grad (no gradients, no optimizer states). It is
+    placed like the policy: plain/DDP `accelerator.prepare_model(evaluation_mode=True)` (a whole
+    copy per device, dpo_trainer.py:990); FSDP `prepare_fsdp` with the policy's own plugin
+    (sharded like the weights, trl/models/utils.py:292); DeepSpeed `prepare_deepspeed`
+    (models/utils.py:246): ZeRO-3 keeps stage 3 (partitioned 1/N like the weights, parameter
+    offload kept, optimizer offload dropped), ZeRO-1/2 run the reference at stage 0, a whole
+    16-bit copy per device. With LoRA/QLoRA the reference is the base with the adapters off
+    (`use_adapter(model, None)`, dpo_trainer.py:1328-1336): the same weights, 0 bytes.
+    reference: precomputed: 0 while training (`ref_model = None`, dpo_trainer.py:909). The
+    precompute pass (`_precompute_ref_logps`, dpo_trainer.py:1168) runs before `train()` builds
+    the optimizer: the weights and a no-grad forward of the same batches, a subset of a training
+    step's terms, so it never sets the peak (TRL builds its engine from the policy itself).
+weights.reference_live (ZeRO-3)
+    the reference engine is built from the same ds_config, so it keeps up to
+    `stage3_max_live_parameters` of its own gathered parameters as the policy does; both sets
+    are resident during the reference forward (the policy's are kept for its backward).
+other.reference_autocast_cache (plain/DDP, fp32 weights under 16-bit autocast)
+    TRL never sets requires_grad=False on the reference (it relies on no_grad), and torch's
+    autocast caches the 16-bit cast of every leaf weight that requires grad, no_grad or not,
+    until the autocast region ends: a 16-bit copy of the reference's Linears, as for the policy.
+activations.paired (dpo, orpo, reward)
+    chosen and rejected are one batch of 2 x micro_batch sequences (DataCollatorForPreference
+    `torch.cat(pad([chosen, rejected]))`, dpo_trainer.py:349; ORPO `concatenated_forward`;
+    DataCollatorForPreference in reward_trainer.py:203 `chosen_ids + rejected_ids`), each up to
+    data.block_size (TRL's max_length: prompt + completion), so every per-token term is counted
+    for 2b sequences; the line is what the rejected half adds to the b chosen ones the SFT lines
+    show. KTO is unpaired: b sequences, plus the KL batch below.
+activations.fused_head, activations.head_backward (dpo, kto)
+    TRL 1.16 patches the model with a fused LM head (`add_fused_lm_head`, trl/trainer/utils.py
+    :1548; kernel trl/kernels/chunked_logprob.py): the batch x sequence x vocabulary logits are
+    never built. Kept for backward, per scored token: the hidden state it saved (e*h) and fp32
+    log_z, entropy, log-prob and mean logit (16 B). The backward (which recomputes the tiles)
+    holds an fp32 gradient of the hidden states plus its cast (h * (4 + e) per token), one
+    `mm_buf` tile of min(N, 4096) x 32768 in the compute dtype, and, when the head is trained
+    (full fine-tuning; PEFT leaves lm_head frozen), an fp32 gradient of the head's V x h weight
+    plus its cast to the weight's dtype. SFT (the HF Trainer's loss) and ORPO keep their logits.
+activations.logits (orpo)
+    ORPOTrainer (trl/experimental/orpo/orpo_trainer.py:745-822) calls the model without labels,
+    so the 2b x s x V logits stay in the compute dtype (e): the logits, the log-softmax its log-
+    prob gather keeps for backward, half of the NLL's contiguous copy and log-softmax (chosen
+    half only), and their gradient: ~4e bytes x V per token of the 2b sequences.
+activations.reference_forward (dpo, kto, reference auto; LoRA included: the base still runs)
+    the reference forward runs under no_grad after the policy's forward and before its backward
+    (dpo_trainer.py:1318-1338; kto_trainer.py:1424-1436): it stores nothing, but its working set
+    (one decoder layer's tensors for the whole batch, bounded by what a layer keeps for
+    backward, plus its own fused head's tile and hidden copy) exists while the policy's stored
+    activations do. It never coexists with the backward's own transient (head_backward and the
+    recomputed layer), so the peak is the larger of the two: this line is only what the
+    reference forward needs beyond the backward's transient (0 when that is larger).
+KTO's KL batch (loss_type kto)
+    `_compute_kl_logps` runs the policy on micro_batch mismatched completions under no_grad
+    (kto_trainer.py:1364) before the main forward, when nothing is stored yet, and the reference
+    on them in sequence with its main forward: no stored activations, no line of its own; its
+    cost is compute (core/schedule.py objective_passes) and the reference_forward transient.
+reward (AutoModelForSequenceClassification, reward_trainer.py:396-400)
+    no LM head: the checkpoint's lm_head is not loaded (its V x h parameters leave the weights,
+    gradients and optimizer states unless tied to the embeddings, which stay as the input
+    table) and there are no vocabulary logits; a value head `score` (h x 1, no bias) scores every
+    position and the last token's is taken (activations.value_head: 2b x s x e). With LoRA the
+    head is trained through PEFT's modules_to_save: h more trainable parameters (fp32).
+
+Only a GPU measurement can confirm: the reference's ZeRO-3 live parameters (DeepSpeed's release
+of an eval engine's gathered parameters), the reference autocast cache, the no-grad layer working
+set of the reference forward, the fused head's tiles on a Triton device (it scores only the
+completion tokens; the estimate takes every position as the worst case, as SFT does), and ORPO's
+4e logits factor (which of the row-wise or fused log-softmax paths runs).
+
 What is shown and judged is one figure, MemoryEstimate.needed_bytes (every term but the
 allocator's reserve), with `capacity - needed - margin = headroom` (MemoryEstimate, Figure); the
 peak a measurement sees is needed + reserve (per_device_bytes). Host RAM per node is modelled term
@@ -63,9 +136,12 @@ every keystroke.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from ftwizard.core.config import REFERENCE_OBJECTIVES
 
 GiB = 1024**3
 MiB = 1024**2
@@ -79,6 +155,25 @@ NCCL_BYTES = int(0.25 * GiB)
 ALLOCATOR_SLACK = 0.05
 SAFETY_MARGIN = 0.02          # share of capacity kept free, shown to the user
 SAFETY_MARGIN_MIN = 256 * MiB
+
+# TRL 1.16's fused LM head (trl/kernels/chunked_logprob.py TOKEN_CHUNK_SIZE; trl/trainer/utils.py
+# _CHUNKED_LOGPROB_CHUNK_SIZE): its projection tile is min(tokens, 4096) x 32768 in the compute dtype.
+FUSED_TOKEN_TILE = 4096
+FUSED_VOCAB_TILE = 32768
+FUSED_STATS_BYTES = 16        # fp32 per scored token kept for backward: log_z, entropy, log-prob, mean logit
+PAIRED_OBJECTIVES = ("dpo", "orpo", "reward")   # chosen + rejected in one batch
+# The objectives' own lines, named for the user (`ftwizard plan` lists them under their group).
+OBJECTIVE_TERMS = {
+    "weights.reference": "reference model (frozen copy)",
+    "weights.reference_live": "reference: ZeRO-3 gathered params",
+    "other.reference_autocast_cache": "reference: autocast 16-bit copies",
+    "activations.paired": "paired: the rejected half",
+    "activations.fused_head": "fused LM head (no vocab logits)",
+    "activations.head_backward": "fused LM head backward",
+    "activations.reference_forward": "reference forward (beyond backward)",
+    "activations.value_head": "value head (no vocab logits)",
+}
+FUSED_HEAD_OBJECTIVES = ("dpo", "kto")          # TRL's fused, chunked log-prob head
 
 NF4_BITS = 4.5
 NF4_DQ_BITS = 4.0 + 8 / 64 + 32 / (64 * 256)
@@ -111,6 +206,9 @@ class Setup:
     nodes: int
     pipeline_layers: tuple[int, ...] | None = None  # pipeline: layers per stage as the user set them
     micro_batches: int = 1     # pipeline: micro batches per step (grad_accum), all in flight (GPipe)
+    objective: str = "sft"     # train.objective
+    reference: str = "auto"    # train.preference.reference (dpo, kto)
+    kl_batch: bool = False     # kto with loss_type kto: a KL batch of mismatched completions
 
     @classmethod
     def from_config(cls, cfg, world: int) -> "Setup":  # noqa: ANN001 - RunConfig
@@ -126,7 +224,9 @@ class Setup:
                    micro_batch=cfg.train.micro_batch, seq=cfg.data.block_size,
                    world=max(1, world), nodes=cfg.hardware.nodes,
                    pipeline_layers=tuple(m.pipeline_layers) if m.pipeline_layers else None,
-                   micro_batches=cfg.train.grad_accum)
+                   micro_batches=cfg.train.grad_accum, objective=cfg.train.objective,
+                   reference=cfg.train.preference.reference,
+                   kl_batch=kto_kl_batch(cfg.train.objective, cfg.train.preference.loss_type))
 
 
 @dataclass
@@ -252,6 +352,169 @@ class Figure:
                 "verdict": self.verdict(), "usage": self.usage()}
 
 
+# ---------------------------------------------------------------- objectives
+
+def kto_kl_batch(objective: str, loss_type: str | None) -> bool:
+    """KTOTrainer estimates its KL term from a batch of mismatched completions unless the loss is
+    apo_zero_unpaired (`calculate_kl = args.loss_type not in ["apo_zero_unpaired"]`,
+    trl/trainer/kto_trainer.py:815)."""
+    return objective == "kto" and (loss_type or "kto") != "apo_zero_unpaired"
+
+
+def sequences_per_row(objective: str) -> int:
+    """Sequences the policy runs with gradients per training row: a pair is chosen + rejected."""
+    return 2 if objective in PAIRED_OBJECTIVES else 1
+
+
+def runs_reference(s: Setup) -> bool:
+    """A reference forward runs in every step (dpo, kto, unless its log-probs were precomputed)."""
+    return s.objective in REFERENCE_OBJECTIVES and s.reference != "precomputed"
+
+
+def holds_reference_copy(s: Setup) -> bool:
+    """A second, frozen model is held: full fine-tuning (LoRA's reference is the base with the
+    adapters off)."""
+    return runs_reference(s) and s.kind == "full"
+
+
+def objective_spec(spec, objective: str):  # noqa: ANN001, ANN201 - ModelSpec
+    """The model the objective trains: a reward model is AutoModelForSequenceClassification, the
+    decoder without the LM head (its V x h weights are not loaded; tied embeddings stay as the
+    input table) plus a value head `score` of h x 1 without bias. Idempotent."""
+    if objective != "reward" or spec.architecture.endswith("ForSequenceClassification"):
+        return spec
+    base = spec.architecture
+    for tail in ("ForCausalLM", "LMHeadModel"):
+        base = base.removesuffix(tail)
+    return dataclasses.replace(
+        spec, architecture=f"{base}ForSequenceClassification",
+        params=spec.params - spec.params_lm_head + spec.hidden, params_lm_head=0,
+        params_other=spec.params_other + spec.hidden)
+
+
+def objective_notes(spec, s: Setup) -> list[str]:  # noqa: ANN001
+    """What the objective changes in the estimate, in words (shown with the plan)."""
+    o = s.objective
+    if o == "sft":
+        return []
+    out: list[str] = []
+    if o in PAIRED_OBJECTIVES:
+        out.append(f"{o}: chosen and rejected run as one batch of 2 x micro_batch sequences "
+                   "(activations.paired is the rejected half)")
+    if o in REFERENCE_OBJECTIVES:
+        if s.reference == "precomputed":
+            out.append("reference log-probs precomputed before training: no reference model is "
+                       "held or run while training (the precompute pass, a no-grad forward before "
+                       "the optimizer exists, needs less than a training step)")
+        elif s.kind == "full":
+            out.append("reference: a frozen copy of the model (weights.reference; no gradients or "
+                       "optimizer states), placed like the policy")
+        else:
+            out.append("reference: the base model with the adapters off (no second copy)")
+        out.append("TRL's fused LM head computes log-probs in tiles: no batch x sequence x "
+                   "vocabulary logits (activations.fused_head)")
+    if s.kl_batch:
+        out.append("kto: the KL batch (mismatched completions) runs without gradients: it stores "
+                   "no activations, it costs compute")
+    if o == "reward":
+        out.append(f"reward model: no LM head ({spec.vocab:,} x {spec.hidden:,} vocabulary "
+                   f"logits and, unless tied, weights not loaded); a value head of "
+                   f"{spec.hidden:,} x 1 scores the last token")
+    return out
+
+
+def reference_weight_terms(spec, s: Setup, *, on_cpu: bool) -> dict[str, float]:  # noqa: ANN001
+    """The frozen reference model's bytes on the busiest device (see the module docstring)."""
+    if not holds_reference_copy(s):
+        return {}
+    n = max(1, s.world)
+    p = float(spec.params)
+    if s.parallel == "deepspeed":
+        b = 4.0 if s.dtype == "fp32" else 2.0        # the engine's module dtype
+        if s.zero_stage == 3:
+            d = {} if s.offload_params else {"weights.reference": b * p / n}
+            gathered = p if s.offload_params else p * (n - 1) / n
+            d["weights.reference_live"] = b * min(ZERO3_MAX_LIVE_PARAMETERS, gathered)
+            return d
+        return {"weights.reference": b * p}          # prepare_deepspeed: stage 0, a whole copy
+    wb = full_weight_bytes(s)                        # the policy's dtype (dtype=self.model.dtype)
+    if s.parallel == "fsdp":
+        return {"weights.reference": wb * p / (n if s.fsdp == "full_shard" else 1)}
+    d = {"weights.reference": wb * p}
+    if s.dtype != "fp32" and wb == 4.0 and not on_cpu:
+        d["other.reference_autocast_cache"] = 2.0 * spec.n_layers * spec.linear_params_per_layer
+    return d
+
+
+def _head_weight_bytes(s: Setup) -> float:
+    if s.parallel == "deepspeed" and s.kind == "full" and s.dtype != "fp32":
+        return 2.0
+    return full_weight_bytes(s) if s.kind == "full" else (4.0 if s.dtype == "fp32" else 2.0)
+
+
+def fused_head_tile_bytes(tokens: int, e: int) -> float:
+    """The fused head's projection tile (`mm_buf`): min(tokens, 4096) x 32768 in the compute
+    dtype, whatever the vocabulary (trl/kernels/chunked_logprob.py:347)."""
+    return float(min(tokens, FUSED_TOKEN_TILE) * FUSED_VOCAB_TILE * e)
+
+
+def head_terms(spec, s: Setup, batch: int, e: int) -> dict[str, float]:  # noqa: ANN001
+    """The output head's terms for `batch` sequences under the objective."""
+    tokens = batch * s.seq
+    o = s.objective
+    if o == "reward":
+        return {"activations.value_head": float(tokens * e)}      # (2b, s, 1) scores
+    if o == "orpo":
+        return {"activations.logits": float(4 * e * spec.vocab * tokens)}
+    if o in FUSED_HEAD_OBJECTIVES:
+        h = spec.hidden
+        back = tokens * h * (4 + (e if e != 4 else 0)) + fused_head_tile_bytes(tokens, e)
+        if s.kind == "full":                         # the head is trained: its fp32 gradient
+            hb = _head_weight_bytes(s)
+            back += spec.vocab * h * (4 + (hb if hb != 4 else 0))
+        return {"activations.fused_head": float(tokens * (e * h + FUSED_STATS_BYTES)),
+                "activations.head_backward": float(back)}
+    return {"activations.logits": logits_bytes_per_token(spec, e) * tokens}
+
+
+def reference_forward_bytes(spec, s: Setup, tokens: int, e: int) -> float:  # noqa: ANN001
+    """The reference forward's working set for `tokens` tokens: one decoder layer's tensors
+    (bounded by what a layer keeps for backward) and its fused head's tile and hidden copy."""
+    per_layer = (activation_bytes_per_token_layer(spec, s, e)
+                 + attention_s2_bytes_per_token_layer(spec, s, e))
+    return (per_layer * tokens + fused_head_tile_bytes(tokens, e)
+            + tokens * (e * spec.hidden + FUSED_STATS_BYTES))
+
+
+def objective_activation_bytes(spec, s: Setup, layers: int | None = None,  # noqa: ANN001
+                               with_logits: bool = True) -> dict[str, float]:
+    """Activation terms under the objective: SFT's for `micro_batch` sequences (the chosen half of
+    a pair), activations.paired for the rejected half, the objective's head, and the reference
+    forward's transient beyond the backward's (max, not sum: they never coexist)."""
+    e = 4 if s.dtype == "fp32" else 2
+    if s.objective == "sft":
+        return activation_bytes(spec, s, layers=layers, with_logits=with_logits)
+    k = sequences_per_row(s.objective)
+
+    def policy(batch: int) -> dict[str, float]:
+        d = activation_bytes(spec, s, layers=layers, with_logits=False, micro_batch=batch)
+        if with_logits:
+            d.update(head_terms(spec, s, batch, e))
+        return d
+
+    one = policy(s.micro_batch)
+    out = dict(one)
+    both = one
+    if k > 1:
+        both = policy(k * s.micro_batch)
+        out["activations.paired"] = sum(both.values()) - sum(one.values())
+    if runs_reference(s):
+        backward = both.get("activations.head_backward", 0.0) + both.get("activations.recompute_layer", 0.0)
+        ref = reference_forward_bytes(spec, s, k * s.micro_batch * s.seq, e)
+        out["activations.reference_forward"] = max(0.0, ref - backward)
+    return out
+
+
 # ---------------------------------------------------------------- parameters
 
 def full_weight_bytes(s: Setup) -> float:
@@ -261,9 +524,11 @@ def full_weight_bytes(s: Setup) -> float:
 
 
 def trainable_params(spec, s: Setup) -> int:  # noqa: ANN001 - ModelSpec
+    spec = objective_spec(spec, s.objective)
     if s.kind == "full":
         return spec.params
-    return spec.lora_params(s.lora_r, s.lora_targets)
+    head = spec.hidden if s.objective == "reward" else 0   # `score` via PEFT's modules_to_save
+    return spec.lora_params(s.lora_r, s.lora_targets) + head
 
 
 def _quantized_linear_params(spec) -> int:  # noqa: ANN001
@@ -375,6 +640,7 @@ def estimate(spec, s: Setup, *, capacity: int, host_capacity: int, on_cpu: bool 
              tpu: bool = False) -> MemoryEstimate:  # noqa: ANN001
     """Peak memory on the busiest device for one micro batch, with fit verdict and max batch."""
     detail = _terms(spec, s, on_cpu=on_cpu, tpu=tpu)
+    spec = objective_spec(spec, s.objective)
     total = int(sum(detail.values()))
     need = required_bytes(detail)
     margin = margin_bytes(capacity, on_cpu=on_cpu)
@@ -396,6 +662,7 @@ def estimate(spec, s: Setup, *, capacity: int, host_capacity: int, on_cpu: bool 
                  "peak device memory per chip (XLA)" if tpu else
                  "peak device memory as nvidia-smi shows it (torch reserved + CUDA context)"),
         device="cpu" if on_cpu else ("tpu" if tpu else "gpu"),
+        notes=objective_notes(spec, s),
     )
 
 
@@ -456,6 +723,7 @@ def _group(detail: dict[str, float]) -> dict[str, int]:
 
 
 def _terms(spec, s: Setup, *, on_cpu: bool, tpu: bool) -> dict[str, float]:  # noqa: ANN001
+    spec = objective_spec(spec, s.objective)
     if tpu or s.parallel == "jax":
         return _tpu_terms(spec, s, on_cpu=on_cpu)
     d: dict[str, float] = {}
@@ -546,11 +814,12 @@ def _terms(spec, s: Setup, *, on_cpu: bool, tpu: bool) -> dict[str, float]:  # n
             d["gradients.lora"] = lora_bytes
             d["optimizer.lora"] = _opt_state_bytes(spec, s, n_train)
 
+    d.update(reference_weight_terms(spec, s, on_cpu=on_cpu))
     if s.kind == "qlora":
         biggest = max((li.d_in * li.d_out for li in spec.linears), default=0)
         d["other.dequant_buffer"] = 2.0 * biggest
 
-    acts = activation_bytes(spec, s, layers=layers_here, with_logits=logits_here)
+    acts = objective_activation_bytes(spec, s, layers=layers_here, with_logits=logits_here)
     if s.parallel == "pipeline":
         # GPipe runs every micro batch's forward before the first backward: a stage keeps all
         # grad_accum micro batches' activations (logits included on the last); the recomputed
@@ -650,6 +919,7 @@ def host_terms(spec, s: Setup, *, on_cpu: bool = False,
         parameters have optimizer states to offload, so P is the trainable count and the frozen
         base is loaded as above.
     """
+    spec = objective_spec(spec, s.objective)
     procs = processes_per_node(s)
     nodes = max(1, s.nodes)
     gpn = procs
@@ -686,6 +956,19 @@ def host_terms(spec, s: Setup, *, on_cpu: bool = False,
             d["host.offload"] = n * per / nodes * DS_BUFFER_FACTOR
         else:
             d["host.offload"] = n * max(4.0 * total_gpus, 16.0) * DS_BUFFER_FACTOR
+    if holds_reference_copy(s):
+        # DPOTrainer / KTOTrainer build the reference after Trainer.__init__ (dpo_trainer.py:867,
+        # then :927). Plain/DDP have moved the policy to the device by then, so the two host
+        # copies follow each other (max, not sum); DeepSpeed and FSDP keep the policy on the host
+        # until train(), so the reference's load copy comes on top. ZeRO-3 partitions it as it is
+        # built (zero.Init), and with parameter offload its 16-bit partitions live on the host.
+        if ds and s.zero_stage == 3:
+            if s.offload_params:
+                b = 4.0 if s.dtype == "fp32" else 2.0
+                d["host.reference_offload"] = b * p / nodes * DS_BUFFER_FACTOR
+        elif ds or s.parallel == "fsdp":
+            load = 4.0 * p if (ds or full_weight_bytes(s) == 4.0) else 2.0 * p
+            d["host.reference_load"] = load * (1 if s.parallel == "fsdp" else procs)
     return d
 
 

@@ -91,6 +91,7 @@ class Plan:
         st = self.steps
         return {
             "name": self.config.name,
+            "objective": self.config.train.objective,
             "model": {"id": self.model.id, "params": self.model.params,
                       "trainable_params": self.memory.trainable_params,
                       "attn_implementation": self.model.attn_impl,
@@ -222,15 +223,21 @@ def data_sequences(cfg: RunConfig, notes: list[str] | None = None,
 # ---------------------------------------------------------------- the plan
 
 def make_plan(cfg: RunConfig, hardware=None, spec=None, sequences: int | None = None,  # noqa: ANN001
-              with_suggestions: bool = True, validation_sequences: int | None = None) -> Plan:
+              with_suggestions: bool = True, validation_sequences: int | None = None,
+              sequence_tokens: float | None = None) -> Plan:
     """Everything a user should know before launching `cfg` on `hardware`.
 
     `validation_sequences`: what the data's validation split really yields, when the data was
-    counted (a requested split that yields none is a warning: no evaluation would run)."""
+    counted (a requested split that yields none is a warning: no evaluation would run).
+    `sequence_tokens`: the data's mean tokens per training sequence (prompt + completion), when
+    known: the time uses it; memory stays at data.block_size, the worst case, as for SFT.
+    Under train.objective the model is the one the objective trains (a reward model has no LM
+    head: core.memory.objective_spec) and `sequences` counts rows (pairs, kto completions)."""
     hw = hardware or hardware_for(cfg.hardware.target, cfg.hardware.nodes, cfg.hardware.host_ram_gib)
     sp = spec or model_for(cfg.model.name, cfg.model.trust_remote_code)
     if cfg.model.attn_implementation and cfg.model.attn_implementation != sp.attn_impl:
         sp = dataclasses.replace(sp, attn_impl=cfg.model.attn_implementation)
+    sp = mem.objective_spec(sp, cfg.train.objective)
     world, dp = layout(cfg, hw)
     setup = mem.Setup.from_config(cfg, world)
     on_cpu = bool(hw.is_cpu_only)
@@ -241,7 +248,7 @@ def make_plan(cfg: RunConfig, hardware=None, spec=None, sequences: int | None = 
                             on_cpu=on_cpu, tpu=tpu)
     n_seq = sequences if sequences is not None else cfg.data.sequences
     steps = None
-    notes: list[str] = []
+    notes: list[str] = list(estimate.notes)   # what the objective changes (core.memory)
     warnings: list[str] = []
     problems = problems_for(cfg, hw, sp, world)
     if n_seq:
@@ -263,7 +270,8 @@ def make_plan(cfg: RunConfig, hardware=None, spec=None, sequences: int | None = 
                                   kind=cfg.method.kind, dtype=cfg.model.dtype,
                                   optimizer=cfg.method.optimizer, parallel=cfg.method.parallel)
     time = estimate_time(cfg, sp, hw, setup, steps, world, on_cpu=on_cpu, tpu=tpu,
-                         validation_sequences=val, checkpoint_bytes=ckpt, data_parallel=dp)
+                         validation_sequences=val, checkpoint_bytes=ckpt, data_parallel=dp,
+                         sequence_tokens=sequence_tokens)
     gas = None
     if steps is not None:
         gas = sched.suggest_grad_accum(n_seq, micro_batch=cfg.train.micro_batch, world_size=dp,
@@ -297,9 +305,19 @@ def calibrate(plan: Plan) -> None:
         plan.notes.append(f"calibration store unreadable: {err}")
 
 
+def objective_passes_text(objective: str, trained: int, fwd_only: int) -> str:
+    """What one row costs under the objective, for the time's assumptions ('' for sft)."""
+    if objective == "sft":
+        return ""
+    row = {"dpo": "pair", "orpo": "pair", "reward": "pair", "kto": "completion"}[objective]
+    extra = f" + {fwd_only} forward-only (reference{', KL' if objective == 'kto' else ''})" if fwd_only else ""
+    return f"{objective}: {trained} sequence(s) trained{extra} per {row}; "
+
+
 def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *,  # noqa: ANN001
                   on_cpu: bool, tpu: bool, validation_sequences: int | None = None,
-                  checkpoint_bytes: int = 0, data_parallel: int = 1) -> TimeEstimate:
+                  checkpoint_bytes: int = 0, data_parallel: int = 1,
+                  sequence_tokens: float | None = None) -> TimeEstimate:
     """Wall time = start-up + steps x (compute + framework and offload time) + eval + saves.
 
     Compute: tokens/s from FLOPs per token over the devices' peak at a stated utilisation. Per
@@ -320,14 +338,29 @@ def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *
     else:
         util = sched.UTILISATION["gpu"]
     trainable = "full" if cfg.method.kind == "full" else "adapter"
-    fpt = sched.flops_per_token(sp.params, n_layers=sp.n_layers, hidden=sp.hidden,
+    objective = cfg.train.objective
+    # sequences per row (a pair, a kto completion, an sft sequence) with gradients and forward-only
+    trained, fwd_only = sched.objective_passes(objective, reference=cfg.train.preference.reference,
+                                               kl_batch=setup.kl_batch)
+    # tokens per sequence: block_size (the worst case) unless the data's own mean is known
+    seq_len = float(cfg.data.block_size)
+    if sequence_tokens:
+        seq_len = min(seq_len, float(sequence_tokens))
+    n_flops = sched.flops_params(sp.params, objective=objective, vocab=sp.vocab, hidden=sp.hidden,
+                                 tied=sp.tied_embeddings)
+    fpt = sched.flops_per_token(n_flops, n_layers=sp.n_layers, hidden=sp.hidden,
                                 seq=cfg.data.block_size, trainable=trainable,
                                 recompute=cfg.method.gradient_checkpointing)
+    fwd = sched.forward_flops_per_token(n_flops, n_layers=sp.n_layers, hidden=sp.hidden,
+                                        seq=cfg.data.block_size)
+    # the reference's and KTO's KL forwards, per trained token (no recompute: TRL turns
+    # checkpointing off for the no-grad reference forward)
+    fpt += fwd * fwd_only / trained
     if cfg.method.kind == "qlora":
         fpt *= 1.15  # dequantising every weight on each use (FACTS.md: ~1.2x per layer)
     compute_devices = world if cfg.method.parallel not in ("split",) else 1
     if not on_cpu:
-        util *= sched.batch_efficiency(cfg.train.micro_batch, cfg.data.block_size, sp.hidden)
+        util *= sched.batch_efficiency(cfg.train.micro_batch * trained, cfg.data.block_size, sp.hidden)
     rate = util * peak * 1e12 * compute_devices / fpt if fpt > 0 else 0.0
     overhead = 0.0
     if cfg.method.parallel == "deepspeed" and cfg.method.kind == "full":
@@ -337,7 +370,7 @@ def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *
             passes = 3 if cfg.method.gradient_checkpointing else 2
             overhead += cfg.train.grad_accum * passes * 2.0 * sp.params / sched.PCIE_BYTES_PER_S
     tokens_per_step = (cfg.train.micro_batch * cfg.train.grad_accum * max(1, data_parallel)
-                       * cfg.data.block_size)
+                       * seq_len * trained)
     overhead += cfg.train.grad_accum * sched.MICRO_BATCH_OVERHEAD_S["cpu" if on_cpu else "tpu" if tpu else "gpu"]
     bubble = 1.0
     if cfg.method.parallel == "pipeline":  # GPipe: (stages - 1) of (micro batches + stages - 1) idle
@@ -349,6 +382,17 @@ def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *
                                     quantized=cfg.method.kind == "qlora",
                                     deepspeed=cfg.method.parallel == "deepspeed",
                                     compiles=cfg.method.parallel == "jax")
+    fwd_rate = util * peak * 1e12 * compute_devices / fwd if fwd > 0 else 0.0
+    # reference: precomputed: TRL runs the reference over every row (train and validation) once,
+    # before the first step (DPOTrainer/KTOTrainer._precompute_ref_logps): start-up time
+    precompute_s = 0.0
+    ref_seqs = sched.objective_passes(objective, kl_batch=setup.kl_batch)[1] - fwd_only
+    if ref_seqs and steps is not None and fwd_rate > 0:
+        rows = steps.sequences + (validation_sequences or 0)
+        precompute_s = (rows * seq_len * ref_seqs / fwd_rate
+                        + math.ceil(rows / max(1, data_parallel) / cfg.train.micro_batch)
+                        * sched.MICRO_BATCH_OVERHEAD_S[kind])
+        startup += precompute_s
     train_s = eval_s = save_s = 0.0
     if steps is not None and rate > 0:
         # Tokens actually trained (the last step of an epoch may be partial), plus each step's
@@ -358,13 +402,12 @@ def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *
                        math.ceil(steps.total / steps.per_epoch) * (steps.sequences - steps.dropped_samples))
         else:
             seqs = (steps.sequences - steps.dropped_samples) * steps.epochs
-        train_s = seqs * cfg.data.block_size / rate + steps.total * overhead
+        train_s = seqs * seq_len * trained / rate + steps.total * overhead
         evals = steps.total // cfg.train.eval_every if cfg.train.eval_every else 0
         if evals and validation_sequences:
-            fwd = sched.forward_flops_per_token(sp.params, n_layers=sp.n_layers, hidden=sp.hidden,
-                                                seq=cfg.data.block_size)
-            fwd_rate = util * peak * 1e12 * compute_devices / fwd if fwd > 0 else 0.0
-            per_eval = validation_sequences * cfg.data.block_size / fwd_rate if fwd_rate else 0.0
+            # evaluation runs every sequence of a row forward (the pair, the reference, KL)
+            per_eval = (validation_sequences * seq_len * (trained + fwd_only) / fwd_rate
+                        if fwd_rate else 0.0)
             micro = math.ceil(validation_sequences / max(1, data_parallel) / cfg.train.micro_batch)
             eval_s = evals * (per_eval + micro * sched.MICRO_BATCH_OVERHEAD_S[kind])
         saves = (steps.total // cfg.train.save_every if cfg.train.save_every else 0)
@@ -373,7 +416,8 @@ def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *
         save_s = saves * sched.save_seconds(checkpoint_bytes, device=kind)
     seconds = startup + train_s + eval_s + save_s
     what = "CPU" if on_cpu else (hw.kind.key if hw.kind else "device")
-    parts = [f"start-up ~{startup:.0f} s"]
+    parts = [f"start-up ~{startup:.0f} s"
+             + (f" (reference precompute ~{precompute_s:.0f} s)" if precompute_s else "")]
     if eval_s:
         parts.append(f"evaluation ~{eval_s:.0f} s")
     if save_s:
@@ -382,7 +426,8 @@ def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *
         tokens_per_s=tps, seconds=seconds, flops_per_token=fpt, peak_tflops=peak,
         utilisation=util, devices=compute_devices, overhead_s_per_step=overhead,
         startup_s=startup, train_s=train_s, eval_s=eval_s, save_s=save_s, step_s=step_s,
-        assumptions=(f"{fpt / 1e9:.1f} GFLOP/token over {compute_devices} x {what} at "
+        assumptions=(objective_passes_text(objective, trained, fwd_only)
+                     + f"{fpt / 1e9:.1f} GFLOP/token over {compute_devices} x {what} at "
                      f"{peak:g} TFLOP/s ({dtype}) and {util:.0%} utilisation"
                      + (f", plus {overhead:.2f} s/step of framework and offload time" if overhead else "")
                      + "; " + ", ".join(parts)),
@@ -516,6 +561,13 @@ def problems_for(cfg: RunConfig, hw, sp, world: int) -> list[InputError]:  # noq
     if hw.is_tpu and m.parallel != "jax":
         out.append(InputError("TPUs train through the JAX backend",
                               field="method.parallel", value=m.parallel, fix="set method.parallel=jax"))
+    t = cfg.train
+    if mem.kto_kl_batch(t.objective, t.preference.loss_type) and t.micro_batch < 2:
+        out.append(InputError(
+            "KTO's KL term pairs each completion with another of the same micro batch, so TRL's "
+            "KTOTrainer needs at least 2 per device", field="train.micro_batch",
+            value=t.micro_batch, fix="set train.micro_batch=2 or more (lower train.grad_accum to "
+            "keep the global batch), or train.preference.loss_type=apo_zero_unpaired (no KL term)"))
     if m.kind in ("lora", "qlora") and m.lora.target_modules != "all-linear":
         try:
             sp.lora_params(m.lora.r, m.lora.target_modules)
@@ -627,6 +679,10 @@ def _candidates(plan: Plan) -> list[tuple[str, str, dict[str, Any], float]]:
             c.append(("offload", "ZeRO-3 + CPU offload of optimizer and parameters",
                       {"method.parallel": "deepspeed", "method.zero_stage": 3,
                        "method.offload_optimizer": True, "method.offload_params": True}, 0.0))
+    if mem.holds_reference_copy(mem.Setup.from_config(cfg, world)):
+        # TRL computes the reference log-probs once before training: no reference while training
+        c.append(("offload", "precompute the reference log-probs (no reference model in training)",
+                  {"train.preference.reference": "precomputed"}, 0.0))
     if ds and m.offload_params:
         c.append(("offload", "keep parameters on the GPU (optimizer offload only)",
                   {"method.offload_params": False}, 0.0))

@@ -128,8 +128,12 @@ def _fit(plan: Any, add: Any) -> None:
     binds = {s["resource"]: s for s in plan.shortfalls()} if hasattr(plan, "shortfalls") else {}
     if not m.fits:
         shown = getattr(m, "needed_bytes", m.per_device_bytes)
+        from ftwizard.core.memory import kto_kl_batch
+
+        t = cfg.train
+        least = 2 if kto_kl_batch(t.objective, t.preference.loss_type) else 1  # KTO's KL pairs
         fix = (f"set train.micro_batch={m.max_micro_batch} (the largest that fits) with more "
-               "train.grad_accum" if 0 < m.max_micro_batch < cfg.train.micro_batch else
+               "train.grad_accum" if least <= m.max_micro_batch < t.micro_batch else
                "apply a suggestion from `ftwizard plan` (`--set key=value`)")
         add("fit", "memory", InputError(
             f"needs ~{shown / GIB:.1f} GiB of {unit} per device, has {m.capacity_bytes / GIB:.1f} GiB "

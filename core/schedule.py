@@ -207,6 +207,37 @@ def flops_per_token(params: int, *, n_layers: int, hidden: int, seq: int, traina
     return base
 
 
+def objective_passes(objective: str, *, reference: str = "auto", kl_batch: bool = False
+                     ) -> tuple[int, int]:
+    """(sequences trained per row, sequences run forward-only per row) under TRL's trainers.
+
+    A row is what data.sequences and the step count count: a pair for dpo/orpo/reward, a labelled
+    completion for kto, a sequence for sft. dpo: chosen + rejected forward and backward through
+    the policy, and forward through the reference unless its log-probs were precomputed
+    (DPOTrainer._compute_loss); orpo and reward: the pair, no reference; kto: the completion
+    trained, plus its KL completion forward through the policy without gradients (loss_type kto),
+    and the completion (and the KL one) through the reference unless precomputed
+    (KTOTrainer._compute_loss)."""
+    ref = reference != "precomputed"
+    if objective == "dpo":
+        return 2, 2 if ref else 0
+    if objective in ("orpo", "reward"):
+        return 2, 0
+    if objective == "kto":
+        kl = 1 if kl_batch else 0
+        return 1, kl + ((1 + kl) if ref else 0)
+    return 1, 0
+
+
+def flops_params(params: int, *, objective: str, vocab: int, hidden: int, tied: bool) -> int:
+    """Parameters whose matmuls a token goes through (the 2N/6N of :func:`flops_per_token`). A
+    reward model has no LM head: its untied head is already out of `params` (core.memory
+    objective_spec), a tied one is still counted there as the input table but never multiplies."""
+    if objective == "reward" and tied:
+        return max(1, params - vocab * hidden)
+    return params
+
+
 # Hardware FLOP utilisation we assume (recompute counted as work), stated in every plan. Seed 000
 # (GPT-J-6B on a TPU v3-8 with recompute, ~5,000 tokens/s) implies 0.51 of the v3-8's bf16 peak;
 # published A100/H100 full fine-tuning runs with the HF Trainer land at 0.35-0.45 in bf16.

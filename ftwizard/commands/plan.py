@@ -115,7 +115,8 @@ def render_plan(p) -> Any:  # noqa: ANN001
         f"{p.model.id} ({_count(p.model.params)} params, "
         f"{_count(m.trainable_params)} trainable)  ·  {cfg.method.kind}"
         f"{'-' + str(cfg.method.quant_bits) + 'bit' if cfg.method.quant_bits else ''}"
-        f" · {cfg.method.parallel} · {cfg.model.dtype}  ·  {p.world_size} x {hw_name}")
+        f" · {cfg.method.parallel} · {cfg.model.dtype}  ·  {p.world_size} x {hw_name}"
+        + (f"  ·  objective {cfg.train.objective}" if cfg.train.objective != "sft" else ""))
     parts: list[Any] = [head]
 
     unit = "RAM" if m.device == "cpu" else "VRAM"
@@ -125,8 +126,13 @@ def render_plan(p) -> Any:  # noqa: ANN001
     mt.add_row(f"{unit} per device", Text(bar(m.needed_bytes, m.capacity_bytes), style=verdict_style),
                fig.usage())
     mt.add_row("", Text(fig.verdict(), style=verdict_style), "")
+    from ftwizard.core.memory import OBJECTIVE_TERMS
+
     for k, v in m.breakdown.items():
         mt.add_row(f"  {k}", "", _gib(v))
+        for term, label in OBJECTIVE_TERMS.items():   # what the objective costs, by name
+            if term.split(".")[0] == k and term in m.detail:
+                mt.add_row(f"    {label}", "", _gib(m.detail[term]))
     if fig.reserve_note():
         mt.add_row("", "", Text(fig.reserve_note(), style="dim"))
     if p.calibration:
@@ -167,7 +173,8 @@ def render_plan(p) -> Any:  # noqa: ANN001
                           style="yellow"))
     else:
         t = Table.grid(padding=(0, 2))
-        t.add_row("sequences per epoch", f"{st.sequences:,}")
+        rows = {"dpo": "pairs", "orpo": "pairs", "reward": "pairs", "kto": "completions"}
+        t.add_row(f"{rows.get(cfg.train.objective, 'sequences')} per epoch", f"{st.sequences:,}")
         t.add_row("global batch", f"{st.global_batch} = {st.micro_batch} x {st.grad_accum} "
                                   f"x {st.world_size} replica(s)")
         t.add_row("steps per epoch", f"{st.per_epoch:,}")
