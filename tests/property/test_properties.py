@@ -177,7 +177,9 @@ def setups(draw: st.DrawFn, parallel: list[str] | None = None) -> tuple:
                    "optimizer": draw(st.sampled_from(["adamw", "adamw_8bit", "adafactor", "sgd"])),
                    "lora": {"r": draw(st.integers(1, 128))}},
         "data": {"block_size": draw(st.integers(16, 8192))},
-        "train": {"micro_batch": draw(st.integers(1, 32))},
+        "train": {"micro_batch": draw(st.integers(1, 32)),
+                  "objective": draw(st.sampled_from(["sft", "dpo", "orpo", "kto", "reward"])),
+                  "preference": {"reference": draw(st.sampled_from(["auto", "precomputed"]))}},
     })
     world = draw(st.integers(1, 16))
     spec = models.resolve(draw(st.sampled_from(MODELS)))

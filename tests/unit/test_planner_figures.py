@@ -109,7 +109,10 @@ def configs(draw):  # noqa: ANN201
         "data": {"block_size": draw(st.sampled_from([256, 512, 1024, 2048, 4096])),
                  "sequences": draw(st.integers(1, 5000))},
         "train": {"micro_batch": draw(st.integers(1, 32)), "grad_accum": draw(st.integers(1, 64)),
-                  "drop_last": draw(st.booleans())},
+                  "drop_last": draw(st.booleans()),
+                  # issue 15: the preference objectives' reference and paired batch must fit too
+                  "objective": draw(st.sampled_from(["sft", "sft", "dpo", "orpo", "kto", "reward"])),
+                  "preference": {"reference": draw(st.sampled_from(["auto", "precomputed"]))}},
     }
 
 
