@@ -8,7 +8,9 @@ data_stats (inspection and its cache) and data_preview (`ftwizard data preview`)
 from the same functions, so `len(prepare(cfg, tok).train) == inspect(cfg.data, tok).sequences ==
 count_sequences(cfg, tok)` (tested for both modes, with mixing and a validation split). Files
 over a size threshold are prepared through Arrow instead (data_arrow, via training_sets): the
-same sequences, memory-mapped from disk and cached.
+same sequences, memory-mapped from disk and cached. Preference and reward data
+(train.objective other than sft) is read by preference_data, whose `preference_sets` gives the
+TRL trainers their rows and whose counts inspect() and count_sequences() report.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ def training_sets(config: RunConfig, tokenizer: Any) -> tuple[Any, Any | None]:
 
 
 def count_sequences(config: RunConfig, tokenizer: Any) -> int:
-    """Training sequences per epoch, exactly (every example tokenized; cached)."""
+    """Training sequences per epoch, exactly (every example tokenized; cached). For the
+    preference objectives (dpo, orpo, kto, reward) the training rows the trainer counts:
+    `len(preference_data.preference_sets(config, tokenizer)[0])`, pairs or kto completions."""
     return inspect(config.data, tokenizer, seed=config.train.seed, exact=True,
-                   pad_token_id=config.model.pad_token_id).sequences
+                   pad_token_id=config.model.pad_token_id, train=config.train).sequences

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ftwizard.core.config import DataSection
+from ftwizard.core.config import DataSection, TrainSection
 from ftwizard.core.data_prep import (Analysis, analyse, data_sources, mixed_contributions,
                                      padding_tokens)
 from ftwizard.core.data_sources import source_digest
@@ -74,7 +74,38 @@ class DataStats:
     sequences_packed: int = 0
     trained_tokens: int | None = None
     """Tokens of the training examples that carry loss under data.train_on (before mixing; None
-    when counts are approximate)."""
+    when counts are approximate). Preference objectives: the completions' tokens (chosen +
+    rejected, or kto's completion) after truncation; None for reward (one score per sequence)."""
+    # ---- train.objective dpo / orpo / kto / reward (core/preference_data.py); zero for sft.
+    # There `sequences` counts training rows (pairs, or kto completions) after the trainer's
+    # filter, validation split and mixing, and `tokens` every token the trainer runs per epoch
+    # (prompt + chosen and prompt + rejected, or prompt + completion, each cut at block_size).
+    # The *_tokens_* figures are over the training rows as mixed, each sequence cut at
+    # block_size as the trainer's collator cuts it.
+    objective: str = "sft"
+    prompt_tokens_mean: float = 0.0
+    prompt_tokens_max: int = 0
+    """The prompt's tokens as the trainer tokenizes it (chat: rendered with the generation
+    prompt)."""
+    chosen_tokens_mean: float = 0.0
+    chosen_tokens_max: int = 0
+    """prompt + chosen: one sequence of the pair (dpo, orpo, reward)."""
+    rejected_tokens_mean: float = 0.0
+    rejected_tokens_max: int = 0
+    """prompt + rejected: the pair's other sequence; the trainers run both in one batch."""
+    completion_tokens_mean: float = 0.0
+    completion_tokens_max: int = 0
+    """kto: prompt + completion, the one sequence of a row (its KL sequence pairs the prompt with
+    another row's completion)."""
+    dropped: int = 0
+    """Rows the trainer would drop (too long for block_size; module doc of preference_data),
+    dropped here so it drops none; not in `sequences`."""
+    dropped_reasons: dict[str, int] = field(default_factory=dict)
+    identical_pairs: int = 0
+    """Pairs whose chosen equals their rejected (kept; they teach nothing)."""
+    desirable: int = 0
+    undesirable: int = 0
+    """kto: training rows labelled true / false (TRL warns when the weights do not balance them)."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -166,10 +197,15 @@ def stats_from(a: Analysis) -> DataStats:
         validation_examples=sum(len(p.val) for p in a.parts), notes=notes)
 
 
-def _cache_key(data: DataSection, enc: Encoder | None, seed: int, exact: bool | None) -> str:
+def _cache_key(data: DataSection, enc: Encoder | None, seed: int, exact: bool | None,
+               train: TrainSection | None = None) -> str:
     h = hashlib.sha256()
-    settings = {"v": CACHE_VERSION, "data": data.model_dump(mode="json"), "seed": seed,
-                "exact": exact, "tok": [enc.name, enc.vocab, enc.eos] if enc else None}
+    settings: dict[str, Any] = {
+        "v": CACHE_VERSION, "data": data.model_dump(mode="json"), "seed": seed, "exact": exact,
+        "tok": [enc.name, enc.vocab, enc.eos] if enc else None}
+    if train is not None and train.objective != "sft":  # sft keys stay as they were
+        settings["objective"] = [train.objective, train.preference.truncation,
+                                 getattr(enc.tok, "chat_template", None) if enc else None]
     settings["data"].pop("sequences", None)
     h.update(json.dumps(settings, sort_keys=True).encode())
     for src, _ in data_sources(data):
@@ -180,18 +216,21 @@ def _cache_key(data: DataSection, enc: Encoder | None, seed: int, exact: bool | 
 def inspect(data: DataSection, tokenizer: Any = None, *, seed: int = 42,
             progress: Callable[[float], None] | None = None,
             cancel: Callable[[], bool] | None = None, exact: bool | None = None,
-            use_cache: bool = True, pad_token_id: int | None = None) -> DataStats:
+            use_cache: bool = True, pad_token_id: int | None = None,
+            train: TrainSection | None = None) -> DataStats:
     """Stats of `data` with `tokenizer` (None: approximate token counts from characters).
 
     Runs in a worker: `progress(fraction)` is called as it goes and `cancel()` returning True
     stops it with Cancelled. Mixing follows the rule in MIXING_RULE.
+    `train` (cfg.train): for objectives other than sft the data is preference data, counted
+    as its TRL trainer counts it (core/preference_data.py; the preference fields above).
     """
     from ftwizard.core.paths import cache_dir
 
     enc = Encoder(tokenizer, pad_token_id, data.chat_template) if tokenizer is not None else None
     path = None
     if use_cache:
-        path = cache_dir() / "data" / f"{_cache_key(data, enc, seed, exact)}.json"
+        path = cache_dir() / "data" / f"{_cache_key(data, enc, seed, exact, train)}.json"
         if path.is_file():
             try:
                 stats = DataStats.from_dict(json.loads(path.read_text()))
@@ -201,8 +240,14 @@ def inspect(data: DataSection, tokenizer: Any = None, *, seed: int = 42,
                 return stats
             except (ValueError, TypeError):
                 pass
-    stats = stats_from(analyse(data, enc, seed=seed, exact=exact, progress=progress,
-                               cancel=cancel))
+    if train is not None and train.objective != "sft":
+        from ftwizard.core import preference_data
+
+        stats = preference_data.stats_from(preference_data.analyse(
+            data, train, enc, seed=seed, progress=progress, cancel=cancel))
+    else:
+        stats = stats_from(analyse(data, enc, seed=seed, exact=exact, progress=progress,
+                                   cancel=cancel))
     if path is not None:
         from ftwizard.core.local_state import atomic_write
 

@@ -614,3 +614,113 @@ def preference_sets(cfg: RunConfig, tokenizer: Any) -> tuple[list[dict], list[di
     train = [r.trl() for r, _ in a.train_rows()]
     val = [r.trl() for r, _ in a.val_rows()]
     return train, (val if cfg.data.validation is not None else None)
+
+
+# ---------------------------------------------------------------- statistics for the plan
+
+def _chars(v: Any) -> int:
+    if isinstance(v, list):
+        return sum(len(str(m.get("content") or "")) for m in v)
+    return len(v or "")
+
+
+def _fingerprint(row: Row) -> str:
+    import json
+
+    return json.dumps(row.trl(), sort_keys=True, ensure_ascii=False)
+
+
+def stats_from(a: Analysis) -> Any:
+    """DataStats of a preference analysis: the SFT fields where they mean the same (sequences =
+    training rows: pairs, or kto completions; tokens = tokens of every sequence the trainer runs
+    per epoch, truncated to block_size) and the preference fields (data_stats.DataStats)."""
+    from ftwizard.core.data_stats import DataStats
+
+    block = a.block
+    kto = a.objective in UNPAIRED
+    train = a.train_rows()
+    cut = [(min(n.prompt, block), min(n.chosen, block), min(n.rejected, block)) for _, n in train]
+    k = max(1, len(cut))
+    seq_tokens = [c + r for _, c, r in cut]
+    reasons: dict[str, int] = {}
+    first_dropped: dict[str, str] = {}
+    per_source = []
+    formats: dict[str, int] = {}
+    identical = duplicates = 0
+    seen: set[str] = set()
+    lengths_all: list[int] = []
+    plan_counts = {i: 0 for i in range(len(a.train_parts))}
+    for i, _ in a.plan():
+        plan_counts[i] += 1
+    ti = 0
+    for p in a.parts:
+        for idx in p.dropped:
+            why = p.lengths[idx].dropped
+            reasons[why] = reasons.get(why, 0) + 1
+            first_dropped.setdefault(why, p.rows[idx].where)
+        for row, n in zip(p.rows, p.lengths):
+            formats[row.shape] = formats.get(row.shape, 0) + 1
+            lengths_all.append(max(n.chosen, n.rejected))
+            if not kto and row.chosen == row.rejected:
+                identical += 1
+            fp = _fingerprint(row)
+            duplicates += fp in seen
+            seen.add(fp)
+        src = {"path": p.label, "role": p.role, "examples": len(p.rows),
+               "characters": sum(_chars(r.prompt) + _chars(r.chosen) + _chars(r.rejected)
+                                 + _chars(r.completion) for r in p.rows),
+               "tokens": sum(min(n.chosen, block) + min(n.rejected, block)
+                             for n in p.lengths if not n.dropped),
+               "validation_examples": len(p.val), "dropped": len(p.dropped),
+               "formats": {}}
+        for row in p.rows:
+            src["formats"][row.shape] = src["formats"].get(row.shape, 0) + 1
+        if p.role == "train":
+            src.update(weight=round(p.weight, 6), sequences=len(p.train),
+                       mixed_sequences=plan_counts[ti], tokens_dropped=0)
+            ti += 1
+        per_source.append(src)
+    hist: list[tuple[int, int]] = []
+    upper, rest = 16, sorted(lengths_all)
+    i = 0
+    while i < len(rest):
+        j = i
+        while j < len(rest) and rest[j] <= upper:
+            j += 1
+        hist.append((upper, j - i))
+        i, upper = j, upper * 2
+    notes = list(a.notes)
+    for why, count in reasons.items():
+        notes.append(f"{count:,} {'rows' if kto else 'pairs'} dropped: {why} (first: "
+                     f"{first_dropped[why]}); the trainer would drop them too (raise "
+                     "data.block_size to keep them)")
+    if identical:
+        notes.append(f"{identical:,} pairs have chosen == rejected: they teach nothing (DPO's "
+                     "loss is ln 2 with no gradient there); kept, as TRL keeps them")
+    over = sum(1 for n in lengths_all if n > block)
+    if not a.exact:
+        notes.append("token counts are approximate (no tokenizer): rows too long for "
+                     "block_size cannot be found, so none is dropped here")
+    des = sum(1 for r, _ in train if r.label) if kto else 0
+    return DataStats(
+        objective=a.objective, examples=sum(len(p.rows) for p in a.parts),
+        characters=sum(s["characters"] for s in per_source), tokens=sum(seq_tokens),
+        tokens_exact=a.exact, tokens_error=0.0 if a.exact else 0.3, histogram=hist,
+        longest_tokens=max(lengths_all, default=0), over_block=over,
+        over_block_share=over / len(lengths_all) if lengths_all else 0.0,
+        sequences=len(train), validation_sequences=sum(len(p.val) for p in a.parts),
+        validation_examples=sum(len(p.val) for p in a.parts), duplicates=duplicates,
+        per_source=per_source, tokenizer=a.tokenizer, mode="entries", block_size=block,
+        formats=formats, notes=notes,
+        trained_tokens=(None if a.objective == "reward" or not a.exact else
+                        sum(c + r - (p if kto else 2 * p) for p, c, r in cut)),
+        prompt_tokens_mean=round(sum(p for p, _, _ in cut) / k, 2),
+        prompt_tokens_max=max((p for p, _, _ in cut), default=0),
+        chosen_tokens_mean=0.0 if kto else round(sum(c for _, c, _ in cut) / k, 2),
+        chosen_tokens_max=0 if kto else max((c for _, c, _ in cut), default=0),
+        rejected_tokens_mean=0.0 if kto else round(sum(r for _, _, r in cut) / k, 2),
+        rejected_tokens_max=0 if kto else max((r for _, _, r in cut), default=0),
+        completion_tokens_mean=round(sum(c for _, c, _ in cut) / k, 2) if kto else 0.0,
+        completion_tokens_max=max((c for _, c, _ in cut), default=0) if kto else 0,
+        dropped=sum(reasons.values()), dropped_reasons=reasons, identical_pairs=identical,
+        desirable=des, undesirable=len(train) - des if kto else 0)
