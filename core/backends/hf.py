@@ -185,10 +185,14 @@ def model_path(cfg: Any) -> str:
     return str(p) if p is not None else cfg.model.name
 
 
-def load_model(cfg: Any, dist: Dist, prec: str, pad_id: int) -> Any:
-    """The model ready for the Trainer: full weights, or a frozen (maybe quantized) base + LoRA."""
+def load_base(cfg: Any, dist: Dist, prec: str, pad_id: int, auto_class: Any = None,
+              **extra: Any) -> Any:
+    """The model before any adapter: full weights in the dtype the method trains them in, or the
+    frozen (maybe quantized) base of LoRA/QLoRA, prepared for k-bit training. `auto_class` is
+    AutoModelForCausalLM unless given (a reward model loads AutoModelForSequenceClassification);
+    `extra` goes to from_pretrained (num_labels=1)."""
     kind = cfg.method.kind
-    kwargs: dict[str, Any] = {"trust_remote_code": cfg.model.trust_remote_code}
+    kwargs: dict[str, Any] = {"trust_remote_code": cfg.model.trust_remote_code, **extra}
     if cfg.model.attn_implementation:
         # what the plan assumed (written into the run's config.yaml at plan time)
         kwargs["attn_implementation"] = cfg.model.attn_implementation
@@ -217,33 +221,51 @@ def load_model(cfg: Any, dist: Dist, prec: str, pad_id: int) -> Any:
     elif kind == "qlora":
         # bitsandbytes quantizes while placing: name the device (FACTS.md: "cpu" on the CPU).
         kwargs["device_map"] = "cpu" if dist.cpu else {"": dist.local_rank}
-    model = AutoModelForCausalLM.from_pretrained(model_path(cfg), **kwargs)
+    model = (auto_class or AutoModelForCausalLM).from_pretrained(model_path(cfg), **kwargs)
     model.config.pad_token_id = pad_id
     if getattr(model, "generation_config", None) is not None:
         model.generation_config.pad_token_id = pad_id
-    if kind == "full":
-        return model
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training  # ~1 s
-
     if kind == "qlora":
+        from peft import prepare_model_for_kbit_training  # ~1 s
+
         model = prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=cfg.method.gradient_checkpointing,
             gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model
+
+
+def lora_config(cfg: Any, task_type: str = "CAUSAL_LM") -> Any:
+    """method.lora as a PEFT LoraConfig (None for full fine-tuning). task_type SEQ_CLS makes PEFT
+    train and save a sequence classifier's score head with the adapters."""
+    if cfg.method.kind == "full":
+        return None
+    from peft import LoraConfig
+
     lc = cfg.method.lora
-    targets = lc.target_modules
-    peft_cfg = LoraConfig(r=lc.r, lora_alpha=lc.alpha, lora_dropout=lc.dropout,
-                          target_modules=targets, task_type="CAUSAL_LM")
+    return LoraConfig(r=lc.r, lora_alpha=lc.alpha, lora_dropout=lc.dropout,
+                      target_modules=lc.target_modules, task_type=task_type)
+
+
+def load_model(cfg: Any, dist: Dist, prec: str, pad_id: int) -> Any:
+    """The model ready for the Trainer: full weights, or a frozen (maybe quantized) base + LoRA."""
+    model = load_base(cfg, dist, prec, pad_id)
+    peft_cfg = lora_config(cfg)
+    if peft_cfg is None:
+        return model
+    from peft import get_peft_model
+
     return get_peft_model(model, peft_cfg)
 
 
 # ---------------------------------------------------------------------------- trainer
 
-class PlannedTrainer(Trainer):
-    """A Trainer whose LR curve is exactly the plan's (core.schedule.lr_at), warmup included."""
+class PlannedSchedule:
+    """Mixin for any Trainer subclass (ours, TRL's): its LR curve is exactly the plan's
+    (core.schedule.lr_at), warmup included. Pass `lr_plan={lr, end_lr, warmup, total, scheduler}`."""
 
     def __init__(self, *args: Any, lr_plan: dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
         self.lr_plan = lr_plan
+        super().__init__(*args, **kwargs)
 
     def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
         if self.lr_scheduler is None:
@@ -260,8 +282,31 @@ class PlannedTrainer(Trainer):
         return self.lr_scheduler
 
 
+def planned(trainer_cls: type) -> type:
+    """`trainer_cls` with the plan's LR curve (PlannedSchedule first in the MRO)."""
+    return type(f"Planned{trainer_cls.__name__}", (PlannedSchedule, trainer_cls), {})
+
+
+class PlannedTrainer(PlannedSchedule, Trainer):
+    """A Trainer whose LR curve is exactly the plan's (core.schedule.lr_at), warmup included."""
+
+
+def lr_plan(cfg: Any, steps: Any) -> dict[str, Any]:
+    """What PlannedSchedule needs from the config and the plan's steps."""
+    return {"lr": cfg.train.lr, "end_lr": cfg.train.end_lr, "warmup": steps.warmup,
+            "total": steps.total, "scheduler": cfg.train.scheduler}
+
+
 def training_arguments(cfg: Any, run_dir: Path, dist: Dist, prec: str, steps: Any,
                        has_eval: bool, ds_config: Path | None) -> TrainingArguments:
+    return TrainingArguments(**training_argument_values(cfg, run_dir, dist, prec, steps,
+                                                        has_eval, ds_config))
+
+
+def training_argument_values(cfg: Any, run_dir: Path, dist: Dist, prec: str, steps: Any,
+                             has_eval: bool, ds_config: Path | None) -> dict[str, Any]:
+    """TrainingArguments' keyword arguments for a run; TRL's configs (DPOConfig ...) subclass
+    TrainingArguments and take the same ones plus their objective's own."""
     t = cfg.train
     report: list[str] = []  # output.report_to is fed from the events instead (core/trackers.py)
     kwargs: dict[str, Any] = dict(
@@ -298,7 +343,7 @@ def training_arguments(cfg: Any, run_dir: Path, dist: Dist, prec: str, steps: An
         kwargs["deepspeed"] = str(ds_config)
     if cfg.method.parallel == "fsdp" and not dist.cpu:
         kwargs.update(fsdp_trainer_options(native_config(run_dir, "accelerate.yaml")))
-    return TrainingArguments(**kwargs)
+    return kwargs
 
 
 def native_config(run_dir: Path, name: str) -> Path:
@@ -364,6 +409,30 @@ def dir_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+# What the Trainer itself logs (and TRL's running token count); any other number in its logs is
+# the objective's own (TRL's rewards/chosen, logps/rejected, kl, accuracy ...) and goes to the
+# events' `metrics`.
+TRAINER_LOG_KEYS = frozenset({"loss", "learning_rate", "grad_norm", "epoch", "step", "total_flos",
+                              "train_loss", "train_runtime", "train_samples_per_second",
+                              "train_steps_per_second", "num_tokens"})
+
+
+def objective_metrics(logs: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """The objective's figures in a Trainer log (eval logs: `prefix` "eval_", stripped), under
+    TRL's names; empty for SFT, whose logs hold only the Trainer's own keys."""
+    out: dict[str, float] = {}
+    for key, value in logs.items():
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix):]
+        if name in TRAINER_LOG_KEYS or name.endswith(("_runtime", "_per_second")):
+            continue
+        number = ev.clean_number(value) if isinstance(value, (int, float)) else None
+        if number is not None and not isinstance(value, bool):
+            out[name] = number
+    return out
+
+
 class EventsCallback(TrainerCallback):
     """Turns the Trainer's hooks into events.jsonl lines and status.json updates (rank 0)."""
 
@@ -425,12 +494,16 @@ class EventsCallback(TrainerCallback):
         rate = (now - self._t_first) / done if done > 0 and self._t_first else None
         eta = (state.max_steps - step) * rate if rate is not None else None
         self._t_log, self._step_log = now, step
+        extra = {}
+        metrics = objective_metrics(logs)
+        if metrics:  # the objective's own figures (absent for sft)
+            extra["metrics"] = metrics
         e = self.w.emit("step", step=step, total=state.max_steps, epoch=ev.clean_number(logs.get("epoch")),
                         loss=ev.clean_number(logs.get("loss")),
                         lr=ev.clean_number(self._lr if self._lr is not None else logs.get("learning_rate")),
                         grad_norm=ev.clean_number(logs.get("grad_norm")),
                         tokens_per_s=round(tps, 1), **ev.step_memory(),
-                        eta_s=round(eta, 1) if eta is not None else None)
+                        eta_s=round(eta, 1) if eta is not None else None, **extra)
         # One short line per step for stdout.log (the Run screen's log panel at 80 columns), in
         # place of the Trainer's printed dict.
         print(ev.step_line(e), flush=True)
@@ -438,7 +511,12 @@ class EventsCallback(TrainerCallback):
     def on_evaluate(self, args: Any, state: TrainerState, control: TrainerControl,
                     metrics: dict[str, Any] | None = None, **kw: Any) -> None:
         if self.w and metrics and "eval_loss" in metrics:
-            self.w.emit("eval", step=state.global_step, eval_loss=ev.clean_number(metrics["eval_loss"]))
+            extra = {}
+            figures = objective_metrics(metrics, prefix="eval_")
+            if figures:  # the objective's own figures on the validation set (absent for sft)
+                extra["metrics"] = figures
+            self.w.emit("eval", step=state.global_step, eval_loss=ev.clean_number(metrics["eval_loss"]),
+                        **extra)
 
     def on_save(self, args: Any, state: TrainerState, control: TrainerControl, **kw: Any) -> None:
         if not self.w:
@@ -508,27 +586,17 @@ def _train(cfg: Any, run_dir: Path, *, resume: bool, writer: Any, log: Any) -> O
         from ftwizard.core.backends import pipeline
 
         return pipeline.train(cfg, run_dir, resume=resume, writer=writer, log=log)
-    dist = setup_distributed(cfg)
-    if not dist.main:
-        writer = None
-    transformers.utils.logging.disable_progress_bar()  # no shard-writing bars in stdout.log
-    notes = list(dist.notes)
-    transformers.set_seed(cfg.train.seed)
+    if cfg.train.objective != "sft":  # dpo, orpo, kto, reward: TRL's trainers
+        from ftwizard.core.backends import preference
+
+        return preference.train(cfg, run_dir, resume=resume, writer=writer, log=log)
+    dist, writer, prec = begin(cfg, writer, log)
     tok, train_data, val_data = load_data(cfg)
     pad_id = ensure_pad_token(tok, cfg)
     train_data, dropped = apply_drop_last(train_data, cfg, dist.data_parallel)
     steps = plan_steps(cfg, len(train_data) + dropped, dist.data_parallel)
-    prec, why = precision(cfg, dist)
-    notes += why
-    for n in notes:
-        log(n)
-        if writer:
-            writer.log(n)
 
-    ds_path = None
-    if cfg.method.parallel == "deepspeed":
-        ds_path = native_config(run_dir, "ds_config.json")
-
+    ds_path = deepspeed_config(cfg, run_dir)
     args = training_arguments(cfg, run_dir, dist, prec, steps, bool(val_data), ds_path)
     model = load_model(cfg, dist, prec, pad_id)
 
@@ -536,24 +604,59 @@ def _train(cfg: Any, run_dir: Path, *, resume: bool, writer: Any, log: Any) -> O
 
     lengths = sequence_lengths(train_data)
     tokens_per_step = (sum(lengths) / max(1, len(lengths))) * steps.global_batch
-    plan = ev.read_plan(run_dir)  # the plan it was launched with (launch.render wrote it)
-    start_fields = {"run": run_dir.name, "epochs": cfg.train.epochs, "sequences": steps.sequences,
-                    "dropped_samples": steps.dropped_samples, "planned_steps": steps.total,
-                    "plan": plan, "config": cfg.name, "world_size": dist.world_size,
-                    "method": cfg.method.kind, "parallel": cfg.method.parallel,
-                    "precision": prec, "pid": os.getpid()}
-    start_fields["model"] = model_facts(model)
-    cb = EventsCallback(run_dir, writer, dist, tokens_per_step, steps.total, start_fields)
+    fields = start_fields(cfg, run_dir, dist, prec, steps, model)
+    cb = EventsCallback(run_dir, writer, dist, tokens_per_step, steps.total, fields)
     trainer = PlannedTrainer(
         model=model, args=args, train_dataset=train_data, eval_dataset=val_data,
-        data_collator=Collator(pad_id), callbacks=[cb],
-        lr_plan={"lr": cfg.train.lr, "end_lr": cfg.train.end_lr, "warmup": steps.warmup,
-                 "total": steps.total, "scheduler": cfg.train.scheduler})
+        data_collator=Collator(pad_id), callbacks=[cb], lr_plan=lr_plan(cfg, steps))
+    run_trainer(trainer, cb, run_dir, steps, resume=resume, writer=writer, log=log)
+    return finish(trainer, cb, cfg, run_dir, dist, tok, writer=writer, log=log)
+
+
+# ---------------------------------------------------------------------------- shared by objectives
+
+def begin(cfg: Any, writer: Any, log: Any) -> tuple[Dist, Any, str]:
+    """The start of every run in this process: the process group, the seed, the precision that
+    really runs (its notes logged); the writer only on rank 0."""
+    dist = setup_distributed(cfg)
+    if not dist.main:
+        writer = None
+    transformers.utils.logging.disable_progress_bar()  # no shard-writing bars in stdout.log
+    transformers.set_seed(cfg.train.seed)
+    prec, why = precision(cfg, dist)
+    for n in [*dist.notes, *why]:
+        log(n)
+        if writer:
+            writer.log(n)
+    return dist, writer, prec
+
+
+def deepspeed_config(cfg: Any, run_dir: Path) -> Path | None:
+    """The ds_config.json launch.render wrote, for method.parallel deepspeed."""
+    return native_config(run_dir, "ds_config.json") if cfg.method.parallel == "deepspeed" else None
+
+
+def start_fields(cfg: Any, run_dir: Path, dist: Dist, prec: str, steps: Any,
+                 model: Any) -> dict[str, Any]:
+    """The start event's fields this backend knows before the Trainer exists."""
+    return {"run": run_dir.name, "epochs": cfg.train.epochs, "sequences": steps.sequences,
+            "dropped_samples": steps.dropped_samples, "planned_steps": steps.total,
+            "plan": ev.read_plan(run_dir),  # the plan it was launched with (launch.render wrote it)
+            "config": cfg.name, "world_size": dist.world_size,
+            "method": cfg.method.kind, "parallel": cfg.method.parallel,
+            "objective": cfg.train.objective,
+            "precision": prec, "pid": os.getpid(), "model": model_facts(model)}
+
+
+def run_trainer(trainer: Any, cb: EventsCallback, run_dir: Path, steps: Any, *, resume: bool,
+                writer: Any, log: Any) -> None:
+    """Train (from the newest checkpoint on resume) and say so if the trainer's step count is not
+    the plan's."""
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # EventsCallback prints a shorter line per step
-    start_fields["fsdp_enabled"] = bool(getattr(trainer, "is_fsdp_enabled", False))
-    start_fields["deepspeed_enabled"] = bool(getattr(trainer, "is_deepspeed_enabled", False))
+    cb.start_fields["fsdp_enabled"] = bool(getattr(trainer, "is_fsdp_enabled", False))
+    cb.start_fields["deepspeed_enabled"] = bool(getattr(trainer, "is_deepspeed_enabled", False))
     ckpt = None
     if resume:
         ckpt = newest_checkpoint(run_dir)
@@ -562,12 +665,18 @@ def _train(cfg: Any, run_dir: Path, *, resume: bool, writer: Any, log: Any) -> O
         if writer:
             writer.log(msg)
     trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    if trainer.state.max_steps != steps.total and writer:
+        writer.log(f"the trainer took {trainer.state.max_steps} steps, the plan said {steps.total}")
+
+
+def finish(trainer: Any, cb: EventsCallback, cfg: Any, run_dir: Path, dist: Dist, tok: Any, *,
+           writer: Any, log: Any, sample: Any = None) -> Outcome:
+    """After trainer.train(): stopped, or the final model (and tokenizer) in final/, merged when
+    output.merge asks, and a sample. `sample(trainer, cfg, final, tok) -> str | None` replaces
+    the generated continuation of output.sample_prompt (a reward model scores instead)."""
     state = trainer.state
-    if state.max_steps != steps.total and writer:
-        writer.log(f"the trainer took {state.max_steps} steps, the plan said {steps.total}")
     if cb.stopped:
         return Outcome("stopped", state.global_step, state.max_steps, trainer=trainer)
-
     final = run_dir / "final"
     trainer.save_model(str(final))
     if trainer.is_deepspeed_enabled:
@@ -576,7 +685,7 @@ def _train(cfg: Any, run_dir: Path, *, resume: bool, writer: Any, log: Any) -> O
         from transformers.integrations.deepspeed import unset_hf_deepspeed_config
 
         unset_hf_deepspeed_config()
-    sample = None
+    text = None
     if dist.main:
         tok.save_pretrained(str(final))
         from ftwizard.core.backends import export
@@ -586,11 +695,11 @@ def _train(cfg: Any, run_dir: Path, *, resume: bool, writer: Any, log: Any) -> O
             if writer:
                 writer.log(f"merged model saved to {merged}")
         if cfg.output.sample_prompt:
-            sample = export.sample_after_training(trainer, cfg, final, tok)
-            log(f"sample: {sample!r}")
-            if writer:
-                writer.log(f"sample: {sample}")
+            text = (sample or export.sample_after_training)(trainer, cfg, final, tok)
+            if text is not None:
+                log(f"sample: {text!r}")
+                if writer:
+                    writer.log(f"sample: {text}")
     if torch.distributed.is_initialized():
         torch.distributed.barrier()
-    return Outcome("finished", state.global_step, state.max_steps, sample=sample, trainer=trainer)
-
+    return Outcome("finished", state.global_step, state.max_steps, sample=text, trainer=trainer)
