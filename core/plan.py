@@ -207,7 +207,8 @@ def data_sequences(cfg: RunConfig, notes: list[str] | None = None,
     tok = None
     if data.tokenizer_folder(cfg.model) is not None:
         tok = data.load_tokenizer(cfg.model, light=True)
-    stats = data.inspect(cfg.data, tok, seed=cfg.train.seed, pad_token_id=cfg.model.pad_token_id)
+    stats = data.inspect(cfg.data, tok, seed=cfg.train.seed, pad_token_id=cfg.model.pad_token_id,
+                         train=cfg.train)  # preference objectives: rows as TRL counts them
     if notes is not None and not stats.tokens_exact:
         name = cfg.model.tokenizer or cfg.model.name
         if tok is None:
@@ -416,7 +417,9 @@ def estimate_time(cfg: RunConfig, sp, hw, setup: mem.Setup, steps, world: int, *
         save_s = saves * sched.save_seconds(checkpoint_bytes, device=kind)
     seconds = startup + train_s + eval_s + save_s
     what = "CPU" if on_cpu else (hw.kind.key if hw.kind else "device")
-    parts = [f"start-up ~{startup:.0f} s"
+    parts = ([f"{seq_len:.0f} tokens per sequence (the data's mean; memory plans "
+              f"{cfg.data.block_size}, the longest)"] if seq_len < cfg.data.block_size else [])
+    parts += [f"start-up ~{startup:.0f} s"
              + (f" (reference precompute ~{precompute_s:.0f} s)" if precompute_s else "")]
     if eval_s:
         parts.append(f"evaluation ~{eval_s:.0f} s")

@@ -72,8 +72,25 @@ def data_key(cfg: RunConfig) -> str:
     """Everything the data count depends on (not data.sequences: that is the fallback)."""
     d = cfg.data.model_dump(mode="json")
     d.pop("sequences", None)
-    return json.dumps([d, cfg.model.name, cfg.model.tokenizer, cfg.model.pad_token_id,
-                       cfg.train.seed], sort_keys=True)
+    key = [d, cfg.model.name, cfg.model.tokenizer, cfg.model.pad_token_id, cfg.train.seed]
+    if cfg.train.objective != "sft":  # preference data: rows counted as its TRL trainer counts
+        key.append([cfg.train.objective, cfg.train.preference.truncation])
+    return json.dumps(key, sort_keys=True)
+
+
+def sequence_tokens(stats: Any) -> float | None:
+    """The data's mean tokens per sequence the trainer runs, for the plan's time (memory stays at
+    data.block_size, the worst case): a pair's two sequences (prompt + chosen, prompt + rejected)
+    or a kto completion, each cut at block_size (core/data_stats.py). None for sft, whose
+    sequences are block_size long, and when the data was not counted."""
+    objective = getattr(stats, "objective", "sft")
+    if objective in ("dpo", "orpo", "reward"):
+        mean = (stats.chosen_tokens_mean + stats.rejected_tokens_mean) / 2
+    elif objective == "kto":
+        mean = stats.completion_tokens_mean
+    else:
+        return None
+    return mean or None
 
 
 def missing_data(cfg: RunConfig) -> list[str]:
@@ -247,7 +264,7 @@ class Session:
                              f"characters; {data.no_tokenizer_fix(name)}")
             stats = data.inspect(cfg.data, tok, seed=cfg.train.seed,
                                  pad_token_id=cfg.model.pad_token_id, progress=progress,
-                                 cancel=cancel)
+                                 cancel=cancel, train=cfg.train)
         except data.Cancelled:
             raise
         except InputError as err:
@@ -321,7 +338,8 @@ class Session:
             self._plans.move_to_end(key)
             return hit[2]
         p = make_plan(cfg, hardware=hardware, spec=spec, sequences=data.sequences,
-                      validation_sequences=getattr(data.stats, "validation_sequences", None))
+                      validation_sequences=getattr(data.stats, "validation_sequences", None),
+                      sequence_tokens=sequence_tokens(data.stats))
         p.notes.extend(n for n in data.notes if n not in p.notes)
         if data.error is not None:
             p.problems.append(data.error)

@@ -363,3 +363,30 @@ def test_ftwizard_plan_shows_the_objective_reference_and_paired_lines(tmp_path: 
     r2 = ftw("plan", str(f), "--set", "method.parallel=pipeline", cwd=tmp_path)
     assert r2.returncode == 2, r2.stdout + r2.stderr
     assert "train.objective=sft" in " ".join((r2.stdout + r2.stderr).split())
+
+
+def test_session_counts_rows_as_trl_does_and_times_the_data_s_own_length(tmp_path: Path) -> None:
+    # The plan's sequences are the rows core.data.count_sequences gives for the objective (the
+    # trainer's dataset length: pairs, kto completions), and its time runs the data's mean tokens
+    # per sequence, while memory stays at data.block_size.
+    from ftwizard.core import data
+    from ftwizard.core.session import Session
+
+    pairs = Path(__file__).resolve().parents[2] / "presets" / "data" / "preferences.jsonl"
+    cfg = from_dict({"name": "dpo", "model": {"name": "tiny-llama", "dtype": "fp32"},
+                     "method": {"kind": "full"}, "hardware": {"target": "auto"},
+                     "data": {"train": [{"path": str(pairs)}], "block_size": 64},
+                     "train": {"objective": "dpo", "micro_batch": 4}})
+    p = Session().plan_for(cfg)
+    tok = data.load_tokenizer(cfg.model)
+    assert p.steps.sequences == data.count_sequences(cfg, tok)
+    assert p.steps.total == -(-p.steps.sequences // 4)
+    stats = data.inspect(cfg.data, tok, seed=cfg.train.seed, train=cfg.train)
+    mean = (stats.chosen_tokens_mean + stats.rejected_tokens_mean) / 2
+    assert 0 < mean < 64
+    assert f"{mean:.0f} tokens per sequence (the data's mean" in p.time.assumptions
+    # memory at the longest: the same as planned without the data, from data.sequences
+    bare = make_plan(cfg.model_copy(update={"data": cfg.data.model_copy(
+        update={"train": [], "sequences": p.steps.sequences})}), hardware=p.hardware)
+    assert bare.memory.needed_bytes == p.memory.needed_bytes
+    assert bare.steps.total == p.steps.total
