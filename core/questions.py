@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ftwizard.core.config import RunConfig, from_dict, parse_source
+from ftwizard.core.config import (DPO_LOSSES, KTO_LOSSES, REFERENCE_OBJECTIVES, RunConfig,
+                                  from_dict, parse_source)
 from ftwizard.core.errors import InputError
 
 Kind = str  # "choice" | "int" | "float" | "bool" | "text" | "path"
@@ -31,6 +32,8 @@ class Choice:
     available: bool = True
     reason: str = ""
     """Why it is unavailable, with the fix (an install command, another setting)."""
+    help: str = ""
+    """What this choice does, in a line (shown while it is the value: the objectives, the losses)."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +76,23 @@ class Field:
     help_extra: str = ""
     validate: Callable[[Any, Context], str | None] | None = None
     """Extra check beyond the config's own validation: returns a warning or None."""
+    hint: Callable[[RunConfig], str] | None = None
+    """Help that depends on the other answers (the data shape the objective needs), said first."""
 
     @property
     def help(self) -> str:
         doc = field_docs().get(self.id, "")
         return " ".join(x for x in (doc, self.help_extra) if x)
+
+    def help_for(self, ctx: Context) -> str:
+        """The help as the user needs it now: the answers' hint, then what the current choice does
+        (a choice's own help, which says more than the docstring's list of them) or else the
+        field's docstring."""
+        parts = [self.hint(ctx.config)] if self.hint is not None else []
+        value = self.get(ctx.config)
+        chosen = [c.help for c in self.options(ctx) if c.value == value and c.help]
+        parts += chosen + [self.help_extra] if chosen else [self.help]
+        return " ".join(x for x in parts if x)
 
     def options(self, ctx: Context) -> list[Choice]:
         return self.choices(ctx) if self.choices else []
@@ -175,6 +190,15 @@ def set_value(cfg: RunConfig, key: str, value: Any) -> RunConfig:
         if key == "method.kind":
             m = data["method"]
             m["quant_bits"] = (m.get("quant_bits") or 4) if value == "qlora" else None
+        elif key == "train.objective":
+            # a loss type belongs to one objective's trainer: another objective starts from its own
+            pref = data["train"]["preference"]
+            if pref.get("loss_type") not in LOSSES.get(str(value), ()):
+                pref["loss_type"] = None
+        elif key == "train.preference.loss_type" and value == "exo_pair":
+            pref = data["train"]["preference"]
+            if not pref.get("label_smoothing"):
+                pref["label_smoothing"] = EXO_SMOOTHING   # TRL refuses exo_pair at 0
     return from_dict(data)
 
 
@@ -289,15 +313,15 @@ def _dtypes(ctx: Context) -> list[Choice]:
 
 
 def _kinds(ctx: Context) -> list[Choice]:
-    """Methods the chosen parallel mode's backend trains (core/capabilities.py), QLoRA only with
-    bitsandbytes."""
+    """Methods the chosen parallel mode's backend trains for the objective (core/capabilities.py),
+    QLoRA only with bitsandbytes."""
     from ftwizard.core import capabilities as caps
 
     device = caps.device_of(ctx.hardware)
     parallel = "jax" if ctx.tpu else ctx.config.method.parallel
     out = []
     for kind, label in (("full", "Full"), ("lora", "LoRA"), ("qlora", "QLoRA")):
-        why = caps.why_not(parallel, kind, device)
+        why = caps.why_not(parallel, kind, device, objective=ctx.config.train.objective)
         if why is None and kind == "qlora" and not installed("bitsandbytes"):
             why = "QLoRA needs bitsandbytes: pip install 'ftwizard[bnb]'"
         out.append(Choice(kind, label, why is None, why or ""))
@@ -326,9 +350,11 @@ def _parallel(ctx: Context) -> list[Choice]:
     for p, label in PARALLEL_LABELS.items():
         if p == "jax":
             jc = jax_choice(ctx)
-            why = caps.why_not(p, cfg.method.kind, device) or (None if jc.available else jc.reason)
+            why = (caps.why_not(p, cfg.method.kind, device, objective=cfg.train.objective)
+                   or (None if jc.available else jc.reason))
         else:
-            why = caps.why_not(p, cfg.method.kind, device, here=True)
+            why = caps.why_not(p, cfg.method.kind, device, objective=cfg.train.objective,
+                               here=True)
         if why is None and p == "ddp" and world < 2 and not ctx.cpu_only:
             why = "DDP needs more than one device"
         elif why is None and p == "split" and gpus < 2:
@@ -385,6 +411,158 @@ def _data_paths(value: Any, ctx: Context) -> str | None:
     return f"not found here: {', '.join(missing)}" if missing else None
 
 
+
+# ---------------------------------------------------------------- the training objective
+
+LOSSES = {"dpo": DPO_LOSSES, "kto": KTO_LOSSES}
+EXO_SMOOTHING = 1e-3   # the EXO paper's value; TRL refuses exo_pair with label_smoothing 0
+SMOOTHED_LOSSES = ("robust", "exo_pair", "aot", "aot_unpaired")  # TRL 1.16 reads label_smoothing
+PAIRED = ("dpo", "orpo", "reward")
+
+OBJECTIVES = (
+    ("sft", "SFT", "next-token loss on text, instructions or chats: the usual first step."),
+    ("dpo", "DPO", "learns from preference pairs (prompt, chosen, rejected), held near a "
+                   "reference model by beta: the common step after SFT."),
+    ("orpo", "ORPO", "SFT and preference in one pass from the same pairs, with no reference "
+                     "model (less memory than DPO with a full fine-tune)."),
+    ("kto", "KTO", "learns from single completions labelled good or bad (prompt, completion, "
+                   "label) when there are no pairs; a reference model as in DPO."),
+    ("reward", "reward model", "a scalar score head trained on chosen/rejected pairs, for RLHF "
+                               "or ranking answers; it does not generate text."),
+)
+
+DPO_LOSS_HELP = {
+    "hinge": "SLiC's hinge loss on the reward margin",
+    "ipo": "IPO: squared loss towards a fixed margin, beta is its tau; resists overfitting",
+    "exo_pair": "EXO: reverse-KL form; needs label smoothing > 0 (1e-3 set for you)",
+    "nca_pair": "NCA: absolute likelihoods, keeps the chosen answers' likelihood from falling",
+    "robust": "robust DPO: unbiased under a share of flipped labels (label smoothing)",
+    "bco_pair": "BCO on pairs: binary classifier of chosen against rejected",
+    "sppo_hard": "SPPO with hard (0/1) win probabilities",
+    "aot": "AOT: aligns the ordering of the batch's log-ratios",
+    "aot_unpaired": "AOT for unpaired chosen and rejected",
+    "apo_zero": "APO-zero: raises chosen, lowers rejected (chosen better than the model's own)",
+    "apo_down": "APO-down: lowers both (the model is already better than chosen)",
+    "discopop": "DiscoPOP: the discovered log-ratio modulated loss",
+    "sigmoid_norm": "sigmoid on length-normalised log-ratios",
+}
+
+
+def data_shape(objective: str) -> str:
+    """What each row of the training data must hold for `objective` (the Data step says it first;
+    core/preference_data.py reads these shapes)."""
+    if objective in PAIRED:
+        return (f"{objective} trains on pairs: each row has prompt, chosen and rejected (text or "
+                "chat message lists; LLaMA-Factory's and axolotl's pair files are read too).")
+    if objective == "kto":
+        return ("kto trains on labelled answers: each row has prompt, completion and label "
+                "(true: desirable, false: undesirable), or LLaMA-Factory's kto_tag.")
+    return ""
+
+
+def _length_hint(cfg: RunConfig) -> str:
+    if cfg.train.objective == "sft":
+        return ""
+    return (f"For {cfg.train.objective}: the longest prompt + answer a row keeps (the trainer's "
+            "max_length); rows the trainer cannot use at this length are dropped, as it drops them.")
+
+
+def _objectives(ctx: Context) -> list[Choice]:
+    """The objectives a backend trains with this method and parallel mode here (core/capabilities.py);
+    the preference ones need TRL."""
+    from ftwizard.core import capabilities as caps
+
+    cfg = ctx.config
+    parallel = "jax" if ctx.tpu else cfg.method.parallel
+    device = caps.device_of(ctx.hardware)
+    trl = installed("trl")
+    out = []
+    for value, label, text in OBJECTIVES:
+        why = caps.why_not(parallel, cfg.method.kind, device, objective=value)
+        if why is None and value != "sft" and not trl:
+            why = "needs TRL: pip install 'ftwizard[hf]'"
+        out.append(Choice(value, label, why is None, why or "", help=f"{label}: {text}"))
+    return out
+
+
+def _loss_types(ctx: Context) -> list[Choice]:
+    """TRL's losses for the objective (KTO's for kto, DPO's otherwise); its default first, as
+    None, so a config that leaves it out keeps TRL's choice."""
+    if ctx.config.train.objective == "kto":
+        return [Choice(None, "kto", help="kto (TRL's default): the KTO paper's loss"),
+                Choice("apo_zero_unpaired", "apo_zero_unpaired",
+                       help="apo_zero_unpaired: APO-zero on unpaired completions")]
+    out = [Choice(None, "sigmoid", help="sigmoid (TRL's default): the DPO paper's loss")]
+    out += [Choice(name, name, help=f"{name}: {DPO_LOSS_HELP.get(name, '')}")
+            for name in DPO_LOSSES if name != "sigmoid"]
+    return out
+
+
+def _references(ctx: Context) -> list[Choice]:
+    if ctx.config.is_adapter:
+        auto = Choice("auto", "adapters off", help="adapters off: the reference is the base with "
+                      "the adapters disabled, no extra memory.")
+    else:
+        auto = Choice("auto", "frozen copy", help="frozen copy: a second, frozen copy of the model "
+                      "stays in memory (its weights, no gradients or optimizer).")
+    return [auto, Choice("precomputed", "precomputed", help="precomputed: the reference's "
+                         "log-probs are computed in one pass before training; no reference is "
+                         "held while training.")]
+
+
+def _truncations(ctx: Context) -> list[Choice]:
+    return [Choice("keep_start", "keep start"), Choice("keep_end", "keep end")]
+
+
+def _objective_warning(value: Any, ctx: Context) -> str | None:
+    """Preference training wants a much lower learning rate than SFT (TRL's defaults: 1e-6 for
+    DPO, ORPO and KTO; adapters tolerate ~10x more)."""
+    cfg = ctx.config
+    if value not in ("dpo", "orpo", "kto"):
+        return None
+    usual = 5e-5 if cfg.is_adapter else 5e-6
+    if cfg.train.lr > usual:
+        return (f"learning rate {cfg.train.lr:g} is SFT-sized: {value} usually trains at "
+                f"{usual:g} or less (TRL's default 1e-6); set it on the Train step")
+    return None
+
+
+def _beta_warning(value: Any, ctx: Context) -> str | None:
+    if value is not None and not 0.01 <= value <= 1.0:
+        return f"beta {value:g} is outside the usual 0.01-1 (TRL's default 0.1)"
+    return None
+
+
+def _reference_warning(value: Any, ctx: Context) -> str | None:
+    if value == "precomputed" and ctx.config.is_adapter:
+        return ("with LoRA the reference already costs no memory; precomputing adds a pass over "
+                "the data before training")
+    return None
+
+
+def _smoothing_warning(value: Any, ctx: Context) -> str | None:
+    if ctx.config.train.preference.loss_type == "exo_pair" and not value:
+        return "exo_pair needs label smoothing above 0 (the EXO paper: 0.001)"
+    return None
+
+
+def _is(*objectives: str) -> Callable[[RunConfig], bool]:
+    return lambda cfg: cfg.train.objective in objectives
+
+
+def objective_summary(cfg: RunConfig) -> str:
+    """The objective and the knobs that apply to it, as the Objective step shows them (Review's
+    and plain mode's one line)."""
+    s = step("objective")
+    ctx = Context(cfg)
+    out = []
+    for f in s.visible(cfg):
+        value = f.get(cfg)
+        shown = next((c.label for c in f.options(ctx) if c.value == value), None)
+        shown = shown if shown is not None else format_value(f, value)
+        out.append(shown if f.id == "train.objective" else f"{f.label.lower()} {shown}")
+    return " · ".join(out)
+
 # ---------------------------------------------------------------- the steps
 
 def _m(cfg: RunConfig) -> Any:
@@ -423,11 +601,35 @@ STEPS: tuple[Step, ...] = (
         Field("method.gradient_checkpointing", "Grad checkpointing", "bool"),
         Field("method.optimizer", "Optimizer", "choice", _optimizers),
     ), "How to train it, and across which devices."),
+    Step("objective", "Objective", (
+        Field("train.objective", "Objective", "choice", _objectives, validate=_objective_warning),
+        Field("train.preference.beta", "Beta", "float", applies=_is("dpo", "orpo", "kto"),
+              validate=_beta_warning),
+        Field("train.preference.loss_type", "Loss", "choice", _loss_types,
+              applies=_is(*LOSSES)),
+        Field("train.preference.label_smoothing", "Label smoothing", "float",
+              applies=lambda c: (c.train.objective == "dpo"
+                                 and c.train.preference.loss_type in SMOOTHED_LOSSES),
+              validate=_smoothing_warning),
+        Field("train.preference.reference", "Reference", "choice", _references,
+              applies=_is(*REFERENCE_OBJECTIVES), validate=_reference_warning),
+        Field("train.preference.truncation", "Truncation", "choice", _truncations,
+              applies=_is("dpo")),
+        Field("train.preference.desirable_weight", "Desirable weight", "float",
+              applies=_is("kto"),
+              help_extra="The KTO paper: keep desirable weight x desirable rows over undesirable "
+                         "weight x undesirable rows between 1 and 4/3."),
+        Field("train.preference.undesirable_weight", "Undesirable weight", "float",
+              applies=_is("kto")),
+        Field("train.preference.center_rewards", "Centre rewards", "float", optional=True,
+              applies=_is("reward"), help_extra="TRL suggests 0.01; empty for none."),
+    ), "What the model learns from: text (SFT), preference pairs or labelled answers."),
     Step("data", "Data", (
         Field("data.train", "Train files", "path", validate=_data_paths,
+              hint=lambda c: data_shape(c.train.objective),
               help_extra="Comma-separate several; path:0.3 sets a mixing weight."),
-        Field("data.mode", "Mode", "choice", _modes),
-        Field("data.block_size", "Block size", "int"),
+        Field("data.mode", "Mode", "choice", _modes, applies=_is("sft")),
+        Field("data.block_size", "Block size", "int", hint=_length_hint),
         Field("data.validation.split", "Validation share", "float", optional=True,
               help_extra="Empty for no evaluation."),
         Field("data.sequences", "Assume sequences", "int", optional=True,

@@ -80,7 +80,8 @@ def _ask(field: q.Field, cfg: RunConfig, ctx: q.Context) -> Any:
     if field.kind == "choice":
         opts = field.options(ctx)
         choices = [questionary.Choice(title=c.label, value=c.value,
-                                      disabled=None if c.available else c.reason) for c in opts]
+                                      disabled=None if c.available else c.reason,
+                                      description=c.help or None) for c in opts]
         if field.allow_other:
             other = "__other__"
             choices.append(questionary.Choice(title="(type another)", value=other))
@@ -110,6 +111,8 @@ def run_plain(cfg: RunConfig | None = None, *, out: str | None = None) -> int:
         for field in step.fields:
             if not field.applies(cfg):
                 continue
+            if field.hint is not None and field.hint(cfg):
+                click.echo(f"  ({field.hint(cfg)})")   # the data shape the objective needs
             while True:
                 ctx = q.Context(cfg, _planning_hw(cfg, session))
                 value = _ask(field, cfg, ctx)
@@ -120,8 +123,14 @@ def run_plain(cfg: RunConfig | None = None, *, out: str | None = None) -> int:
                     continue
                 cfg = new
                 break
+            if field.validate is not None:
+                warn = field.validate(field.get(cfg), q.Context(cfg, _planning_hw(cfg, session)))
+                if warn:
+                    click.echo(f"  ⚠ {warn}")
             click.echo(f"  {estimate_line(cfg, session)}")
     click.echo("\n== Review\n" + cfg.to_yaml())
+    if cfg.train.objective != "sft":
+        click.echo(f"objective: {q.objective_summary(cfg)}")
     for line in preflight_lines(cfg, session):
         click.echo(line)
     from ftwizard.core import launch, runs

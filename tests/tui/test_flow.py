@@ -51,6 +51,9 @@ async def drive(pilot) -> None:  # noqa: ANN001
     await typed(pilot, "8")
     await pilot.press("n")
     await pilot.pause()
+    assert app.screen.id == "step-objective"                 # Objective: SFT stays
+    await pilot.press("n")
+    await pilot.pause()
     assert app.screen.id == "step-data"
     await typed(pilot, "train.txt")                          # Train files
     await pilot.press("down", "down")                        # Mode, Block size

@@ -344,7 +344,7 @@ async def test_step_bar_flags_the_step_of_the_short_field() -> None:
             await pilot.pause()
             assert field in {sf["field"] for sf in app.plan.shortfalls()}
             bar = str(app.screen.query_one(StepBar).render())
-            assert "3 Method!" in bar and "5 Train!" not in bar and "Hardware!" not in bar, bar
+            assert "3 Method!" in bar and "Train!" not in bar and "Hardware!" not in bar, bar
 
 
 async def test_f1_opens_help_over_the_picker() -> None:

@@ -6,6 +6,10 @@ from typing import Any
 
 
 def screen_for(step_id: str) -> Any:
+    if step_id == "objective":
+        from ftwizard.tui.screens.objective import ObjectiveScreen
+
+        return ObjectiveScreen()
     if step_id == "data":
         from ftwizard.tui.screens.data import DataScreen
 

@@ -59,6 +59,11 @@ class ReviewScreen(StepScreen):
         run_dir, files = self._rendered(app)
         saved = app.default_save_path()
         head = Text()
+        if cfg.train.objective != "sft":   # the knobs sit deep in the YAML: said first, in one line
+            from ftwizard.core.questions import objective_summary
+
+            head.append("objective: ", style="bold")
+            head.append(objective_summary(cfg) + "\n", style="magenta")
         head.append("replay: ", style="bold")
         head.append(f"ftwizard run {saved}\n", style="cyan")
         head.append("trains with: ", style="bold")

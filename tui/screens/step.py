@@ -154,8 +154,8 @@ class StepScreen(Screen):
             keys = {"choice": "◂▸ change" if not f.picker else "enter: pick",
                     "bool": "space: toggle", "int": "◂▸ ±1, enter: type"}.get(f.kind, "enter: edit")
             t.append(f"{keys} · ", style="bold dim")   # first: the one line that always shows
-            t.append(f.help or f.label)
             ctx = self.app.context()
+            t.append(f.help_for(ctx) or f.label)
             greyed = [c for c in f.options(ctx) if not c.available] if not f.picker else []
             for c in greyed[:2]:
                 t.append(f"\n✗ {c.label}: {c.reason}", style="yellow")

@@ -1,7 +1,8 @@
 """The step bar at the top: where the user is, and which steps hold a problem.
 
-It always fits one line: when the full titles do not fit the width, the other steps shrink to
-their numbers (the current step keeps its title, a flagged one its "!"), then the app's name goes.
+It always fits one line: when the full titles do not fit the width, the app's name goes first
+(the titles say more: at 80 columns eight titles fit without it), then the other steps shrink to
+their numbers (the current step keeps its title, a flagged one its "!").
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from textual.widgets import Static
 
 def step_bar(titles: list[str], current: int, flagged: set[int], width: int) -> Text:
     """The bar's text for `width` columns: full titles, else numbers only for the other steps."""
-    for short, brand in ((False, True), (True, True), (True, False)):
+    for short, brand in ((False, True), (False, False), (True, True), (True, False)):
         t = Text(" ftwizard " if brand else "", style="bold")
         for i, title in enumerate(titles):
             name = f"{i + 1}" if short and i != current else f"{i + 1} {title}"
