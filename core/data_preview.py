@@ -34,13 +34,18 @@ class PreviewExample:
     """Pad tokens after it in its training sequence (entries mode without packing)."""
     truncated: int
     """Tokens cut off at block_size (entries mode)."""
+    dropped: str = ""
+    """Preference data: why the trainer drops this row (its prompt fills block_size ...), or ''."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def preview(config: RunConfig, tokenizer: Any, n: int = 3) -> list[PreviewExample]:
-    """The first `n` non-empty examples of the training sources, in file order."""
+    """The first `n` non-empty examples of the training sources, in file order (preference
+    objectives: see preference_preview)."""
+    if config.train.objective != "sft":
+        return preference_preview(config, tokenizer, n)
     data = config.data
     enc = Encoder(tokenizer, config.model.pad_token_id, data.chat_template)
     picked = []
@@ -75,6 +80,42 @@ def preview(config: RunConfig, tokenizer: Any, n: int = 3) -> list[PreviewExampl
     return out
 
 
+def preference_preview(config: RunConfig, tokenizer: Any, n: int = 3) -> list[PreviewExample]:
+    """The first `n` rows of preference data as its TRL trainer tokenizes them
+    (core/preference_data.Measure): one example per sequence, prompt + chosen then prompt +
+    rejected (kto: prompt + completion), so n pairs give 2n examples. Trained marks the
+    completion, whose log-probabilities the loss compares; the prompt is masked. A reward model
+    scores the whole sequence, so every token of it is marked. `truncated` counts what the
+    collator cuts at block_size (train.preference.truncation says which end); `dropped` says why
+    the trainer would drop the row (`ftwizard data inspect` counts them all)."""
+    from ftwizard.core import preference_data as pd
+
+    data, obj = config.data, config.train.objective
+    enc = Encoder(tokenizer, config.model.pad_token_id, data.chat_template)
+    rows = pd.first_rows(data, obj, n)
+    m = pd.Measure(enc, obj, data.block_size, config.train.preference.truncation)
+    keep_end = obj == "dpo" and config.train.preference.truncation == "keep_end"
+    out = []
+    for row, seq in zip(rows, m.sequences(rows)):
+        why = m.lengths(row, seq).dropped
+        plen, seqs = seq
+        names = ["completion"] if row.shape in pd.KTO_SHAPES else ["chosen", "rejected"]
+        for name, ids in zip(names, seqs):
+            trained = [1] * len(ids) if obj == "reward" else \
+                [0] * min(plen, len(ids)) + [1] * max(0, len(ids) - plen)
+            cut = max(0, len(ids) - data.block_size)
+            if cut:
+                sl = slice(cut, None) if keep_end else slice(None, data.block_size)
+                ids, trained = ids[sl], trained[sl]
+            trained[:1] = [0] * min(1, len(trained))
+            label = f" ({'desirable' if row.label else 'undesirable'})" if row.label is not None \
+                else ""
+            out.append(PreviewExample(source=row.where, format=f"{row.shape}: {name}{label}",
+                                      ids=list(ids), tokens=enc.tokens(ids), trained=trained,
+                                      padding=0, truncated=cut, dropped=why))
+    return out
+
+
 # ---------------------------------------------------------------- one renderer
 # `ftwizard data preview` and the wizard's Data step both draw an example with these two, so the
 # terminal and the wizard cannot disagree on what "trained" looks like or how it is counted.
@@ -104,4 +145,6 @@ def counts_text(e: PreviewExample) -> Any:
     t.append(f", {e.padding:,} padding")
     if e.truncated:
         t.append(f", {e.truncated:,} cut at block_size")
+    if e.dropped:
+        t.append(f"; dropped: {e.dropped}", style="bold yellow")
     return t

@@ -155,6 +155,13 @@ def read_row(rec: Any, where: str, columns: dict[str, str] | None) -> Row:
                              '"rejected": "..."}')
     rec = apply_columns(rec, columns, where, KEYS)
     shape = detect(rec)
+    for have, lacks in (("chosen", "rejected"), ("rejected", "chosen"),
+                        ("chosen_response", "rejected_response"),
+                        ("rejected_response", "chosen_response")):
+        if shape in (None, "kto", "kto_tag") and have in rec and lacks not in rec:
+            raise InputError(f"{where}: {have!r} but no {lacks!r}", field=lacks, value=where,
+                             fix=f"give every pair both {have!r} and {lacks!r} (or map yours: "
+                                 f"columns: {{{lacks}: YOUR_FIELD}})")
     if shape is None:
         keys = ", ".join(map(str, list(rec)[:12])) or "none"
         raise InputError(f"{where}: no preference fields (fields found: {keys}); expected "
@@ -406,6 +413,8 @@ class Measure:
     `_prepare_dataset`, experimental ORPOTrainer.tokenize_row) on our Encoder, which gives the
     same ids as the transformers tokenizer TRL calls (tested against the real trainers)."""
 
+    BATCH = 512
+
     def __init__(self, enc: Any, objective: str, block: int, truncation: str) -> None:
         self.enc, self.objective, self.block, self.truncation = enc, objective, block, truncation
         tok = enc.tok
@@ -413,11 +422,53 @@ class Measure:
         self.eos_text = eos if isinstance(eos, str) else ""
         self.bos = getattr(tok, "bos_token_id", None)
 
-    def rows(self, rows: list[Row]) -> list[Lengths]:
-        return [self.one(r) for r in rows] if self.objective == "orpo" else self._batched(rows)
+    def rows(self, rows: list[Row], cancel: Callable[[], bool] | None = None) -> list[Lengths]:
+        out: list[Lengths] = []
+        for start in range(0, len(rows), self.BATCH):
+            if cancel is not None and cancel():
+                raise Cancelled()
+            batch = rows[start:start + self.BATCH]
+            out += [self.lengths(r, seq) for r, seq in zip(batch, self.sequences(batch))]
+        return out
 
-    # dpo / kto / reward: text through tokenizer(text) (specials added), chats through
-    # apply_chat_template(tokenize=True) = the rendering tokenized without specials.
+    def sequences(self, rows: list[Row]) -> list[tuple[int, list[list[int]]]]:
+        """For each row (the trainer's prompt length, [each sequence's ids before the collator
+        cuts it at block_size]): prompt + chosen and prompt + rejected, or prompt + completion."""
+        if self.objective == "orpo":
+            return [self._orpo(r) for r in rows]
+        texts = [self._texts(r) for r in rows]
+        ids: dict[int, list[list[int]]] = {}
+        for special in (False, True):  # chats: rendering without specials; text: with
+            idx = [i for i, r in enumerate(rows) if r.chat != special]
+            flat = [t for i in idx for t in texts[i]]
+            out = self.enc.encode(flat, special) if flat else []
+            k = 0
+            for i in idx:
+                ids[i] = [list(x) for x in out[k:k + len(texts[i])]]
+                k += len(texts[i])
+        result = []
+        for i in range(len(rows)):
+            p, full = ids[i][0], ids[i][1:]
+            result.append((min(_common(p, f) for f in full), full))
+        return result
+
+    def lengths(self, row: Row, seq: tuple[int, list[list[int]]]) -> Lengths:
+        """A row's Lengths and whether (why) its trainer would drop it."""
+        plen, full = seq
+        n = [len(f) for f in full] + [0]
+        block = self.block
+        if self.objective == "reward":
+            # RewardTrainer: prompt + chosen and prompt + rejected whole; over max_length: dropped.
+            why = f"prompt + chosen or rejected over block_size {block}" \
+                if max(n) > block else ""
+        else:  # dpo (keep_start), kto: the prompt alone fills max_length; orpo: ours, module doc
+            filt = self.objective != "dpo" or self.truncation == "keep_start"
+            why = f"prompt alone is {block}+ tokens" if filt and plen >= block else ""
+        return Lengths(plen, n[0], n[1], why)
+
+    # dpo / kto / reward: text through tokenizer(text) (specials added, EOS appended to the
+    # completions as text), chats through apply_chat_template(tokenize=True) = the rendering
+    # tokenized without specials. The first text is the prompt alone (with the generation prompt).
     def _texts(self, row: Row) -> list[str]:
         enc = self.enc
         answers = [row.completion] if row.shape in KTO_SHAPES else [row.chosen, row.rejected]
@@ -429,37 +480,10 @@ class Measure:
                  for a in answers]
         return [row.prompt, *[row.prompt + a for a in ended]]
 
-    def _batched(self, rows: list[Row]) -> list[Lengths]:
-        texts = [self._texts(r) for r in rows]
-        chat_idx = [i for i, r in enumerate(rows) if r.chat]
-        text_idx = [i for i, r in enumerate(rows) if not r.chat]
-        ids: dict[int, list[list[int]]] = {}
-        for idx, special in ((chat_idx, False), (text_idx, True)):
-            flat = [t for i in idx for t in texts[i]]
-            out = self.enc.encode(flat, special) if flat else []
-            k = 0
-            for i in idx:
-                n = len(texts[i])
-                ids[i] = [list(x) for x in out[k:k + n]]
-                k += n
-        return [self._lengths(rows[i], ids[i]) for i in range(len(rows))]
-
-    def _lengths(self, row: Row, ids: list[list[int]]) -> Lengths:
-        p, full = ids[0], ids[1:]
-        if self.objective == "reward":
-            # RewardTrainer: prompt + chosen and prompt + rejected whole; over max_length: dropped.
-            c, r = len(full[0]), len(full[1])
-            why = f"prompt + chosen or rejected over block_size {self.block}" \
-                if c > self.block or r > self.block else ""
-            return Lengths(_common(p, full[0]), c, r, why)
-        plen = min(_common(p, f) for f in full)
-        filt = self.objective == "kto" or self.truncation == "keep_start"
-        why = f"prompt alone is {self.block}+ tokens" if filt and plen >= self.block else ""
-        return Lengths(plen, len(full[0]), len(full[1]) if len(full) > 1 else 0, why)
-
     # orpo: TRL's experimental ORPOTrainer renders chats to strings first (maybe_apply_chat_
-    # template), then tokenizes without specials and adds BOS / EOS itself.
-    def one(self, row: Row) -> Lengths:
+    # template), then tokenizes without specials, splits where the prompt's ids stop matching,
+    # and adds BOS / EOS itself when missing.
+    def _orpo(self, row: Row) -> tuple[int, list[list[int]]]:
         enc = self.enc
         prompt, chosen, rejected = row.prompt, row.chosen, row.rejected
         if row.chat:
@@ -470,20 +494,17 @@ class Measure:
             p = p[:_common(p, pr)]
             prompt, chosen, rejected = p, pc[len(p):], pr[len(p):]
         p_ids, c_full, r_full = enc.encode([prompt, prompt + chosen, prompt + rejected], False)
-        eos = enc.eos
-        parts = []
-        for full in (c_full, r_full):
-            start = len(p_ids) - (0 if list(p_ids) == list(full[:len(p_ids)]) else 1)
-            pl, al = start, len(full) - start
-            if self.bos is not None and (pl == 0 or full[0] != self.bos):
-                pl += 1
-            if al == 0 or full[-1] != eos:
-                al += 1
-            parts.append((pl, al))
-        plen = min(pl for pl, _ in parts)
-        why = f"prompt alone is {self.block}+ tokens" if plen >= self.block else ""
-        (pc_, ac), (pr_, ar) = parts
-        return Lengths(plen, pc_ + ac, pr_ + ar, why)
+        seqs, plens = [], []
+        for full in (list(c_full), list(r_full)):
+            start = len(p_ids) - (0 if list(p_ids) == full[:len(p_ids)] else 1)
+            head, answer = full[:start], full[start:]
+            if self.bos is not None and (not head or head[0] != self.bos):
+                head = [self.bos] + head
+            if not answer or answer[-1] != enc.eos:
+                answer = answer + [enc.eos]
+            seqs.append(head + answer)
+            plens.append(len(head))
+        return min(plens), seqs
 
 
 # ---------------------------------------------------------------- reading, splitting, mixing
@@ -555,7 +576,7 @@ def analyse(data: DataSection, train: TrainSection, enc: Any, *, seed: int,
         part = Part(label=label, weight=src.weight / total_w if role == "train" else 0.0,
                     role=role, rows=rows)
         if measure is not None:
-            part.lengths = measure.rows(rows)
+            part.lengths = measure.rows(rows, cancel)
         else:
             part.lengths = [_approx(r) for r in rows]
         keep = [i for i, n in enumerate(part.lengths) if not n.dropped]
@@ -724,3 +745,25 @@ def stats_from(a: Analysis) -> Any:
         completion_tokens_max=max((c for _, c, _ in cut), default=0) if kto else 0,
         dropped=sum(reasons.values()), dropped_reasons=reasons, identical_pairs=identical,
         desirable=des, undesirable=len(train) - des if kto else 0)
+
+
+def first_rows(data: DataSection, objective: str, n: int) -> list[Row]:
+    """The first `n` rows of the training sources, checked as analyse() checks them (for the
+    preview: without reading the rest of a big file)."""
+    out: list[Row] = []
+    for src in data.train:
+        first: Row | None = None
+        for rec, where in iter_records(src):
+            row = read_row(rec, where, src.columns)
+            shape_objective_check(row, objective)
+            first = first or row
+            if row.shape != first.shape:
+                raise InputError(
+                    f"{row.where}: this record is {SHAPE_LABELS[row.shape]} but {first.where} is "
+                    f"{SHAPE_LABELS[first.shape]}: one file holds one shape", field="data.train",
+                    value=row.where, fix="fix or delete that record, or put each shape in its "
+                                         "own file")
+            out.append(row)
+            if len(out) >= n:
+                return out
+    return out

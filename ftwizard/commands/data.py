@@ -1,7 +1,11 @@
-"""`ftwizard data inspect|convert`: the wizard's data step, headless.
+"""`ftwizard data inspect|preview|convert`: the wizard's data step, headless.
 
 `inspect` counts what training will see (examples, tokens, sequences in the chosen mode) with the
 model's tokenizer when it is on this machine, and says plainly when the count is approximate.
+With `--objective dpo|orpo|kto|reward` (or a config's train.objective) the data is preference
+data, counted and filtered as the TRL trainer will (core/preference_data.py): pairs, dropped rows
+and why, and the token figures the plan uses; `preview` shows its rows as the trainer tokenizes
+them.
 `convert` writes the files the seed recipes expect: seed 003's train.csv/validation.csv with
 newlines properly escaped, or JSONL.
 """
@@ -20,6 +24,13 @@ import click
 @click.group("data")
 def data() -> None:
     """Inspect and convert training data (txt folders, CSV/TSV, JSONL/JSON, Parquet, hf:NAME)."""
+
+
+def _objective_option(f: Any) -> Any:
+    return click.option(
+        "--objective", default=None, type=click.Choice(["sft", "dpo", "orpo", "kto", "reward"]),
+        help="Read the data for this train.objective: dpo/orpo/reward take prompt/chosen/rejected "
+             "pairs, kto prompt/completion/label (default: the config's, else sft).")(f)
 
 
 def _source_options(f: Any) -> Any:
@@ -53,14 +64,15 @@ def _source_options(f: Any) -> Any:
               help="chatml, llama-3, mistral, qwen, gemma or a .jinja file (data.chat_template).")
 @click.option("--columns", default=None,
               help="Field names of your file, e.g. prompt=question,completion=answer.")
+@_objective_option
 @click.option("--no-cache", is_flag=True, help="Recompute instead of using the cached result.")
 @click.option("--json", "as_json", is_flag=True, help="Print DataStats as JSON.")
 def inspect_cmd(paths: tuple[str, ...], config_path: str | None, model: str | None,
                 mode: str | None, block_size: int | None, text_field: str | None,
                 fmt: str | None, encoding: str | None, val_split: float | None,
                 val_path: str | None, seed: int | None, exact: bool, packing: bool | None,
-                chat_template: str | None, columns: str | None, no_cache: bool,
-                as_json: bool) -> int:
+                chat_template: str | None, columns: str | None, objective: str | None,
+                no_cache: bool, as_json: bool) -> int:
     """Count examples, tokens and training sequences of PATH... (PATH:WEIGHT mixes sources)."""
     from ftwizard.core.config import from_dict
     from ftwizard.core.errors import InputError
@@ -85,6 +97,8 @@ def inspect_cmd(paths: tuple[str, ...], config_path: str | None, model: str | No
         base.setdefault("model", {})["name"] = model
     if seed is not None:
         base.setdefault("train", {})["seed"] = seed
+    if objective:
+        base.setdefault("train", {})["objective"] = objective
     cfg = from_dict(base)
     tok, note = _tokenizer(cfg.model if (model or config_path) else None)
     stats = _run_inspect(cfg, tok, exact=exact, use_cache=not no_cache)
@@ -92,6 +106,8 @@ def inspect_cmd(paths: tuple[str, ...], config_path: str | None, model: str | No
         stats.notes.append(note)
     if as_json:
         click.echo(json.dumps(stats.to_dict(), indent=2))
+    elif stats.objective != "sft":
+        _render_preference(stats)
     else:
         _render(stats)
     return 0
@@ -175,7 +191,7 @@ def _run_inspect(cfg: Any, tok: Any, *, exact: bool, use_cache: bool) -> Any:
 
     stats = inspect(cfg.data, tok, seed=cfg.train.seed, progress=progress,
                     exact=True if exact else None, use_cache=use_cache,
-                    pad_token_id=cfg.model.pad_token_id)
+                    pad_token_id=cfg.model.pad_token_id, train=cfg.train)
     if show:
         click.echo("\r" + " " * 20 + "\r", nl=False, err=True)
     return stats
@@ -246,6 +262,71 @@ def _render(s: Any) -> None:
         con.print("[dim](cached result; --no-cache recomputes)[/]")
 
 
+def _render_preference(s: Any) -> None:
+    """data inspect for preference data: rows (pairs or kto completions), what the trainer
+    would drop and why, and the token figures the plan uses (core/data_stats.DataStats)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ftwizard.core.preference_data import SHAPE_LABELS
+
+    con = Console(highlight=False)
+    kto = s.objective == "kto"
+    unit = "rows" if kto else "pairs"
+    approx = "" if s.tokens_exact else " (approx.)"
+    t = Table(show_header=False, show_edge=False, pad_edge=False, box=None)
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    t.add_column()
+    fmts = ", ".join(f"{SHAPE_LABELS.get(k, k)} {v:,}" for k, v in sorted(s.formats.items()))
+    why = "; ".join(f"{n:,} {r}" for r, n in s.dropped_reasons.items())
+    rows = [
+        ("objective", s.objective, "TRL's trainer counts and filters as shown here"),
+        ("records", f"{s.examples:,}", f"{s.duplicates:,} duplicates"),
+        ("shapes", f"{len(s.formats)}", fmts or "-"),
+        (f"{unit} (training)", f"{s.sequences:,}",
+         "after the trainer's filter, validation split and mixing"),
+        ("validation", f"{s.validation_sequences:,}", unit),
+        ("dropped", f"{s.dropped:,}", why or "none"),
+        ("prompt tokens", f"{s.prompt_tokens_mean:,.1f}", f"mean{approx}; max "
+                                                         f"{s.prompt_tokens_max:,}"),
+    ]
+    if kto:
+        rows += [("prompt + completion", f"{s.completion_tokens_mean:,.1f}",
+                  f"mean tokens; max {s.completion_tokens_max:,} (cut at block_size "
+                  f"{s.block_size})"),
+                 ("desirable / undesirable", f"{s.desirable:,} / {s.undesirable:,}",
+                  "training rows labelled true / false")]
+    else:
+        rows += [("prompt + chosen", f"{s.chosen_tokens_mean:,.1f}",
+                  f"mean tokens; max {s.chosen_tokens_max:,} (cut at block_size "
+                  f"{s.block_size})"),
+                 ("prompt + rejected", f"{s.rejected_tokens_mean:,.1f}",
+                  f"mean tokens; max {s.rejected_tokens_max:,}"),
+                 ("chosen == rejected", f"{s.identical_pairs:,}", "pairs (kept; teach nothing)")]
+    rows += [("tokens per epoch", f"{s.tokens:,}", f"every sequence the trainer runs{approx}; "
+                                                   f"tokenizer: {s.tokenizer}"),
+             ("longest sequence", f"{s.longest_tokens:,}", "tokens, before the cut")]
+    for r in rows:
+        t.add_row(*r)
+    con.print(t)
+    if len(s.per_source) > 1 or any(p.get("role") == "validation" for p in s.per_source):
+        st = Table(show_edge=False, pad_edge=False)
+        for col in ("source", "weight", "records", "dropped", unit, "in mix"):
+            st.add_column(col, justify="left" if col == "source" else "right")
+        for p in s.per_source:
+            st.add_row(p["path"], f"{p['weight']:.3f}" if "weight" in p else "val",
+                       f"{p['examples']:,}", f"{p.get('dropped', 0):,}",
+                       f"{p.get('sequences', p.get('validation_examples', 0)):,}",
+                       f"{p.get('mixed_sequences', 0):,}")
+        con.print(st)
+        con.print(f"[dim]mixing: {s.mixing}[/]")
+    for note in s.notes:
+        con.print(f"[yellow]note:[/] {note}")
+    if s.cached:
+        con.print("[dim](cached result; --no-cache recomputes)[/]")
+
+
 @data.command("preview")
 @click.argument("paths", nargs=-1)
 @click.option("--config", "config_path", default=None, type=click.Path(),
@@ -262,12 +343,14 @@ def _render(s: Any) -> None:
 @click.option("--columns", default=None,
               help="Field names of your file, e.g. prompt=question,completion=answer.")
 @_source_options
+@_objective_option
 @click.option("--json", "as_json", is_flag=True,
               help="Print a list with one object per example: ids, tokens, trained (0/1).")
 def preview_cmd(paths: tuple[str, ...], config_path: str | None, model: str | None, n: int,
                 mode: str | None, block_size: int | None, train_on: str | None,
                 chat_template: str | None, columns: str | None, text_field: str | None,
-                fmt: str | None, encoding: str | None, as_json: bool) -> int:
+                fmt: str | None, encoding: str | None, objective: str | None,
+                as_json: bool) -> int:
     """Show the first examples of PATH as the model sees them: trained tokens highlighted,
     masked ones dimmed, with counts of trained, masked and padding tokens."""
     from ftwizard.core.config import from_dict
@@ -283,6 +366,8 @@ def preview_cmd(paths: tuple[str, ...], config_path: str | None, model: str | No
             d[key] = v
     if model:
         base.setdefault("model", {})["name"] = model
+    if objective:
+        base.setdefault("train", {})["objective"] = objective
     cfg = from_dict(base)
     if not (model or config_path):
         raise InputError("preview needs the model's tokenizer", field="--model", value=None,
@@ -302,11 +387,18 @@ def _render_preview(shown: list[Any], cfg: Any) -> None:
     from ftwizard.core.data_preview import counts_text, example_text
 
     con = Console(highlight=False)
-    con.print(f"[bold]trained[/] tokens bright, [dim]masked dimmed[/]; mode {cfg.data.mode}, "
-              f"block_size {cfg.data.block_size}, train_on {cfg.data.train_on}"
-              + ("" if cfg.data.mask_prompt else " (mask_prompt: false: all)"))
+    obj = cfg.train.objective
+    if obj != "sft":
+        what = "scored sequences" if obj == "reward" else "completions bright, prompts dimmed"
+        con.print(f"{obj}: each row as the trainer tokenizes it, {what}; block_size "
+                  f"{cfg.data.block_size} (truncation {cfg.train.preference.truncation})")
+    else:
+        con.print(f"[bold]trained[/] tokens bright, [dim]masked dimmed[/]; mode {cfg.data.mode}, "
+                  f"block_size {cfg.data.block_size}, train_on {cfg.data.train_on}"
+                  + ("" if cfg.data.mask_prompt else " (mask_prompt: false: all)"))
     for k, e in enumerate(shown, 1):
-        con.rule(f"example {k}: {e.source} ({e.format})")
+        con.rule(f"example {k}: {e.source} ({e.format})" if obj == "sft"
+                 else f"{e.source}: {e.format}")
         con.print(example_text(e))   # the wizard's Data step draws it with the same two
         con.print(counts_text(e))
 
