@@ -165,7 +165,9 @@ def _fmt_step_line(p: Any) -> str:
         parts.append(f"eta {format_duration(p.eta_s)}")
     if p.mem_bytes:
         parts.append(f"mem {p.mem_bytes / GiB:.2f} GiB ({p.mem_counter})")
-    return "  ".join(parts)
+    from ftwizard.core.objective_metrics import metrics_text  # the Run screen's renderer
+    parts.append(metrics_text(p.metrics))   # the objective's figures; "" for sft
+    return "  ".join(x for x in parts if x)
 
 
 def _describe_event(e: dict) -> str | None:

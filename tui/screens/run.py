@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Log, Static
 
 from ftwizard.core.events import Progress
-from ftwizard.tui.widgets.charts import bar
+from ftwizard.tui.widgets.charts import bar, sparkline
 from ftwizard.tui.widgets.loss_chart import LossChart
 from ftwizard.tui.widgets.keybar import KeyBar
 from ftwizard.tui.widgets.wrap_log import WrappingLog
@@ -82,6 +82,7 @@ class RunScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("", id="run-header")
         yield Static("", id="run-progress")
+        yield Static("", id="run-metrics")   # the objective's figures (dpo, kto, reward...)
         yield Static("", id="run-end")
         with Horizontal(id="run-panels"):
             yield LossChart(id="run-loss")
@@ -99,6 +100,7 @@ class RunScreen(Screen):
     def on_resize(self) -> None:
         # The loss chart needs rows for its axes: 10 at 24 rows, up to half a taller terminal.
         self.query_one("#run-panels").styles.height = max(7, min(20, (self.size.height - 4) // 2))
+        self._render_metrics()   # the trends come and go with the width
 
     @work(thread=True, exclusive=True, group="tail", name="tail-run", exit_on_error=False,
           description="reading the run dir")
@@ -250,6 +252,7 @@ class RunScreen(Screen):
         if s.end is None and s.eta_s is not None:
             prog.append(f"  ETA {format_duration(s.eta_s)}")
         self.query_one("#run-progress", Static).update(prog)
+        self._render_metrics()
         self.query_one("#run-loss", LossChart).show(s)
         mem = Text()
         if s.mem_bytes is not None:
@@ -270,6 +273,35 @@ class RunScreen(Screen):
             mem.append(f"\ntry: {s.end['suggestion']}", style="yellow")
         self.query_one("#run-memory", Static).update(mem)
         self._render_end()
+
+    def _render_metrics(self) -> None:
+        """One line of the objective's newest figures (core/objective_metrics.py, the renderer
+        `ftwizard run --plain` uses too); from 110 columns each with its trend since the start.
+        Absent for SFT, whose step events carry none."""
+        from ftwizard.core.objective_metrics import metric_items
+
+        s = self.state
+        box = self.query_one("#run-metrics", Static)
+        items = metric_items(s.metrics)
+        box.display = bool(items)
+        if not items:
+            return
+        width = self.size.width or self.app.size.width
+        trend = width >= 110
+        t = Text()
+        used = 0
+        for name, label, value in items:
+            piece = 2 + len(label) + 1 + len(value) + (9 if trend else 0)
+            if used and used + piece > width - 1:
+                break   # one line at 80 columns: the first figures are the ones compared
+            t.append("  " if used else " ")
+            t.append(f"{label} ", style="dim")
+            t.append(value, style="bold")
+            if trend:
+                values = [v for _, v in s.metrics_history.get(name, [])]
+                t.append(" " + sparkline(values, 8), style="magenta")
+            used += piece
+        box.update(t)
 
     def _finished_text(self) -> Text:
         """Where the model is and how it went, once it is done."""

@@ -50,3 +50,15 @@ def bar(fraction: float, width: int) -> tuple[str, str]:
     partial = "▏▎▍▌▋▊▉"[part - 1] if part else ""
     filled = "█" * full + partial
     return filled, "░" * max(0, width - len(filled))
+
+
+def sparkline(values: list[float], width: int) -> str:
+    """One row of `width` cells, lowest value ▁ and highest █ (never blank: a trend, not a
+    chart), left-justified when there are fewer values than cells."""
+    cols = resample(values, min(width, len(values)))
+    if not cols:
+        return " " * width
+    lo, hi = min(cols), max(cols)
+    span = hi - lo or 1.0
+    line = "".join(BLOCKS[1 + round((v - lo) / span * 7)] for v in cols)
+    return line.ljust(width)
