@@ -39,7 +39,7 @@ async def _settle(pilot) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("step", ["hardware", "model", "method", "train", "review"])
+@pytest.mark.parametrize("step", ["hardware", "model", "method", "objective", "train", "review"])
 def test_step(snap_compare, workdir: Path, step: str, size: tuple[int, int]) -> None:
     """A step with the estimate panel beside it (LR curve on Train at 120x40)."""
     assert snap_compare(make_app(step=step), terminal_size=size, run_before=_settle)
@@ -59,6 +59,20 @@ def test_does_not_fit(snap_compare, workdir: Path, size: tuple[int, int]) -> Non
     cfg = snapshot_config(**{"model.name": "meta-llama/Llama-2-7b-hf", "model.dtype": "fp16",
                              "method.kind": "full"})
     assert snap_compare(make_app(cfg, step="method"), terminal_size=size, run_before=_settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_objective_dpo(snap_compare, workdir: Path, size: tuple[int, int]) -> None:
+    """DPO with LoRA on the Objective step: its knobs, the choice's help, and the warning that the
+    learning rate is SFT-sized."""
+    cfg = snapshot_config(**{"train.objective": "dpo"})
+    assert snap_compare(make_app(cfg, step="objective"), terminal_size=size, run_before=_settle)
+
+
+def test_review_kto(snap_compare, workdir: Path) -> None:
+    """Review of a KTO run at 80x24: the objective and its knobs in the first line."""
+    cfg = snapshot_config(**{"train.objective": "kto", "train.lr": 5e-6})
+    assert snap_compare(make_app(cfg, step="review"), terminal_size=(80, 24), run_before=_settle)
 
 
 def write_run(run_dir: Path) -> None:
@@ -90,6 +104,37 @@ def test_run_screen(snap_compare, workdir: Path, size: tuple[int, int]) -> None:
 
     app = make_app(run_dir="runs/demo-1")
     assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_run_screen_dpo(snap_compare, workdir: Path, size: tuple[int, int]) -> None:
+    """A DPO run mid-training: the objective's figures in one line (their trends at 120x40)."""
+    run_dir = workdir / "runs" / "dpo-1"
+    write_run(run_dir)
+    lines = []
+    for line in (run_dir / "events.jsonl").read_text().splitlines():
+        e = json.loads(line)
+        if e["type"] == "step":
+            s = e["step"]
+            e["loss"] = round(0.693 - 0.02 * s, 3)
+            e["metrics"] = {"rewards/chosen": round(0.01 * s, 3),
+                            "rewards/rejected": round(-0.012 * s + 0.004 * (s % 3), 3),
+                            "rewards/margins": round(0.022 * s - 0.004 * (s % 3), 3),
+                            "rewards/accuracies": round(min(1.0, 0.5 + 0.03 * s), 3),
+                            "logps/chosen": -31.5}
+        elif e["type"] == "eval":
+            e["eval_loss"] = 0.41
+        lines.append(json.dumps(e))
+    (run_dir / "events.jsonl").write_text("\n".join(lines) + "\n")
+
+    async def settle(pilot) -> None:  # noqa: ANN001
+        for _ in range(20):
+            await pilot.pause(0.1)
+            if pilot.app.screen.state.step == 16:
+                break
+        await pilot.pause()
+
+    assert snap_compare(make_app(run_dir="runs/dpo-1"), terminal_size=size, run_before=settle)
 
 
 def test_help_screen(snap_compare, workdir: Path) -> None:
