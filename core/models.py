@@ -216,13 +216,46 @@ def _need(c: dict, *keys: str, default: Any = ...) -> Any:
 
 # model_type -> family handled below
 LLAMA_LIKE = {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text"}
-SUPPORTED_TYPES = sorted(LLAMA_LIKE | {"gpt2", "gptj", "gpt_neox", "phi", "phi3"})
+SUPPORTED_TYPES = sorted(LLAMA_LIKE | {"gpt2", "gptj", "gpt_neox", "phi", "phi3", "gemma3"})
 # transformers' default for tie_word_embeddings when config.json does not say
 _TIE_DEFAULT = {"gpt2": True, "gemma": True, "gemma2": True, "gemma3_text": True}
+# Gemma 3 4B/12B/27B ship a sparse config.json (text_config names only what differs): these are
+# transformers 5.24's Gemma3TextConfig / SiglipVisionConfig defaults that fill the rest
+_GEMMA3_TEXT_DEFAULTS = {"vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216,
+                         "num_hidden_layers": 26, "num_attention_heads": 8,
+                         "num_key_value_heads": 4, "head_dim": 256,
+                         "max_position_embeddings": 131072, "attention_bias": False}
+_SIGLIP_DEFAULTS = {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+                    "num_channels": 3, "image_size": 224, "patch_size": 16}
+
+
+def _gemma3_layout(c: dict) -> dict[str, Any]:
+    """Gemma3ForConditionalGeneration, what AutoModelForCausalLM builds for model_type gemma3 in
+    transformers 5.24 (and what fine-tuning loads): the gemma3_text decoder plus the SigLIP vision
+    tower and the multimodal projector. Those two are counted in params_other (weights, grads and
+    optimizer states of full fine-tuning include them); the decoder layers alone are `linears`."""
+    text = {**_GEMMA3_TEXT_DEFAULTS, **(c.get("text_config") or {}), "model_type": "gemma3_text"}
+    text["tie_word_embeddings"] = c.get("tie_word_embeddings",
+                                        text.get("tie_word_embeddings", True))
+    v = {**_SIGLIP_DEFAULTS, **(c.get("vision_config") or {})}
+    if v.get("vision_use_head", True):  # Gemma 3 never has one; the MAP head has no shape here
+        raise InputError("a Gemma 3 vision_config with vision_use_head has no analytic shape in "
+                         "ftwizard", field="model.name", value=c.get("_name_or_path"),
+                         fix="set vision_use_head: false (as Gemma 3 ships) or give a local "
+                             "folder with the model's own config.json")
+    vh, vi, p = v["hidden_size"], v["intermediate_size"], v["patch_size"]
+    embeddings = vh * v["num_channels"] * p * p + vh + (v["image_size"] // p) ** 2 * vh
+    layer = 2 * 2 * vh + 4 * (vh * vh + vh) + (vh * vi + vi) + (vi * vh + vh)  # 2 LayerNorms
+    vision = embeddings + v["num_hidden_layers"] * layer + 2 * vh  # + post_layernorm
+    lay = _layout(text)
+    projector = vh * lay["h"] + vh  # mm_input_projection_weight + mm_soft_emb_norm
+    return dict(lay, final=lay["final"] + vision + projector)
 
 
 def _layout(c: dict) -> dict[str, Any]:
     mt = c.get("model_type")
+    if mt == "gemma3":
+        return _gemma3_layout(c)
     tied = bool(c.get("tie_word_embeddings", _TIE_DEFAULT.get(mt, False)))
     if mt in ("gpt2", "gptj"):
         h = _need(c, "n_embd", "hidden_size")
@@ -327,7 +360,8 @@ _DEFAULT_ARCH = {"gpt2": "GPT2LMHeadModel", "gptj": "GPTJForCausalLM",
                  "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
                  "qwen3": "Qwen3ForCausalLM", "phi": "PhiForCausalLM",
                  "gemma": "GemmaForCausalLM", "gemma2": "Gemma2ForCausalLM",
-                 "gemma3_text": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM"}
+                 "gemma3_text": "Gemma3ForCausalLM", "phi3": "Phi3ForCausalLM",
+                 "gemma3": "Gemma3ForConditionalGeneration"}
 # Classes whose `_supports_sdpa` is False in transformers 5.24 (the version constraints.txt pins;
 # scripts/build_model_catalog.py stores the value per catalog model): they run eager. 5.23 also
 # ran GPT-J eager; a run config's model.attn_implementation pins the choice whatever is installed.

@@ -224,6 +224,17 @@ FROM_CONFIG: dict[str, tuple[list[str], int]] = {
     # GGUF n_params of DeepSeek-R1-Distill-Llama-70B-Q4_K_M.gguf (llama-server tape fixture);
     # also Meta-Llama-3-70B's count above, whose shapes it shares
     "deepseek-ai/DeepSeek-R1-Distill-Llama-70B": (["r1-distill-llama-70b"], 70_553_706_496),
+    # registry: "parameters": 70553706496 for repo meta-llama/Llama-3.3-70B-Instruct at revision
+    # 6f6073b; also Meta-Llama-3-70B's count above, whose shapes it shares
+    "meta-llama/Llama-3.3-70B-Instruct": (["llama-3.3-70b-instruct", "llama3.3-70b",
+                                           "llama-3.3-70b"], 70_553_706_496),
+    # Hub safetensors total (api/models/google/gemma-3-12b-it fixture). AutoModelForCausalLM
+    # builds Gemma3ForConditionalGeneration for model_type gemma3 in transformers 5.24, so the
+    # SigLIP vision tower (416,866,032) and the projector (4,424,832) are loaded
+    # and counted; the text decoder alone is 11,766,034,176 (KerasHub gemma3_12b_text's
+    # 11,765,788,416 plus 64 more vocabulary rows)
+    "google/gemma-3-12b-it": (["gemma-3-12b-it", "gemma3-12b-it", "gemma-3-12b"],
+                              12_187_325_040),
 }
 assert set(FROM_CONFIG) == set(CONFIGS), set(FROM_CONFIG) ^ set(CONFIGS)
 MODELS.update({mid: (CONFIGS[mid], aliases, published)

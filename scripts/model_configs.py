@@ -938,3 +938,81 @@ CONFIGS["deepseek-ai/DeepSeek-R1-Distill-Llama-70B"] = _json("""{
   "use_cache": true,
   "vocab_size": 128256
 }""")
+
+SOURCES["meta-llama/Llama-3.3-70B-Instruct"] = (
+    "ai-dynamo/aiconfigurator src/aiconfigurator/model_configs/meta-llama--Llama-3.3-70B-"
+    "Instruct_config.json (commit f577ab8, \"update support matrix model list\"; transformers_"
+    "version 4.47.0). It names no head_dim: transformers derives 8192 / 64 = 128, the value the "
+    "DeepSeek-R1-Distill-Llama-70B copy above (built on this model) states; every other shaping "
+    "key equals that copy's")
+CONFIGS["meta-llama/Llama-3.3-70B-Instruct"] = _json("""{
+  "architectures": ["LlamaForCausalLM"],
+  "attention_bias": false,
+  "attention_dropout": 0.0,
+  "bos_token_id": 128000,
+  "eos_token_id": [128001, 128008, 128009],
+  "hidden_act": "silu",
+  "hidden_size": 8192,
+  "initializer_range": 0.02,
+  "intermediate_size": 28672,
+  "max_position_embeddings": 131072,
+  "mlp_bias": false,
+  "model_type": "llama",
+  "num_attention_heads": 64,
+  "num_hidden_layers": 80,
+  "num_key_value_heads": 8,
+  "pretraining_tp": 1,
+  "rms_norm_eps": 1e-05,
+  "rope_scaling": {
+    "factor": 8.0,
+    "low_freq_factor": 1.0,
+    "high_freq_factor": 4.0,
+    "original_max_position_embeddings": 8192,
+    "rope_type": "llama3"
+  },
+  "rope_theta": 500000.0,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 128256
+}""")
+
+SOURCES["google/gemma-3-12b-it"] = (
+    "the whole (sparse) config.json of google/gemma-3-12b-it embedded as _GEMMA3_CONFIG_DICT "
+    "(\"Source: google/gemma-3-12b-it config.json\", transformers_version left out) in an LTX 2.3 "
+    "text-encoder module of a public repo (stored code-index file id 52647932717); the same "
+    "values, with transformers 4.51's defaults written out (vocab_size 262208, head_dim 256, "
+    "query_pre_attn_scalar 256, tie by default), in ostris/ai-toolkit extensions_built_in/"
+    "diffusion_models/ltx2/ltx2.py (commit 016777a, unsloth's copy of this config). The keys it "
+    "leaves out take transformers' Gemma3TextConfig / SiglipVisionConfig defaults")
+CONFIGS["google/gemma-3-12b-it"] = _json("""{
+  "architectures": ["Gemma3ForConditionalGeneration"],
+  "boi_token_index": 255999,
+  "eoi_token_index": 256000,
+  "eos_token_id": [1, 106],
+  "image_token_index": 262144,
+  "initializer_range": 0.02,
+  "mm_tokens_per_image": 256,
+  "model_type": "gemma3",
+  "text_config": {
+    "hidden_size": 3840,
+    "intermediate_size": 15360,
+    "model_type": "gemma3_text",
+    "num_attention_heads": 16,
+    "num_hidden_layers": 48,
+    "num_key_value_heads": 8,
+    "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+    "sliding_window": 1024
+  },
+  "torch_dtype": "bfloat16",
+  "vision_config": {
+    "hidden_size": 1152,
+    "image_size": 896,
+    "intermediate_size": 4304,
+    "model_type": "siglip_vision_model",
+    "num_attention_heads": 16,
+    "num_hidden_layers": 27,
+    "patch_size": 14,
+    "vision_use_head": false
+  }
+}""")

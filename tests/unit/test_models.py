@@ -238,3 +238,35 @@ def test_catalog_was_built_with_the_installed_transformers() -> None:
         f"core/catalog/models.json was built with transformers {built}; installed is "
         f"{transformers.__version__}: install with -c constraints.txt, or upgrade deliberately "
         "(bench/upgrade_check.py, then scripts/build_model_catalog.py)")
+
+
+def test_gemma3_multimodal_counts_the_vision_tower_it_loads(tmp_path: Path) -> None:
+    """AutoModelForCausalLM builds Gemma3ForConditionalGeneration for model_type gemma3: the SigLIP
+    tower and projector are loaded for fine-tuning, so they are weights (params_other), while the
+    decoder layers alone are the LoRA targets. A sparse config (Gemma 3 ships one) takes
+    transformers' defaults; a vision head, which Gemma 3 never has, is refused, naming the fix."""
+    config = {"architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
+              "text_config": {"model_type": "gemma3_text", "hidden_size": 64,
+                              "intermediate_size": 96, "num_hidden_layers": 2,
+                              "num_attention_heads": 2, "num_key_value_heads": 1,
+                              "head_dim": 32, "vocab_size": 300},
+              "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 48,
+                                "intermediate_size": 80, "num_hidden_layers": 3,
+                                "num_attention_heads": 4, "image_size": 56, "patch_size": 14,
+                                "vision_use_head": False}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    spec = resolve(str(tmp_path))
+    model = _build_meta(config)
+    assert type(model).__name__ == spec.architecture == "Gemma3ForConditionalGeneration"
+    assert spec.params == sum(p.numel() for p in model.parameters())
+    outside_decoder = sum(p.numel() for m in (model.model.vision_tower,
+                                              model.model.multi_modal_projector)
+                          for p in m.parameters())
+    assert spec.params_other == outside_decoder + 64  # + the decoder's final norm
+    assert spec.n_layers == 2 and spec.linear_names == [
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+    with_head = dict(config, vision_config=dict(config["vision_config"], vision_use_head=True))
+    with pytest.raises(InputError) as err:
+        spec_from_config(with_head, id="x", source="local")
+    assert "vision_use_head" in str(err.value)
