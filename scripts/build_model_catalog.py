@@ -235,6 +235,13 @@ FROM_CONFIG: dict[str, tuple[list[str], int]] = {
     # 11,765,788,416 plus 64 more vocabulary rows)
     "google/gemma-3-12b-it": (["gemma-3-12b-it", "gemma3-12b-it", "gemma-3-12b"],
                               12_187_325_040),
+    # registry (repo google/gemma-3-4b-it, revision 093f9f3, "parametros": 4300079472), also what
+    # a public test asserts transformers' Gemma3ForConditionalGeneration holds; vision as in 12B
+    "google/gemma-3-4b-it": (["gemma-3-4b-it", "gemma3-4b-it", "gemma-3-4b"], 4_300_079_472),
+    # registry ("Gemma-3-27B", unsloth_gemma-3-27b-it, 27432406640, listed with the 4B and 12B
+    # totals above); KerasHub medgemma_instruct_27b, the same shapes, gives the same figure
+    "google/gemma-3-27b-it": (["gemma-3-27b-it", "gemma3-27b-it", "gemma-3-27b"],
+                              27_432_406_640),
 }
 assert set(FROM_CONFIG) == set(CONFIGS), set(FROM_CONFIG) ^ set(CONFIGS)
 MODELS.update({mid: (CONFIGS[mid], aliases, published)

@@ -1016,3 +1016,87 @@ CONFIGS["google/gemma-3-12b-it"] = _json("""{
     "vision_use_head": false
   }
 }""")
+
+# Gemma 3 4B and 27B: no public repo here holds either config.json whole, so each is two partial
+# copies of the same file joined (4B) or one copy with the two keys its authors marked as changed
+# put back (27B). No value is from memory: every key below is quoted from a named copy, and the
+# published count (build script) checks the shaping ones. The vision_config block is the same in
+# the 12B file above.
+SOURCES["google/gemma-3-4b-it"] = (
+    "every key but vision_config from a Rust test fixture GEMMA3_4B, \"The shape of google/"
+    "gemma-3-4b-it's config.json, vision tower omitted\" (stored code-index file id 70224130757; "
+    "transformers_version 4.50.0.dev0); vision_config from a C# test that parses \"the original "
+    "gemma-3-4b-it's config.json\" (file id 70892509106), equal key for key to the 12B file's. "
+    "The text_config keys match the 4B checks of a Gemma 3 loader validating the real checkpoint "
+    "(file id 68436905660: vocab 262208, 8 heads, 4 KV heads, head_dim 256, 34 layers)")
+CONFIGS["google/gemma-3-4b-it"] = _json("""{
+  "architectures": ["Gemma3ForConditionalGeneration"],
+  "boi_token_index": 255999,
+  "eoi_token_index": 256000,
+  "eos_token_id": [1, 106],
+  "image_token_index": 262144,
+  "initializer_range": 0.02,
+  "mm_tokens_per_image": 256,
+  "model_type": "gemma3",
+  "text_config": {
+    "hidden_size": 2560,
+    "intermediate_size": 10240,
+    "model_type": "gemma3_text",
+    "num_hidden_layers": 34,
+    "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+    "sliding_window": 1024
+  },
+  "torch_dtype": "bfloat16",
+  "vision_config": {
+    "hidden_size": 1152,
+    "image_size": 896,
+    "intermediate_size": 4304,
+    "model_type": "siglip_vision_model",
+    "num_attention_heads": 16,
+    "num_hidden_layers": 27,
+    "patch_size": 14,
+    "vision_use_head": false
+  }
+}""")
+
+SOURCES["google/gemma-3-27b-it"] = (
+    "GEMMA3_27B_MINI_CONFIG in NVIDIA/TensorRT-LLM's Gemma 3 VL modeling unit test (stored "
+    "code-index file id 18147872047; transformers_version 4.50.0.dev0), a copy of this "
+    "config.json with two keys marked \"# Modified for testing.\": num_hidden_layers (6) and "
+    "sliding_window (4). Both are put back from other copies of the real file: 62 layers and "
+    "window 1024 in a Gemma3Config for the 27B spelled out field by field (file id 1323971974) "
+    "and in a 27B text-model fixture (file id 19371423160); 62 is also the only layer count that "
+    "gives the published total")
+CONFIGS["google/gemma-3-27b-it"] = _json("""{
+  "architectures": ["Gemma3ForConditionalGeneration"],
+  "boi_token_index": 255999,
+  "eoi_token_index": 256000,
+  "eos_token_id": [1, 106],
+  "image_token_index": 262144,
+  "initializer_range": 0.02,
+  "mm_tokens_per_image": 256,
+  "model_type": "gemma3",
+  "text_config": {
+    "head_dim": 128,
+    "hidden_size": 5376,
+    "intermediate_size": 21504,
+    "model_type": "gemma3_text",
+    "num_attention_heads": 32,
+    "num_hidden_layers": 62,
+    "num_key_value_heads": 16,
+    "query_pre_attn_scalar": 168,
+    "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+    "sliding_window": 1024
+  },
+  "torch_dtype": "bfloat16",
+  "vision_config": {
+    "hidden_size": 1152,
+    "image_size": 896,
+    "intermediate_size": 4304,
+    "model_type": "siglip_vision_model",
+    "num_attention_heads": 16,
+    "num_hidden_layers": 27,
+    "patch_size": 14,
+    "vision_use_head": false
+  }
+}""")
