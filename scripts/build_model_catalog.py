@@ -242,6 +242,9 @@ FROM_CONFIG: dict[str, tuple[list[str], int]] = {
     # totals above); KerasHub medgemma_instruct_27b, the same shapes, gives the same figure
     "google/gemma-3-27b-it": (["gemma-3-27b-it", "gemma3-27b-it", "gemma-3-27b"],
                               27_432_406_640),
+    # GGUF n_params of Qwen2.5-14B-Instruct-Q4_K_M.gguf (n_ctx_train 32768) in a llama-server
+    # fixture; also the Qwen2.5-14B count above, whose shapes it shares
+    "Qwen/Qwen2.5-14B-Instruct": (["qwen2.5-14b-instruct"], 14_770_033_664),
 }
 assert set(FROM_CONFIG) == set(CONFIGS), set(FROM_CONFIG) ^ set(CONFIGS)
 MODELS.update({mid: (CONFIGS[mid], aliases, published)

@@ -1100,3 +1100,35 @@ CONFIGS["google/gemma-3-27b-it"] = _json("""{
     "vision_use_head": false
   }
 }""")
+
+SOURCES["Qwen/Qwen2.5-14B-Instruct"] = (
+    "the config.json of Qwen/Qwen2.5-14B-Instruct written out as MODEL_CONFIG_DICT[\"Qwen/Qwen2.5-"
+    "14B-Instruct\"] in a torchtune-based checkpoint loader of a public repo (stored code-index "
+    "file id 65911652534; transformers_version 4.43.1); the Instruct releases' pattern (32768 "
+    "positions, max_window_layers 70, sliding_window 131072, eos 151645, rms 1e-06) matches the "
+    "Qwen2.5-3B/7B/32B/72B-Instruct copies above, and the shapes match the Qwen2.5-14B base "
+    "config in citsjtu2020/LLM-Prof sglang/Model_Config.md")
+CONFIGS["Qwen/Qwen2.5-14B-Instruct"] = _json("""{
+  "architectures": ["Qwen2ForCausalLM"],
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151645,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 13824,
+  "max_position_embeddings": 32768,
+  "max_window_layers": 70,
+  "model_type": "qwen2",
+  "num_attention_heads": 40,
+  "num_hidden_layers": 48,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 1000000.0,
+  "sliding_window": 131072,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 152064
+}""")
