@@ -245,6 +245,11 @@ FROM_CONFIG: dict[str, tuple[list[str], int]] = {
     # GGUF n_params of Qwen2.5-14B-Instruct-Q4_K_M.gguf (n_ctx_train 32768) in a llama-server
     # fixture; also the Qwen2.5-14B count above, whose shapes it shares
     "Qwen/Qwen2.5-14B-Instruct": (["qwen2.5-14b-instruct"], 14_770_033_664),
+    # model.safetensors.index.json total_size 47,144,806,400 bytes (bf16) / 2, in the same folder
+    # as the params.json the config is mapped from (scripts/model_configs.py)
+    "mistralai/Mistral-Small-24B-Instruct-2501": (["mistral-small-24b-instruct",
+                                                   "mistral-small-24b", "mistral-small"],
+                                                  23_572_403_200),
 }
 assert set(FROM_CONFIG) == set(CONFIGS), set(FROM_CONFIG) ^ set(CONFIGS)
 MODELS.update({mid: (CONFIGS[mid], aliases, published)

@@ -568,6 +568,39 @@ CONFIGS["mistralai/Mistral-Nemo-Base-2407"] = _json("""{
   "vocab_size": 131072
 }""")
 
+SOURCES["mistralai/Mistral-Small-24B-Instruct-2501"] = (
+    "OpenMOSE/RWKV-LM-RLHF main/tokenizer/mistralsmall3/ (the 2501 instruct model card, commit "
+    "f476341): params.json (commit c394e06, Mistral's own format) mapped key for key to "
+    "MistralConfig as Mistral's HF conversion does (dim -> hidden_size, n_layers, head_dim, "
+    "hidden_dim -> intermediate_size, n_heads, n_kv_heads, norm_eps -> rms_norm_eps, vocab_size, "
+    "rope_theta, max_seq_len -> max_position_embeddings; untied head); bos/eos from its "
+    "generation_config.json (_from_model_config); the same folder's model.safetensors.index.json "
+    "(commit 7e8f62a) total_size 47,144,806,400 bytes of bf16 = 23,572,403,200 parameters, which "
+    "the meta-device count equals: the mapping is checked, not assumed")
+CONFIGS["mistralai/Mistral-Small-24B-Instruct-2501"] = _json("""{
+  "architectures": ["MistralForCausalLM"],
+  "attention_dropout": 0.0,
+  "bos_token_id": 1,
+  "eos_token_id": 2,
+  "head_dim": 128,
+  "hidden_act": "silu",
+  "hidden_size": 5120,
+  "initializer_range": 0.02,
+  "intermediate_size": 32768,
+  "max_position_embeddings": 32768,
+  "model_type": "mistral",
+  "num_attention_heads": 32,
+  "num_hidden_layers": 40,
+  "num_key_value_heads": 8,
+  "rms_norm_eps": 1e-05,
+  "rope_theta": 100000000.0,
+  "sliding_window": null,
+  "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16",
+  "use_cache": true,
+  "vocab_size": 131072
+}""")
+
 SOURCES["microsoft/Phi-3.5-mini-instruct"] = (
     "mlc-ai/mlc-llm python/mlc_llm/model/model_preset.py (phi-3_5); same in OpenMOSE/RWKV-LM-"
     "RLHF main/tokenizer/phi3.5/config.json")
