@@ -57,6 +57,12 @@ source at random with the seed (or data.validation.path is read the same way), a
 the sources by the same mix_plan. data.mode, data.packing and data.train_on do not apply: each row
 is its own sequence(s), and each trainer masks the prompt itself.
 
+Counts are always exact when a tokenizer is at hand (every row tokenized, as the trainer will:
+the plan's steps must be the trainer's, and which rows it drops is only known by tokenizing them;
+measured: 20,000 pairs, 33 MB of JSONL, in ~45 s on two shared cores with the tiny byte-level
+BPE, whose tokens are short; cached by content afterwards); without one, lengths come from characters and nothing is
+dropped, which the stats say.
+
 Bad input is exit 2 with the file, line and field: a missing field, an empty chosen, rejected or
 completion, a record of another shape mid-file, a KTO label that is not a boolean (true/false,
 0/1 and "true"/"false" are read), paired data for kto or unpaired data for a paired objective.
@@ -400,6 +406,8 @@ class Lengths:
 
 
 def _common(a: list[int] | str, b: list[int] | str) -> int:
+    if a == b[:len(a)]:  # the usual case, at C speed
+        return len(a)
     n = 0
     for x, y in zip(a, b):
         if x != y:
@@ -422,13 +430,17 @@ class Measure:
         self.eos_text = eos if isinstance(eos, str) else ""
         self.bos = getattr(tok, "bos_token_id", None)
 
-    def rows(self, rows: list[Row], cancel: Callable[[], bool] | None = None) -> list[Lengths]:
+    def rows(self, rows: list[Row], cancel: Callable[[], bool] | None = None,
+             tick: Callable[[float], None] | None = None) -> list[Lengths]:
+        """Lengths of every row, a batch at a time (`tick(fraction done)` after each)."""
         out: list[Lengths] = []
         for start in range(0, len(rows), self.BATCH):
             if cancel is not None and cancel():
                 raise Cancelled()
             batch = rows[start:start + self.BATCH]
             out += [self.lengths(r, seq) for r, seq in zip(batch, self.sequences(batch))]
+            if tick is not None:
+                tick(len(out) / len(rows))
         return out
 
     def sequences(self, rows: list[Row]) -> list[tuple[int, list[list[int]]]]:
@@ -576,7 +588,8 @@ def analyse(data: DataSection, train: TrainSection, enc: Any, *, seed: int,
         part = Part(label=label, weight=src.weight / total_w if role == "train" else 0.0,
                     role=role, rows=rows)
         if measure is not None:
-            part.lengths = measure.rows(rows, cancel)
+            part.lengths = measure.rows(
+                rows, cancel, lambda f, k=k: report((k + 0.1 + 0.9 * f) / len(srcs)))
         else:
             part.lengths = [_approx(r) for r in rows]
         keep = [i for i, n in enumerate(part.lengths) if not n.dropped]
