@@ -425,7 +425,7 @@ def objective_metrics(logs: dict[str, Any], prefix: str = "") -> dict[str, float
         if not key.startswith(prefix):
             continue
         name = key[len(prefix):]
-        if name in TRAINER_LOG_KEYS or name.endswith(("_runtime", "_per_second")):
+        if name in TRAINER_LOG_KEYS or name.endswith(("runtime", "_per_second")):
             continue
         number = ev.clean_number(value) if isinstance(value, (int, float)) else None
         if number is not None and not isinstance(value, bool):

@@ -34,9 +34,11 @@ Steps: the rows come already filtered exactly as the trainer filters them, so le
 what the trainer counts; plan_steps on it (with apply_drop_last as for SFT) must equal
 trainer.state.max_steps, and the run logs it when it does not.
 
-What a CPU cannot confirm here (marked GPU-ONLY below): QLoRA (bitsandbytes 4/8-bit needs the GPU
-path for these trainers; TRL casts the trainable adapter weights of a quantized model to bf16),
-the reference's real memory on a GPU, and FSDP (on CPU accelerate runs it as DDP, FACTS.md).
+What the CPU tests here cannot confirm (GPU-ONLY): QLoRA's CUDA kernels (on the CPU bitsandbytes'
+NF4 layers do train DPO: tests/e2e/test_preference_e2e.py; TRL casts the trainable adapter
+weights of a quantized model to bf16, which a GPU without bf16 (V100, T4) may refuse), the
+reference's and the paired batch's real memory on a GPU (core/memory.py's terms), and FSDP (on the
+CPU accelerate runs it as DDP, FACTS.md).
 """
 
 from __future__ import annotations
@@ -215,10 +217,6 @@ def train(cfg: Any, run_dir: Path, *, resume: bool, writer: Any, log: Any) -> Ou
     args = config_cls(**values)
     model, peft_config = load_policy(cfg, dist, prec, pad_id)
     ref = load_reference(cfg, prec)
-    if cfg.method.kind == "qlora" and dist.cpu:
-        # GPU-ONLY: bitsandbytes' k-bit layers through TRL's trainers are only shown on a GPU;
-        # on the CPU this path is wired the same way but not confirmed by a test.
-        log("QLoRA with a preference trainer on the CPU: not confirmed by ftwizard's tests")
 
     fields = hf.start_fields(cfg, run_dir, dist, prec, steps, model)
     fields["reference"] = reference_kind(cfg, prec)
