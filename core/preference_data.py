@@ -669,6 +669,7 @@ def stats_from(a: Analysis) -> Any:
     training rows: pairs, or kto completions; tokens = tokens of every sequence the trainer runs
     per epoch, truncated to block_size) and the preference fields (data_stats.DataStats)."""
     from ftwizard.core.data_stats import DataStats
+    from ftwizard.core.data_tokens import APPROX_ERROR
 
     block = a.block
     kto = a.objective in UNPAIRED
@@ -739,7 +740,7 @@ def stats_from(a: Analysis) -> Any:
     return DataStats(
         objective=a.objective, examples=sum(len(p.rows) for p in a.parts),
         characters=sum(s["characters"] for s in per_source), tokens=sum(seq_tokens),
-        tokens_exact=a.exact, tokens_error=0.0 if a.exact else 0.3, histogram=hist,
+        tokens_exact=a.exact, tokens_error=0.0 if a.exact else APPROX_ERROR, histogram=hist,
         longest_tokens=max(lengths_all, default=0), over_block=over,
         over_block_share=over / len(lengths_all) if lengths_all else 0.0,
         sequences=len(train), validation_sequences=sum(len(p.val) for p in a.parts),

@@ -398,7 +398,7 @@ def _render_preview(shown: list[Any], cfg: Any) -> None:
                   + ("" if cfg.data.mask_prompt else " (mask_prompt: false: all)"))
     for k, e in enumerate(shown, 1):
         con.rule(f"example {k}: {e.source} ({e.format})" if obj == "sft"
-                 else f"{e.source}: {e.format}")
+                 else f"{e.format} · {e.source}")  # the sequence first: long paths get cut
         con.print(example_text(e))   # the wizard's Data step draws it with the same two
         con.print(counts_text(e))
 

@@ -401,3 +401,33 @@ def test_bad_json_line_and_mixed_kinds(tmp_path: Path, tiny_llama: Path) -> None
     c = write_jsonl(tmp_path / "c.jsonl", [{"chosen": [USER, GOOD], "rejected": [USER, BAD]}])
     with pytest.raises(InputError, match="one kind per run"):
         rows_of(tiny_llama, [{"path": str(t)}, {"path": str(c)}])
+
+
+# ---------------------------------------------------------------- the CLI
+
+def test_cli_inspect_and_preview(tmp_path: Path, tiny_llama: Path, capsys) -> None:
+    from ftwizard.cli import main
+
+    def run(args: list[str]) -> tuple[int, str]:
+        with pytest.raises(SystemExit) as ex:
+            main(args)
+        return ex.value.code, capsys.readouterr().out
+
+    p = write_jsonl(tmp_path / "p.jsonl", varied_rows(14, 4))
+    code, out = run(["data", "inspect", str(p), "--objective", "dpo", "--model", str(tiny_llama),
+                     "--block-size", "16", "--json"])
+    d = json.loads(out)
+    cfg = config(tiny_llama, p, block=16)
+    assert code == 0 and d["objective"] == "dpo" and d["dropped"] > 0
+    assert d["sequences"] == len(pd.preference_sets(cfg, LightTokenizer(tiny_llama))[0])
+    code, out = run(["data", "inspect", str(p), "--objective", "dpo", "--model", str(tiny_llama),
+                     "--block-size", "16", "--no-cache"])
+    assert code == 0 and "pairs (training)" in out and "prompt alone is 16+ tokens" in out
+    k = write_jsonl(tmp_path / "k.jsonl", [{"prompt": "The cat", "completion": " sat.",
+                                            "label": False}])
+    code, out = run(["data", "preview", str(k), "--objective", "kto", "--model", str(tiny_llama),
+                     "--json"])
+    shown = json.loads(out)
+    assert code == 0 and [e["format"] for e in shown] == ["kto: completion (undesirable)"]
+    code, out = run(["data", "preview", str(k), "--objective", "kto", "--model", str(tiny_llama)])
+    assert code == 0 and "kto: completion (undesirable)" in out and "trained" in out
