@@ -23,6 +23,8 @@ alpaca       instruction, chosen, rejected; optional input,         LLaMA-Factor
              system, history                                        ranking: true)
 sharegpt     conversations + chosen/rejected {from, value}          LLaMA-Factory (sharegpt,
                                                                     ranking: true)
+messages     messages (the conversation so far) + chosen/rejected   axolotl chat_template
+             as single messages
 intel        question, chosen, rejected; optional system            axolotl chatml.intel
 argilla      instruction, chosen_response, rejected_response;       axolotl chatml.argilla
              optional system
@@ -87,7 +89,8 @@ PAIRED = ("dpo", "orpo", "reward")
 UNPAIRED = ("kto",)
 SHAPE_LABELS = {
     "explicit": "prompt/chosen/rejected", "implicit": "chosen/rejected (implicit prompt)",
-    "chat": "chosen/rejected messages", "alpaca": "LLaMA-Factory alpaca pairs",
+    "chat": "chosen/rejected messages", "messages": "axolotl chat_template pairs",
+    "alpaca": "LLaMA-Factory alpaca pairs",
     "sharegpt": "LLaMA-Factory ShareGPT pairs", "intel": "axolotl chatml.intel",
     "argilla": "axolotl chatml.argilla", "kto": "prompt/completion/label",
     "kto_tag": "LLaMA-Factory kto_tag",
@@ -95,7 +98,8 @@ SHAPE_LABELS = {
 KTO_SHAPES = ("kto", "kto_tag")
 KEYS = TOP_KEYS + ("chosen", "rejected", "label")
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
-_ACCEPTED = ("prompt/chosen/rejected; chosen/rejected as message lists; LLaMA-Factory "
+_ACCEPTED = ("prompt/chosen/rejected; chosen/rejected as message lists; messages + chosen/"
+             "rejected messages (axolotl chat_template); LLaMA-Factory "
              "instruction/input/chosen/rejected or conversations + chosen/rejected; axolotl "
              "question/chosen/rejected or instruction/chosen_response/rejected_response")
 _ACCEPTED_KTO = ("prompt/completion/label; LLaMA-Factory messages or conversations + kto_tag")
@@ -143,11 +147,13 @@ def detect(rec: dict) -> str | None:
         return None
     if has("conversations"):
         return "sharegpt"
+    if has("messages") and isinstance(rec["chosen"], dict):
+        return "messages"
     if has("question"):
         return "intel"
     if has("instruction"):
         return "alpaca"
-    if isinstance(rec["chosen"], list) or isinstance(rec["rejected"], list):
+    if isinstance(rec["chosen"], (list, dict)) or isinstance(rec["rejected"], (list, dict)):
         return "chat"
     return "explicit" if has("prompt") else "implicit"
 
@@ -239,7 +245,17 @@ def _chat(rec: dict, where: str, columns: Any) -> Row:
     n = 0
     while n < min(len(chosen), len(rejected)) and chosen[n] == rejected[n]:
         n += 1
+    if n and n == min(len(chosen), len(rejected)):  # identical (or one extends the other):
+        n -= 1                                      # the last shared turn is the reply
     return Row(where, "", chosen[:n], chosen[n:], rejected[n:])
+
+
+def _messages_pair(rec: dict, where: str, columns: Any) -> Row:
+    """axolotl's chat_template DPO type: the conversation so far in `messages`, the two replies
+    as single messages."""
+    return Row(where, "", chat_messages(rec, "messages", where, columns),
+               _messages(rec["chosen"], "chosen", where, columns),
+               _messages(rec["rejected"], "rejected", where, columns))
 
 
 def _alpaca(rec: dict, where: str, columns: Any) -> Row:
@@ -299,7 +315,8 @@ def _kto_tag(rec: dict, where: str, columns: Any) -> Row:
 
 
 _BUILD: dict[str, Callable[[dict, str, Any], Row]] = {
-    "explicit": _explicit, "implicit": _implicit, "chat": _chat, "alpaca": _alpaca,
+    "explicit": _explicit, "implicit": _implicit, "chat": _chat, "messages": _messages_pair,
+    "alpaca": _alpaca,
     "sharegpt": _sharegpt, "intel": _intel, "argilla": _argilla, "kto": _kto,
     "kto_tag": _kto_tag,
 }
@@ -341,7 +358,7 @@ def _check(row: Row) -> None:
                          fix="start chosen and rejected with the same user turn(s), or give a "
                              "prompt message list")
     for key, value in answers:
-        field_ = key if row.shape == "chat" or key == "completion" else "conversations"
+        field_ = {"sharegpt": "conversations", "kto_tag": "messages"}.get(row.shape, key)
         check_chat(row.prompt + value, row.where, field_)
         if value[0]["role"] != "assistant" or value[-1]["role"] != "assistant":
             raise InputError(f"{row.where}: {key} must start and end with the assistant's reply "

@@ -57,6 +57,18 @@ BAD = {"role": "assistant", "content": "No."}
     # a prompt string beside replies alone is the user turn
     ({"prompt": "Is gold rare?", "chosen": [GOOD], "rejected": [BAD]},
      {"prompt": [USER], "chosen": [GOOD], "rejected": [BAD]}),
+    # UltraFeedback-style: a prompt string beside whole conversations is TRL's implicit prompt
+    ({"prompt": "Is gold rare?", "chosen": [USER, GOOD], "rejected": [USER, BAD],
+      "messages": [USER, GOOD]},
+     {"prompt": [USER], "chosen": [GOOD], "rejected": [BAD]}),
+    # identical conversations: the last turn is still the reply (kept, counted as identical)
+    ({"chosen": [USER, GOOD], "rejected": [USER, GOOD]},
+     {"prompt": [USER], "chosen": [GOOD], "rejected": [GOOD]}),
+    # axolotl chat_template: messages so far, the replies as single messages
+    ({"messages": [{"role": "system", "content": "Be brief."}, USER], "chosen": GOOD,
+      "rejected": BAD},
+     {"prompt": [{"role": "system", "content": "Be brief."}, USER], "chosen": [GOOD],
+      "rejected": [BAD]}),
     # LLaMA-Factory alpaca pairs: system, history, instruction + input
     ({"instruction": "Is gold", "input": "rare?", "system": "Be brief.",
       "history": [["Hi", "Hello"]], "chosen": "Yes, fairly.", "rejected": "No."},
