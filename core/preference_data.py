@@ -18,7 +18,8 @@ implicit     chosen, rejected (strings, the shared start is the     TRL standard
              prompt, as TRL's extract_prompt finds it)
 chat         chosen, rejected as message lists; the prompt is       TRL conversational
              their shared leading messages, or `prompt` (a message
-             list; a string becomes the user turn)
+             list; a string is the user turn beside replies alone,
+             ignored beside whole conversations, as TRL does)
 alpaca       instruction, chosen, rejected; optional input,         LLaMA-Factory (alpaca,
              system, history                                        ranking: true)
 sharegpt     conversations + chosen/rejected {from, value}          LLaMA-Factory (sharegpt,
@@ -59,11 +60,11 @@ source at random with the seed (or data.validation.path is read the same way), a
 the sources by the same mix_plan. data.mode, data.packing and data.train_on do not apply: each row
 is its own sequence(s), and each trainer masks the prompt itself.
 
-Counts are always exact when a tokenizer is at hand (every row tokenized, as the trainer will:
-the plan's steps must be the trainer's, and which rows it drops is only known by tokenizing them;
-measured: 20,000 pairs, 33 MB of JSONL, in ~45 s on two shared cores with the tiny byte-level
-BPE, whose tokens are short; cached by content afterwards); without one, lengths come from characters and nothing is
-dropped, which the stats say.
+Counts are always exact when a tokenizer is at hand: every row is tokenized, as the trainer
+will, because the plan's steps must be the trainer's and which rows it drops is only known by
+tokenizing them (measured: 20,000 pairs, 33 MB of JSONL, in ~45 s on two shared cores with the
+tiny byte-level BPE, whose tokens are short; cached by content afterwards). Without a tokenizer,
+lengths come from characters and nothing is dropped, which the stats say.
 
 Bad input is exit 2 with the file, line and field: a missing field, an empty chosen, rejected or
 completion, a record of another shape mid-file, a KTO label that is not a boolean (true/false,
