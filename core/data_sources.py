@@ -11,7 +11,9 @@ Conventions (documented once, here):
   path order, hidden files skipped;
 - a record (JSONL line, CSV row, Parquet/HF row) is read in one of the formats of
   core/data_formats.py (text, prompt/completion, alpaca, ShareGPT, OpenAI messages), after the
-  source's `columns` mapping renames the file's fields to ours; one file holds one format.
+  source's `columns` mapping renames the file's fields to ours; one file holds one format;
+- :func:`iter_records` reads the same files record by record without recognising a format, for
+  data of other shapes (preference pairs: core/preference_data.py), with the same errors.
 """
 
 from __future__ import annotations
