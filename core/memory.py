@@ -93,6 +93,8 @@ activations.fused_head, activations.head_backward (dpo, kto)
     `mm_buf` tile of min(N, 4096) x 32768 in the compute dtype, and, when the head is trained
     (full fine-tuning; PEFT leaves lm_head frozen), an fp32 gradient of the head's V x h weight
     plus its cast to the weight's dtype. SFT (the HF Trainer's loss) and ORPO keep their logits.
+    Without Triton (the CPU) the fold is whole-tile fp32 torch ops: ~4 (forward) and ~11
+    (backward) temporaries of min(N, 4096) x min(V, 32768) x 4 bytes, measured (peak RSS).
 activations.logits (orpo)
     ORPOTrainer (trl/experimental/orpo/orpo_trainer.py:745-822) calls the model without labels,
     so the 2b x s x V logits stay in the compute dtype (e): the logits, the log-softmax its log-
@@ -118,6 +120,11 @@ reward (AutoModelForSequenceClassification, reward_trainer.py:396-400)
     position and the last token's is taken (activations.value_head: 2b x s x e). With LoRA the
     head is trained through PEFT's modules_to_save: h more trainable parameters (fp32).
 
+Measured on the CPU (2026-11-30, TRL 1.16, fp32 full DPO, random Llamas built by core/tiny.py, 3
+steps, peak RSS; /tmp script in the issue 15 planning report): h 512 / 4 layers / V 32,000,
+2 x 4 x 256 tokens: 4.07 GB measured, 4.82 estimated (3.98 / 4.64 with precomputed reference);
+h 1024 / 8 layers, 2 x 1 x 128 tokens: 4.20 / 4.64 (3.63 / 3.97). Auto minus precomputed, i.e. the
+reference copy: 0.57 GB measured for 0.67 GB (4 B x 168.3M params) estimated.
 Only a GPU measurement can confirm: the reference's ZeRO-3 live parameters (DeepSpeed's release
 of an eval engine's gathered parameters), the reference autocast cache, the no-grad layer working
 set of the reference forward, the fused head's tiles on a Triton device (it scores only the
@@ -160,6 +167,10 @@ SAFETY_MARGIN_MIN = 256 * MiB
 # _CHUNKED_LOGPROB_CHUNK_SIZE): its projection tile is min(tokens, 4096) x 32768 in the compute dtype.
 FUSED_TOKEN_TILE = 4096
 FUSED_VOCAB_TILE = 32768
+# Without Triton (the CPU) the fold runs as whole-tile fp32 torch ops: tile-sized temporaries
+# alive at once, measured as peak RSS around the kernel (fused_head_tile_bytes).
+FUSED_CPU_FORWARD_TILES = 4
+FUSED_CPU_BACKWARD_TILES = 11
 FUSED_STATS_BYTES = 16        # fp32 per scored token kept for backward: log_z, entropy, log-prob, mean logit
 PAIRED_OBJECTIVES = ("dpo", "orpo", "reward")   # chosen + rejected in one batch
 # The objectives' own lines, named for the user (`ftwizard plan` lists them under their group).
@@ -452,13 +463,22 @@ def _head_weight_bytes(s: Setup) -> float:
     return full_weight_bytes(s) if s.kind == "full" else (4.0 if s.dtype == "fp32" else 2.0)
 
 
-def fused_head_tile_bytes(tokens: int, e: int) -> float:
-    """The fused head's projection tile (`mm_buf`): min(tokens, 4096) x 32768 in the compute
-    dtype, whatever the vocabulary (trl/kernels/chunked_logprob.py:347)."""
-    return float(min(tokens, FUSED_TOKEN_TILE) * FUSED_VOCAB_TILE * e)
+def fused_head_tile_bytes(tokens: int, e: int, *, vocab: int = 0, on_cpu: bool = False,
+                          backward: bool = True) -> float:
+    """The fused head's tile memory. On a GPU the Triton kernels fold each tile in place: one
+    `mm_buf` of min(tokens, 4096) x 32768 in the compute dtype, whatever the vocabulary
+    (trl/kernels/chunked_logprob.py:347). Without Triton (the CPU) `_forward_tile` and
+    `_backward_tile` run the same math as whole-tile torch ops, each an fp32 temporary of
+    min(tokens, 4096) x min(V, 32768): measured here (peak RSS around ChunkedLogProbFunction,
+    N 1024-2048, h 512, V 32,000) ~4 such tiles in the forward and 10.2-11.2 in the backward."""
+    rows = min(tokens, FUSED_TOKEN_TILE)
+    if on_cpu:
+        return float(rows * min(vocab, FUSED_VOCAB_TILE) * 4
+                     * (FUSED_CPU_BACKWARD_TILES if backward else FUSED_CPU_FORWARD_TILES))
+    return float(rows * FUSED_VOCAB_TILE * e)
 
 
-def head_terms(spec, s: Setup, batch: int, e: int) -> dict[str, float]:  # noqa: ANN001
+def head_terms(spec, s: Setup, batch: int, e: int, *, on_cpu: bool = False) -> dict[str, float]:  # noqa: ANN001
     """The output head's terms for `batch` sequences under the objective."""
     tokens = batch * s.seq
     o = s.objective
@@ -468,7 +488,8 @@ def head_terms(spec, s: Setup, batch: int, e: int) -> dict[str, float]:  # noqa:
         return {"activations.logits": float(4 * e * spec.vocab * tokens)}
     if o in FUSED_HEAD_OBJECTIVES:
         h = spec.hidden
-        back = tokens * h * (4 + (e if e != 4 else 0)) + fused_head_tile_bytes(tokens, e)
+        back = tokens * h * (4 + (e if e != 4 else 0)) + fused_head_tile_bytes(
+            tokens, e, vocab=spec.vocab, on_cpu=on_cpu)
         if s.kind == "full":                         # the head is trained: its fp32 gradient
             hb = _head_weight_bytes(s)
             back += spec.vocab * h * (4 + (hb if hb != 4 else 0))
@@ -477,17 +498,20 @@ def head_terms(spec, s: Setup, batch: int, e: int) -> dict[str, float]:  # noqa:
     return {"activations.logits": logits_bytes_per_token(spec, e) * tokens}
 
 
-def reference_forward_bytes(spec, s: Setup, tokens: int, e: int) -> float:  # noqa: ANN001
+def reference_forward_bytes(spec, s: Setup, tokens: int, e: int, *,  # noqa: ANN001
+                            on_cpu: bool = False) -> float:
     """The reference forward's working set for `tokens` tokens: one decoder layer's tensors
     (bounded by what a layer keeps for backward) and its fused head's tile and hidden copy."""
     per_layer = (activation_bytes_per_token_layer(spec, s, e)
                  + attention_s2_bytes_per_token_layer(spec, s, e))
-    return (per_layer * tokens + fused_head_tile_bytes(tokens, e)
+    return (per_layer * tokens
+            + fused_head_tile_bytes(tokens, e, vocab=spec.vocab, on_cpu=on_cpu, backward=False)
             + tokens * (e * spec.hidden + FUSED_STATS_BYTES))
 
 
 def objective_activation_bytes(spec, s: Setup, layers: int | None = None,  # noqa: ANN001
-                               with_logits: bool = True) -> dict[str, float]:
+                               with_logits: bool = True, *, on_cpu: bool = False
+                               ) -> dict[str, float]:
     """Activation terms under the objective: SFT's for `micro_batch` sequences (the chosen half of
     a pair), activations.paired for the rejected half, the objective's head, and the reference
     forward's transient beyond the backward's (max, not sum: they never coexist)."""
@@ -499,7 +523,7 @@ def objective_activation_bytes(spec, s: Setup, layers: int | None = None,  # noq
     def policy(batch: int) -> dict[str, float]:
         d = activation_bytes(spec, s, layers=layers, with_logits=False, micro_batch=batch)
         if with_logits:
-            d.update(head_terms(spec, s, batch, e))
+            d.update(head_terms(spec, s, batch, e, on_cpu=on_cpu))
         return d
 
     one = policy(s.micro_batch)
@@ -510,7 +534,7 @@ def objective_activation_bytes(spec, s: Setup, layers: int | None = None,  # noq
         out["activations.paired"] = sum(both.values()) - sum(one.values())
     if runs_reference(s):
         backward = both.get("activations.head_backward", 0.0) + both.get("activations.recompute_layer", 0.0)
-        ref = reference_forward_bytes(spec, s, k * s.micro_batch * s.seq, e)
+        ref = reference_forward_bytes(spec, s, k * s.micro_batch * s.seq, e, on_cpu=on_cpu)
         out["activations.reference_forward"] = max(0.0, ref - backward)
     return out
 
@@ -819,7 +843,8 @@ def _terms(spec, s: Setup, *, on_cpu: bool, tpu: bool) -> dict[str, float]:  # n
         biggest = max((li.d_in * li.d_out for li in spec.linears), default=0)
         d["other.dequant_buffer"] = 2.0 * biggest
 
-    acts = objective_activation_bytes(spec, s, layers=layers_here, with_logits=logits_here)
+    acts = objective_activation_bytes(spec, s, layers=layers_here, with_logits=logits_here,
+                                      on_cpu=on_cpu)
     if s.parallel == "pipeline":
         # GPipe runs every micro batch's forward before the first backward: a stage keeps all
         # grad_accum micro batches' activations (logits included on the last); the recomputed

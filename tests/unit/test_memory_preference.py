@@ -390,3 +390,14 @@ def test_session_counts_rows_as_trl_does_and_times_the_data_s_own_length(tmp_pat
         update={"train": [], "sequences": p.steps.sequences})}), hardware=p.hardware)
     assert bare.memory.needed_bytes == p.memory.needed_bytes
     assert bare.steps.total == p.steps.total
+
+
+def test_fused_head_on_the_cpu_counts_the_torch_fallback_tiles() -> None:
+    # Without Triton the fused head's fold runs as whole-tile fp32 torch ops: measured ~11 tiles
+    # of min(tokens, 4096) x min(V, 32768) x 4 bytes alive in the backward. One pair of 1024 in
+    # bf16 on the CPU, the chosen half (T = 1024): the fp32 hidden gradient and its cast
+    # 1024 x 2048 x (4 + 2) = 12,582,912, plus 11 x 1024 x 32,768 x 4 = 1,476,395,008.
+    d = terms(setup(), on_cpu=True)
+    assert d["activations.head_backward"] == 12_582_912 + 1_476_395_008 == 1_488_977_920
+    # on a GPU the Triton kernels fold in place: one mm_buf tile, 1024 x 32,768 x 2
+    assert terms(setup())["activations.head_backward"] == 12_582_912 + 1024 * TILE
