@@ -58,6 +58,7 @@ class PreviewResult:
     example: Any = None
     note: str | None = None
     error: InputError | None = None
+    rest: tuple = ()   # a pair's other sequence (prompt + rejected) after the first (chosen)
 
 
 def preview_key(cfg: RunConfig) -> str:
@@ -65,7 +66,8 @@ def preview_key(cfg: RunConfig) -> str:
     d = cfg.data
     return json.dumps([[s.model_dump(mode="json") for s in d.train], d.mode, d.block_size,
                        d.train_on, d.mask_prompt, d.chat_template, d.packing, cfg.model.name,
-                       cfg.model.tokenizer, cfg.model.pad_token_id], sort_keys=True)
+                       cfg.model.tokenizer, cfg.model.pad_token_id, cfg.train.objective,
+                       cfg.train.preference.truncation], sort_keys=True)
 
 
 def data_key(cfg: RunConfig) -> str:
@@ -321,7 +323,7 @@ class Session:
                 fix="check the file's format and text_field"))
         if not shown:
             return PreviewResult(note="no token preview: the data holds no example")
-        return PreviewResult(example=shown[0])
+        return PreviewResult(example=shown[0], rest=tuple(shown[1:]))
 
     # ------------------------------------------------------------ the plan
 

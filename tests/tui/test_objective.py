@@ -186,3 +186,47 @@ def test_objective_summary_and_shapes_without_a_ui() -> None:
     assert not pipe.available and "sft" in pipe.reason
     assert "prompt, chosen and rejected" in q.data_shape("orpo")
     assert q.data_shape("sft") == ""
+
+
+@pytest.mark.parametrize("objective", ["dpo", "kto"])
+async def test_data_step_counts_and_previews_pairs_as_the_trainer(workdir: Path, tiny_llama: Path,
+                                                                  objective: str) -> None:
+    """With preference data and a local tokenizer: the Data step counts pairs (kto: desirable and
+    undesirable rows) as core.data.inspect does for the trainer, and previews the first pair's two
+    sequences (kto: its one) with their own counts."""
+    import json
+
+    from ftwizard.core import data
+
+    with open(workdir / "prefs.jsonl", "w") as fh:
+        for i in range(30):
+            row = ({"prompt": f"Question {i}:", "completion": " yes." if i % 3 else " no.",
+                    "label": bool(i % 3)} if objective == "kto" else
+                   {"prompt": f"Question {i}:", "chosen": " a kind answer.", "rejected": " no."})
+            fh.write(json.dumps(row) + "\n")
+    cfg = snapshot_config(**{"model.name": "tiny-llama", "model.dtype": "fp32",
+                             "method.kind": "full", "train.objective": objective,
+                             "data.train": [{"path": "prefs.jsonl"}], "data.sequences": None,
+                             "data.block_size": 64, "data.validation": {"split": 0.1}})
+    app = make_app(cfg, step="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(30):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            if not any(w.is_running for w in app.workers) and app.screen.query_one(
+                    "#data-preview").result is not None:
+                break
+        tok = data.load_tokenizer(cfg.model)
+        st = data.inspect(cfg.data, tok, seed=cfg.train.seed, train=cfg.train)
+        info = text_of(app.screen.query_one("#data-info"))
+        preview = text_of(app.screen.query_one("#data-preview"))
+    if objective == "kto":
+        assert info.startswith(f"{st.sequences} rows ({st.desirable} desirable, "
+                               f"{st.undesirable} undesirable) · {st.validation_sequences} held out")
+        assert "with completion" in info and "completion (undesirable):" in preview   # row 0
+    else:
+        assert info.startswith(f"{st.sequences} pairs · {st.validation_sequences} held out")
+        assert f"with chosen ~{st.chosen_tokens_mean:.0f} (max {st.chosen_tokens_max})" in info
+        assert "chosen:" in preview and "rejected:" in preview
+        assert preview.index("chosen:") < preview.index("rejected:")
+    assert st.sequences + st.validation_sequences == 30

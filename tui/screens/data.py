@@ -41,6 +41,8 @@ class DataScreen(StepScreen):
             t.append("counting tokens…", style="italic")
         elif app.data_error:
             t.append(f"✗ {app.data_error}", style="bold red")
+        elif st is not None and st.objective != "sft":
+            self._preference_info(t, st)
         elif st is not None:
             exact = "" if st.tokens_exact else f" (±{st.tokens_error:.0%}, sampled)"
             t.append(f"{st.examples:,} examples · {st.tokens:,} tokens{exact}\n")
@@ -61,3 +63,28 @@ class DataScreen(StepScreen):
         if t != getattr(info, "_shown", None):
             info._shown = t
             info.update(t)
+
+    @staticmethod
+    def _preference_info(t: Text, st: Any) -> None:
+        """Pairs (or KTO's labelled rows) as the trainer counts them: how many, their lengths in
+        tokens as its collator cuts them, what it would drop and why, and what teaches nothing."""
+        kto = st.objective == "kto"
+        rows = "rows" if kto else "pairs"
+        t.append(f"{st.sequences:,} {rows}")
+        if kto:
+            t.append(f" ({st.desirable:,} desirable, {st.undesirable:,} undesirable)")
+        if st.validation_sequences:
+            t.append(f" · {st.validation_sequences:,} held out")
+        t.append("\n")
+        lengths = ([("completion", st.completion_tokens_mean, st.completion_tokens_max)] if kto
+                   else [("chosen", st.chosen_tokens_mean, st.chosen_tokens_max),
+                         ("rejected", st.rejected_tokens_mean, st.rejected_tokens_max)])
+        t.append(f"prompt ~{st.prompt_tokens_mean:.0f} tokens; with ")   # sequences hold both
+        t.append(", with ".join(f"{name} ~{mean:.0f} (max {top:,})" for name, mean, top in lengths))
+        if st.dropped:
+            why = ", ".join(f"{n:,} {reason}" for reason, n in st.dropped_reasons.items())
+            t.append(f"\n{st.dropped:,} dropped as the trainer would: {why or 'too long'}",
+                     style="yellow")
+        if st.identical_pairs:
+            t.append(f"\n{st.identical_pairs:,} pairs with chosen = rejected: they teach nothing",
+                     style="yellow")

@@ -1,5 +1,7 @@
 """The Data step's view of one example as the model will see it: trained tokens highlighted,
-masked ones dimmed, with counts of trained / masked / padding tokens.
+masked ones dimmed, with counts of trained / masked / padding tokens. For preference data, the
+first pair's two sequences (prompt + chosen, then prompt + rejected) as the trainer tokenizes
+them, each with its counts, sharing the rows.
 
 It is `ftwizard data preview FILE --model M --n 1` inside the wizard: the same preview
 (core.data_preview, through the session's cache) drawn by the same two functions
@@ -92,25 +94,46 @@ class DataPreview(Widget):
             return self._said(Text(f"preview: {res.error.message}", style="yellow"))
         if res.example is None:
             return self._said(Text(res.note or "", style="dim"))
-        from ftwizard.core.data_preview import counts_text, example_text
-
-        e = res.example
+        examples = [res.example, *res.rest]   # a pair: chosen, then rejected
         width = max(1, self.size.width)
+        if not self.full:
+            return _fit(self._head(examples[0], 1, width), width)
+        # Each sequence gets its head line and an equal share of the rows for its tokens.
+        share = max(2, self.size.height // len(examples))
+        out: list[Text] = []
+        for i, e in enumerate(examples, 1):
+            room = min(share, self.size.height - len(out)) - 1
+            if room < 1:
+                break
+            out.append(self._head(e, i, width))
+            out += self._tokens(e, width, room)
+        return Text("\n").join(out)
+
+    @staticmethod
+    def _label(e: Any, i: int) -> str:
+        """"example 1", or the pair's side the preview names ("explicit: chosen" -> "chosen")."""
+        _, sep, side = str(getattr(e, "format", "")).partition(": ")
+        return side if sep else f"example {i}"
+
+    def _head(self, e: Any, i: int, width: int) -> Text:
+        from ftwizard.core.data_preview import counts_text
+
         line = Text()   # its counts say which style is trained
-        line.append("example 1: ", style="bold")
+        line.append(f"{self._label(e, i)}: ", style="bold")
         line.append_text(counts_text(e))
         if line.cell_len > width:   # the counts matter more than the label
             line = counts_text(e)
-        if not self.full:
-            return _fit(line, width)
-        room = self.size.height - 1
+        return _fit(line, width)
+
+    def _tokens(self, e: Any, width: int, room: int) -> list[Text]:
+        from ftwizard.core.data_preview import example_text
+
         lines = list(example_text(e).wrap(self.app.console, width))
         shown = lines[:room]
         if len(lines) > room and shown:   # cut: say so where the text stops
             shown[-1].truncate(width - 1)
             shown[-1].append("…", style="bold")
-        return Text("\n").join([_fit(line, width), *shown])
-
+        return shown
 
     def _said(self, text: Text) -> Text:
         """A note or an error: wrapped at words when there are rows for it (at 80x24 the
