@@ -3,6 +3,10 @@ format, and generate a short sample from the result (seed 001's infer_test).
 
 The merge loads the base unquantized in 16-bit (fp32 on request): merging into NF4/int8 weights
 would round the update away, which is why QLoRA users merge into a 16-bit copy.
+
+A reward model (train.objective reward) generates nothing: it is a one-label sequence classifier,
+its adapter (PEFT task SEQ_CLS) carries the score head, the merge rebuilds that classifier, and
+`rewards` scores token sequences in place of a generated sample.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Each seed recipe was its own script (DeepSpeed ZeRO-3 in 001, TRL with LoRA/QLoRA and a split
 model in 004); here the method is a few config keys and the rest is shared: the same prepared
 sequences (core/data.py), the same step count and LR curve as the plan (core/schedule.py), and one
-TrainerCallback that writes events.jsonl and status.json.
+TrainerCallback that writes events.jsonl and status.json. train.objective dpo/orpo/kto/reward runs
+TRL's trainers (core/backends/preference.py) through the same pieces: begin, load_base and
+lora_config, training_argument_values, PlannedSchedule, EventsCallback, run_trainer and finish.
 
 Heavy imports (torch, transformers, peft, deepspeed, bitsandbytes) are at the top of this module on
 purpose: it is only imported by the training process (`python -m ftwizard.core.train`).
