@@ -69,6 +69,19 @@ def test_objective_dpo(snap_compare, workdir: Path, size: tuple[int, int]) -> No
     assert snap_compare(make_app(cfg, step="objective"), terminal_size=size, run_before=_settle)
 
 
+def test_data_step_dpo(snap_compare, workdir: Path, tiny_llama: Path) -> None:
+    """The Data step of DPO on the tiny Llama at 120x40: pairs and their token lengths as the
+    trainer counts them, and the first pair's chosen and rejected sequences, trained tokens lit."""
+    rows = [{"prompt": f"Question {i}:", "chosen": " a kind and useful answer.",
+             "rejected": " no."} for i in range(30)]
+    (workdir / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = snapshot_config(**{"model.name": "tiny-llama", "model.dtype": "fp32",
+                             "method.kind": "full", "train.objective": "dpo", "train.lr": 5e-6,
+                             "data.train": [{"path": "pairs.jsonl"}], "data.sequences": None,
+                             "data.block_size": 64, "data.validation": {"split": 0.1}})
+    assert snap_compare(make_app(cfg, step="data"), terminal_size=(120, 40), run_before=_settle)
+
+
 def test_review_kto(snap_compare, workdir: Path) -> None:
     """Review of a KTO run at 80x24: the objective and its knobs in the first line."""
     cfg = snapshot_config(**{"train.objective": "kto", "train.lr": 5e-6})
