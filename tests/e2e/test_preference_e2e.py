@@ -118,11 +118,15 @@ def assert_falls(xs: list[float], factor: float) -> None:
     assert mean(xs[-3:]) < factor * mean(xs[:3]), xs
 
 
-@pytest.mark.parametrize("kind", ["lora", "full", "qlora"])
+@pytest.mark.parametrize("kind", ["lora", "full", "qlora", "full-precomputed"])
 def test_dpo_starts_at_ln2_and_learns(tmp_path: Path, tiny_llama: Path, kind: str) -> None:
+    """`full-precomputed`: the reference's log-probs are computed once before training (by the
+    policy itself, TRL) and no reference is held; ln 2 at step 1 shows they are the right ones."""
     data = write_pairs(tmp_path)
-    method: dict[str, Any] = {"kind": kind}
-    train = {}
+    method: dict[str, Any] = {"kind": kind.split("-")[0]}
+    train: dict[str, Any] = {}
+    if kind == "full-precomputed":
+        train = {"preference": {"reference": "precomputed"}}
     if kind == "qlora":
         # bitsandbytes' NF4 layers train on the CPU (FACTS.md); a short run shows the path works
         method["quant_bits"] = 4
@@ -150,6 +154,9 @@ def test_dpo_starts_at_ln2_and_learns(tmp_path: Path, tiny_llama: Path, kind: st
         assert mean(series(evts, "rewards/accuracies")[-3:]) > 0.9
     if kind == "full":
         assert start["reference"] == "frozen copy in fp32"
+    if kind == "full-precomputed":
+        assert start["reference"] == "precomputed log-probs"
+    if kind.startswith("full"):
         assert (run / "final" / "model.safetensors").is_file()
     else:
         assert start["reference"] == "base model with the adapters off"
