@@ -249,7 +249,8 @@ class PreferenceSection(_Section):
     """dpo: which end of a pair longer than data.block_size is kept (keep_start drops pairs whose
     prompt alone fills block_size)."""
     label_smoothing: float = Field(0.0, ge=0, lt=0.5)
-    """dpo (sigmoid loss): the assumed share of flipped labels (cDPO)."""
+    """dpo with loss robust (the assumed share of flipped labels, e.g. 0.1), exo_pair (its epsilon,
+    must be above 0, e.g. 0.001), aot or aot_unpaired; TRL 1.16's other losses ignore it."""
     desirable_weight: float = Field(1.0, gt=0)
     """kto: weight of the desirable (label true) examples' loss."""
     undesirable_weight: float = Field(1.0, gt=0)
