@@ -55,11 +55,14 @@ Preference and reward objectives (train.objective; TRL 1.16's trainers, read fro
     The policy's weights, gradients and optimizer states are those of SFT; what changes is below.
     Each is its own named line, so the user sees what the objective costs.
 weights.reference (dpo, kto: full fine-tuning, reference auto)
-    DPOTrainer / KTOTrainer build a second model from the same checkpoint when there is no PEFT
-    adapter (trl/trainer/dpo_trainer.py:908-927, kto_trainer.py:919-938), in the policy's dtype
-    (`dtype=self.model.dtype`), frozen by no_grad (no gradients, no optimizer states). It is
-    placed like the policy: plain/DDP `accelerator.prepare_model(evaluation_mode=True)` (a whole
-    copy per device, dpo_trainer.py:990); FSDP `prepare_fsdp` with the policy's own plugin
+    a second, frozen model (no gradients, no optimizer states). TRL would build it itself in the
+    policy's dtype (`dtype=self.model.dtype`, trl/trainer/dpo_trainer.py:908-927, kto_trainer.py
+    :919-938): fp32 under mixed precision, and never marked requires_grad=False, so autocast would
+    also cache 16-bit copies of its Linears. core/backends/preference.py load_reference passes
+    its own instead: loaded in the compute dtype (e bytes a parameter: 2 in bf16/fp16, 4 in fp32)
+    with requires_grad off, so no autocast cache. TRL places it like the policy: plain/DDP
+    `accelerator.prepare_model(evaluation_mode=True)` (a whole copy per device, dpo_trainer.py
+    :990); FSDP `prepare_fsdp` with the policy's own plugin
     (sharded like the weights, trl/models/utils.py:292); DeepSpeed `prepare_deepspeed`
     (models/utils.py:246): ZeRO-3 keeps stage 3 (partitioned 1/N like the weights, parameter
     offload kept, optimizer offload dropped), ZeRO-1/2 run the reference at stage 0, a whole
@@ -73,10 +76,11 @@ weights.reference_live (ZeRO-3)
     the reference engine is built from the same ds_config, so it keeps up to
     `stage3_max_live_parameters` of its own gathered parameters as the policy does; both sets
     are resident during the reference forward (the policy's are kept for its backward).
-other.reference_autocast_cache (plain/DDP, fp32 weights under 16-bit autocast)
-    TRL never sets requires_grad=False on the reference (it relies on no_grad), and torch's
-    autocast caches the 16-bit cast of every leaf weight that requires grad, no_grad or not,
-    until the autocast region ends: a 16-bit copy of the reference's Linears, as for the policy.
+host.reference_load
+    the backend loads the reference on the host while the policy's load copy is still there
+    (the Trainer moves the policy to the device later): one more copy per process, one per node
+    under FSDP (cpu_ram_efficient_loading); ZeRO-3 partitions it as it is built (zero.Init), and
+    with parameter offload its partitions live on the host (host.reference_offload).
 activations.paired (dpo, orpo, reward)
     chosen and rejected are one batch of 2 x micro_batch sequences (DataCollatorForPreference
     `torch.cat(pad([chosen, rejected]))`, dpo_trainer.py:349; ORPO `concatenated_forward`;
@@ -121,12 +125,12 @@ reward (AutoModelForSequenceClassification, reward_trainer.py:396-400)
     head is trained through PEFT's modules_to_save: h more trainable parameters (fp32).
 
 Measured on the CPU (2026-11-30, TRL 1.16, fp32 full DPO, random Llamas built by core/tiny.py, 3
-steps, peak RSS; /tmp script in the issue 15 planning report): h 512 / 4 layers / V 32,000,
+steps, peak RSS; bench/preference_memory_cpu.py): h 512 / 4 layers / V 32,000,
 2 x 4 x 256 tokens: 4.07 GB measured, 4.82 estimated (3.98 / 4.64 with precomputed reference);
 h 1024 / 8 layers, 2 x 1 x 128 tokens: 4.20 / 4.64 (3.63 / 3.97). Auto minus precomputed, i.e. the
 reference copy: 0.57 GB measured for 0.67 GB (4 B x 168.3M params) estimated.
 Only a GPU measurement can confirm: the reference's ZeRO-3 live parameters (DeepSpeed's release
-of an eval engine's gathered parameters), the reference autocast cache, the no-grad layer working
+of an eval engine's gathered parameters), the no-grad layer working
 set of the reference forward, the fused head's tiles on a Triton device (it scores only the
 completion tokens; the estimate takes every position as the worst case, as SFT does), and ORPO's
 4e logits factor (which of the row-wise or fused log-softmax paths runs).
@@ -177,7 +181,6 @@ PAIRED_OBJECTIVES = ("dpo", "orpo", "reward")   # chosen + rejected in one batch
 OBJECTIVE_TERMS = {
     "weights.reference": "reference model (frozen copy)",
     "weights.reference_live": "reference: ZeRO-3 gathered params",
-    "other.reference_autocast_cache": "reference: autocast 16-bit copies",
     "activations.paired": "paired: the rejected half",
     "activations.fused_head": "fused LM head (no vocab logits)",
     "activations.head_backward": "fused LM head backward",
@@ -441,20 +444,17 @@ def reference_weight_terms(spec, s: Setup, *, on_cpu: bool) -> dict[str, float]:
     n = max(1, s.world)
     p = float(spec.params)
     if s.parallel == "deepspeed":
-        b = 4.0 if s.dtype == "fp32" else 2.0        # the engine's module dtype
+        b = 4.0 if s.dtype == "fp32" else 2.0        # the compute dtype, the engine's too
         if s.zero_stage == 3:
             d = {} if s.offload_params else {"weights.reference": b * p / n}
             gathered = p if s.offload_params else p * (n - 1) / n
             d["weights.reference_live"] = b * min(ZERO3_MAX_LIVE_PARAMETERS, gathered)
             return d
         return {"weights.reference": b * p}          # prepare_deepspeed: stage 0, a whole copy
-    wb = full_weight_bytes(s)                        # the policy's dtype (dtype=self.model.dtype)
+    e = 4.0 if s.dtype == "fp32" else 2.0             # loaded in the compute dtype
     if s.parallel == "fsdp":
-        return {"weights.reference": wb * p / (n if s.fsdp == "full_shard" else 1)}
-    d = {"weights.reference": wb * p}
-    if s.dtype != "fp32" and wb == 4.0 and not on_cpu:
-        d["other.reference_autocast_cache"] = 2.0 * spec.n_layers * spec.linear_params_per_layer
-    return d
+        return {"weights.reference": e * p / (n if s.fsdp == "full_shard" else 1)}
+    return {"weights.reference": e * p}              # requires_grad off: no autocast cache
 
 
 def _head_weight_bytes(s: Setup) -> float:
@@ -982,18 +982,16 @@ def host_terms(spec, s: Setup, *, on_cpu: bool = False,
         else:
             d["host.offload"] = n * max(4.0 * total_gpus, 16.0) * DS_BUFFER_FACTOR
     if holds_reference_copy(s):
-        # DPOTrainer / KTOTrainer build the reference after Trainer.__init__ (dpo_trainer.py:867,
-        # then :927). Plain/DDP have moved the policy to the device by then, so the two host
-        # copies follow each other (max, not sum); DeepSpeed and FSDP keep the policy on the host
-        # until train(), so the reference's load copy comes on top. ZeRO-3 partitions it as it is
-        # built (zero.Init), and with parameter offload its 16-bit partitions live on the host.
+        # core/backends/preference.py loads the reference (compute dtype) after the policy and
+        # before the trainer moves the policy to the device: both load copies are on the host.
+        # ZeRO-3 partitions it as it is built (zero.Init); with parameter offload its 16-bit
+        # partitions live on the host. FSDP: one copy per node (cpu_ram_efficient_loading).
+        e = 4.0 if s.dtype == "fp32" else 2.0
         if ds and s.zero_stage == 3:
             if s.offload_params:
-                b = 4.0 if s.dtype == "fp32" else 2.0
-                d["host.reference_offload"] = b * p / nodes * DS_BUFFER_FACTOR
-        elif ds or s.parallel == "fsdp":
-            load = 4.0 * p if (ds or full_weight_bytes(s) == 4.0) else 2.0 * p
-            d["host.reference_load"] = load * (1 if s.parallel == "fsdp" else procs)
+                d["host.reference_offload"] = e * p / nodes * DS_BUFFER_FACTOR
+        else:
+            d["host.reference_load"] = e * p * (1 if s.parallel == "fsdp" else procs)
     return d
 
 

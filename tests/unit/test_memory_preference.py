@@ -112,13 +112,26 @@ def test_reference_is_placed_like_the_policy() -> None:
                        fsdp="shard_grad_op"))["weights.reference"] == 2 * P_1B
 
 
-def test_fp32_master_reference_and_its_autocast_cache() -> None:
-    # fp16 AMP keeps an fp32 model, so the reference (dtype=self.model.dtype) is 4 x P bytes, and
-    # autocast caches 16-bit copies of its Linears (they require grad: TRL only uses no_grad):
-    # 2 bytes x 16 layers x 60,817,408 = 1,946,157,056.
+def test_mixed_precision_reference_is_held_in_the_compute_dtype() -> None:
+    # fp16 AMP keeps an fp32 policy (4 x P), but the backend loads the reference in the compute
+    # dtype with requires_grad off: 2 x P = 2,471,628,800, and no autocast cache of its weights.
     d = terms(setup(kind="full", dtype="fp16"))
-    assert d["weights.reference"] == 4 * P_1B
-    assert d["other.reference_autocast_cache"] == 2 * 16 * 60_817_408 == 1_946_157_056
+    assert d["weights.model"] == 4 * P_1B
+    assert d["weights.reference"] == 2 * P_1B == 2_471_628_800
+    assert not any(k.startswith("other.reference") for k in d)
+    # fp32 training: 4 x P
+    assert terms(setup(kind="full", dtype="fp32"))["weights.reference"] == 4 * P_1B
+
+
+def test_reference_load_copy_on_the_host() -> None:
+    # The reference is loaded on the host while the policy's load copy is still there:
+    # one more copy per process, in the compute dtype. ddp over 4 GPUs in bf16: 4 x 2 x P.
+    spec = models.resolve(LLAMA1B)
+    h = mem.host_terms(spec, setup(kind="full", parallel="ddp", world=4))
+    assert h["host.reference_load"] == 4 * 2 * P_1B
+    assert "host.reference_load" not in mem.host_terms(spec, setup(kind="lora", parallel="ddp", world=4))
+    assert "host.reference_load" not in mem.host_terms(
+        spec, setup(kind="full", parallel="ddp", world=4, reference="precomputed"))
 
 
 # ---------------------------------------------------------------- the paired batch
