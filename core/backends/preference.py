@@ -43,6 +43,7 @@ CPU accelerate runs it as DDP, FACTS.md).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,9 @@ def trl_classes(objective: str) -> tuple[type, type]:
 
         return DPOTrainer, DPOConfig
     if objective == "orpo":
-        from trl.experimental.orpo import ORPOConfig, ORPOTrainer
+        with warnings.catch_warnings():  # TRL 1.16 keeps ORPO in trl.experimental, knowingly used
+            warnings.filterwarnings("ignore", message="You are importing from 'trl.experimental'")
+            from trl.experimental.orpo import ORPOConfig, ORPOTrainer
 
         return ORPOTrainer, ORPOConfig
     if objective == "kto":
@@ -204,6 +207,9 @@ def train(cfg: Any, run_dir: Path, *, resume: bool, writer: Any, log: Any) -> Ou
 
     check(cfg)
     datasets.disable_progress_bars()  # TRL's map/filter bars would fill stdout.log
+    # TRL 1.16 still asks for the name transformers 5.24 deprecates: noise in stdout.log
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated",
+                            category=FutureWarning)
     trainer_cls, config_cls = trl_classes(cfg.train.objective)
     dist, writer, prec = hf.begin(cfg, writer, log)
     tok, train_rows, val_rows = load_data(cfg)
