@@ -57,6 +57,9 @@ def config_fingerprint(cfg: Any, *, model_id: str | None = None, params: int | N
         "checkpointing": m.gradient_checkpointing, "optimizer": m.optimizer,
         "dtype": cfg.model.dtype, "micro_batch": cfg.train.micro_batch,
         "block_size": cfg.data.block_size, "world": world, "nodes": cfg.hardware.nodes,
+        # issue 15: a DPO step holds a reference and a paired batch an SFT ratio knows nothing of
+        "objective": cfg.train.objective,
+        "reference": cfg.train.preference.reference if cfg.train.objective != "sft" else None,
     }
 
 
@@ -371,6 +374,10 @@ def similar(rec: dict[str, Any], cfp: dict[str, Any], hfp: dict[str, Any], kind:
         return False
     rc, rh = rec.get("config") or {}, rec.get("hardware") or {}
     if any(rc.get(k) != cfp.get(k) for k in MATCH_KEYS):
+        return False
+    # records made before train.objective existed are sft runs
+    if (rc.get("objective") or "sft") != (cfp.get("objective") or "sft") \
+            or rc.get("reference") != cfp.get("reference"):
         return False
     return all(rh.get(k) == hfp.get(k) for k in HW_KEYS)
 

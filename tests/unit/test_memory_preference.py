@@ -414,3 +414,25 @@ def test_fused_head_on_the_cpu_counts_the_torch_fallback_tiles() -> None:
     assert d["activations.head_backward"] == 12_582_912 + 1_476_395_008 == 1_488_977_920
     # on a GPU the Triton kernels fold in place: one mm_buf tile, 1024 x 32,768 x 2
     assert terms(setup())["activations.head_backward"] == 12_582_912 + 1024 * TILE
+
+
+def test_an_sft_measurement_never_corrects_a_preference_plan() -> None:
+    # core/calibration.py scales a plan by a similar run's measured ratio; a DPO step holds a
+    # reference and a paired batch that an SFT run's ratio knows nothing of.
+    from ftwizard.core import calibration as cal
+
+    sft = parse_config(DPO_FULL_24GB, ["train.objective=sft"])
+    rec = {"counter_kind": "device_used", "config": cal.config_fingerprint(sft), "hardware": {}}
+    assert cal.similar(rec, cal.config_fingerprint(sft), {}, "device_used")
+    for objective in ("dpo", "orpo", "kto", "reward"):
+        other = parse_config(DPO_FULL_24GB, [f"train.objective={objective}", "train.micro_batch=2"])
+        assert not cal.similar(rec, cal.config_fingerprint(other), {}, "device_used"), objective
+    dpo = parse_config(DPO_FULL_24GB)
+    pre = parse_config(DPO_FULL_24GB, ["train.preference.reference=precomputed"])
+    rec_dpo = {**rec, "config": cal.config_fingerprint(dpo)}
+    assert cal.similar(rec_dpo, cal.config_fingerprint(dpo), {}, "device_used")
+    assert not cal.similar(rec_dpo, cal.config_fingerprint(pre), {}, "device_used")
+    # a record written before train.objective existed is an sft run
+    old = {**rec, "config": {k: v for k, v in rec["config"].items()
+                             if k not in ("objective", "reference")}}
+    assert cal.similar(old, cal.config_fingerprint(sft), {}, "device_used")
