@@ -992,6 +992,11 @@ def host_terms(spec, s: Setup, *, on_cpu: bool = False,
                 d["host.reference_offload"] = e * p / nodes * DS_BUFFER_FACTOR
         else:
             d["host.reference_load"] = e * p * (1 if s.parallel == "fsdp" else procs)
+    elif (s.objective in REFERENCE_OBJECTIVES and s.kind == "full" and s.parallel == "fsdp"
+          and s.reference == "precomputed"):
+        # TRL loads its own reference for the precompute pass under FSDP (the policy is not
+        # sharded before train(); dpo_trainer.py:909-927), in the policy's dtype, then frees it
+        d["host.reference_load"] = full_weight_bytes(s) * p
     return d
 
 

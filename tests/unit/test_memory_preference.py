@@ -132,6 +132,12 @@ def test_reference_load_copy_on_the_host() -> None:
     assert "host.reference_load" not in mem.host_terms(spec, setup(kind="lora", parallel="ddp", world=4))
     assert "host.reference_load" not in mem.host_terms(
         spec, setup(kind="full", parallel="ddp", world=4, reference="precomputed"))
+    # FSDP: one copy per node (only the first process reads the checkpoint); with precomputed
+    # log-probs TRL loads its own copy, in the policy's dtype, for the precompute pass
+    assert mem.host_terms(spec, setup(kind="full", parallel="fsdp", world=4))[
+        "host.reference_load"] == 2 * P_1B
+    assert mem.host_terms(spec, setup(kind="full", parallel="fsdp", world=4, dtype="fp16",
+                                      reference="precomputed"))["host.reference_load"] == 4 * P_1B
 
 
 # ---------------------------------------------------------------- the paired batch
