@@ -57,6 +57,8 @@ class StartEvent(TypedDict, total=False):
     model: dict[str, Any]
     plan: dict[str, Any] | None
     pid: int
+    objective: str             # train.objective (sft, dpo, orpo, kto, reward)
+    reference: str             # what the run holds as its reference (a phrase; "none" without one)
 
 
 class StepEvent(TypedDict, total=False):
@@ -77,9 +79,10 @@ class StepEvent(TypedDict, total=False):
     rss_bytes: int             # CPU: the process RSS (the estimate's counter)
 
 
-class EvalEvent(TypedDict):
+class EvalEvent(TypedDict, total=False):
     step: int
     eval_loss: float | None
+    metrics: dict[str, float]  # the objective's eval figures, as on step events
 
 
 class CheckpointEvent(TypedDict):

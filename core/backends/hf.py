@@ -245,7 +245,15 @@ def lora_config(cfg: Any, task_type: str = "CAUSAL_LM") -> Any:
 
     lc = cfg.method.lora
     return LoraConfig(r=lc.r, lora_alpha=lc.alpha, lora_dropout=lc.dropout,
-                      target_modules=lc.target_modules, task_type=task_type)
+                      target_modules=lc.target_modules, task_type=task_type,
+                      exclude_modules=NOT_ADAPTED)
+
+
+# A vision-language model loaded for text fine-tuning (Gemma 3 4B+: AutoModelForCausalLM builds
+# Gemma3ForConditionalGeneration) keeps its vision tower and projector frozen, as LLaMA-Factory
+# does by default: without this, all-linear (or a name like q_proj) would also adapt the SigLIP
+# tower's layers, which the plan (ModelSpec.lora_params: decoder layers) does not count.
+NOT_ADAPTED = r".*\.(vision_tower|vision_model|multi_modal_projector)(\..*)?"
 
 
 def load_model(cfg: Any, dist: Dist, prec: str, pad_id: int) -> Any:

@@ -266,6 +266,19 @@ def test_gemma3_multimodal_counts_the_vision_tower_it_loads(tmp_path: Path) -> N
     assert spec.n_layers == 2 and spec.linear_names == [
         "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
+    # the backend's LoRA adapts exactly the decoder layers the plan counts (not the tower)
+    import torch
+    from peft import get_peft_model
+
+    from ftwizard.core.backends.hf import lora_config
+    from ftwizard.core.config import from_dict
+
+    for targets in ("all-linear", ["q_proj", "v_proj"]):
+        cfg = from_dict({"method": {"kind": "lora", "lora": {"r": 4, "target_modules": targets}}})
+        with torch.device("meta"):
+            peft_model = get_peft_model(_build_meta(config), lora_config(cfg))
+        assert peft_model.get_nb_trainable_parameters()[0] == spec.lora_params(4, targets), targets
+
     with_head = dict(config, vision_config=dict(config["vision_config"], vision_use_head=True))
     with pytest.raises(InputError) as err:
         spec_from_config(with_head, id="x", source="local")
