@@ -178,14 +178,16 @@ FUSED_CPU_BACKWARD_TILES = 11
 FUSED_STATS_BYTES = 16        # fp32 per scored token kept for backward: log_z, entropy, log-prob, mean logit
 PAIRED_OBJECTIVES = ("dpo", "orpo", "reward")   # chosen + rejected in one batch
 # The objectives' own lines, named for the user (`ftwizard plan` lists them under their group).
+# Short enough (<= 24 characters) for the plan's label column at 80 columns; the plan's notes say
+# what each one means.
 OBJECTIVE_TERMS = {
-    "weights.reference": "reference model (frozen copy)",
-    "weights.reference_live": "reference: ZeRO-3 gathered params",
-    "activations.paired": "paired: the rejected half",
-    "activations.fused_head": "fused LM head (no vocab logits)",
+    "activations.paired": "rejected half of pairs",
+    "weights.reference": "reference model copy",
+    "weights.reference_live": "reference, ZeRO-3 live",
+    "activations.reference_forward": "reference forward",
+    "activations.fused_head": "fused LM head",
     "activations.head_backward": "fused LM head backward",
-    "activations.reference_forward": "reference forward (beyond backward)",
-    "activations.value_head": "value head (no vocab logits)",
+    "activations.value_head": "value head",
 }
 FUSED_HEAD_OBJECTIVES = ("dpo", "kto")          # TRL's fused, chunked log-prob head
 

@@ -122,33 +122,42 @@ def render_plan(p) -> Any:  # noqa: ANN001
     unit = "RAM" if m.device == "cpu" else "VRAM"
     verdict_style = "green" if m.fits else "bold red"
     fig = m.figure()   # core.memory's one definition: capacity - shown - margin = headroom
+    from rich.console import Console
+
+    # Two columns, labels never wrapped: at 80 columns the figures (bar and usage in one cell)
+    # wrap at their own words, and a shorter bar leaves them room.
+    width = 16 if Console().width < 100 else 30
     mt = Table.grid(padding=(0, 2))
-    mt.add_row(f"{unit} per device", Text(bar(m.needed_bytes, m.capacity_bytes), style=verdict_style),
-               fig.usage())
-    mt.add_row("", Text(fig.verdict(), style=verdict_style), "")
+    mt.add_column(no_wrap=True)
+    mt.add_column()
+    mt.add_row(f"{unit} per device",
+               Text.assemble((bar(m.needed_bytes, m.capacity_bytes, width), verdict_style), "  ",
+                             fig.usage()))
+    mt.add_row("", Text(fig.verdict(), style=verdict_style))
     from ftwizard.core.memory import OBJECTIVE_TERMS
 
     for k, v in m.breakdown.items():
-        mt.add_row(f"  {k}", "", _gib(v))
+        mt.add_row(f"  {k}", _gib(v))
         for term, label in OBJECTIVE_TERMS.items():   # what the objective costs, by name
             if term.split(".")[0] == k and term in m.detail:
-                mt.add_row(f"    {label}", "", _gib(m.detail[term]))
-    if fig.reserve_note():
-        mt.add_row("", "", Text(fig.reserve_note(), style="dim"))
+                mt.add_row(f"    {label}", _gib(m.detail[term]))
     if p.calibration:
-        mt.add_row("measured correction", "",
+        mt.add_row("measured correction",
                    f"{_gib(p.calibration['calibrated_bytes'])} (x{p.calibration['ratio']:.2f}, see note)")
-    mt.add_row("largest micro batch that fits", "", str(m.max_micro_batch))
+    mt.add_row("largest micro batch that fits", str(m.max_micro_batch))
     if m.host_bytes:
         host_v = "ok" if m.host_fits else "NOT enough"
-        mt.add_row("host RAM per node", "", f"{_gib(m.host_bytes)} of {_gib(m.host_capacity_bytes)} ({host_v})")
+        mt.add_row("host RAM per node", f"{_gib(m.host_bytes)} of {_gib(m.host_capacity_bytes)} ({host_v})")
         for k, v in m.host_detail.items():
-            mt.add_row(f"  {k.split('.', 1)[1].replace('_', ' ')}", "", _gib(v))
+            mt.add_row(f"  {k.split('.', 1)[1].replace('_', ' ')}", _gib(v))
     if not p.disk_fits:
-        mt.add_row("disk", "", f"{_gib(p.disk_bytes)} of {_gib(p.disk_free_bytes)} free (NOT enough)")
-    mt.add_row("counter", "", Text(m.counter, style="dim"))
+        mt.add_row("disk", f"{_gib(p.disk_bytes)} of {_gib(p.disk_free_bytes)} free (NOT enough)")
     parts.append(Text("\nMemory", style="bold"))
     parts.append(mt)
+    # two sentences, under the table at full width (in its figures column they wrapped word by word)
+    parts.append(Text(f"counter: {m.counter}", style="dim"))
+    if fig.reserve_note():
+        parts.append(Text(fig.reserve_note(), style="dim"))
 
     for sf in p.shortfalls():
         parts.append(Text(f"{sf['resource']}: short by {_gib(sf['short_bytes'])} "
