@@ -177,7 +177,9 @@ def _describe_event(e: dict) -> str | None:
         total = e.get("total_steps") or e.get("planned_steps")
         return f"start: {e.get('run', '')} {total} steps, world size {e.get('world_size', 1)}{extra}"
     if t == "eval":
-        return f"eval at step {e.get('step')}: loss {e.get('eval_loss')}"
+        loss = e.get("eval_loss")
+        return f"eval at step {e.get('step')}: loss " + (f"{loss:.4f}" if isinstance(loss, (int, float))
+                                                         else str(loss))
     if t == "checkpoint":
         return f"checkpoint at step {e.get('step')}: {e.get('path')}"
     if t == "log":
