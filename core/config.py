@@ -312,6 +312,11 @@ class TrainSection(_Section):
             hint = f" (did you mean {near!r}?)" if near else ""
             raise ValueError(f"preference.loss_type {lt!r} is not one of TRL's {self.objective} "
                              f"losses{hint} | fix: one of {', '.join(allowed)}")
+        if lt == "exo_pair" and self.preference.label_smoothing == 0:
+            # DPOTrainer refuses it when it starts (TRL 1.16 dpo_trainer.py:829): say so at plan time
+            raise ValueError("preference.loss_type exo_pair needs preference.label_smoothing > 0 "
+                             "(TRL refuses 0) | fix: set train.preference.label_smoothing=0.001, "
+                             "the EXO paper's value")
         return self
 
     @field_validator("eval_every", "save_every", "log_every")

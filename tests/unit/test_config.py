@@ -116,3 +116,22 @@ def test_apply_override_does_not_mutate() -> None:
     d = {"train": {"micro_batch": 1}}
     out = apply_override(d, "train.micro_batch=2")
     assert d["train"]["micro_batch"] == 1 and out["train"]["micro_batch"] == 2
+
+
+@pytest.mark.parametrize("train,words", [
+    ({"objective": "dpo", "preference": {"loss_type": "sigmod"}}, ["'sigmod'", "did you mean 'sigmoid'", "ipo"]),
+    ({"objective": "kto", "preference": {"loss_type": "ipo"}}, ["'ipo'", "kto losses", "apo_zero_unpaired"]),
+    ({"objective": "sft", "preference": {"loss_type": "ipo"}}, ["applies to dpo and kto", "remove"]),
+    ({"objective": "dpo", "preference": {"loss_type": "exo_pair"}}, ["label_smoothing > 0", "0.001"]),
+    ({"objective": "ppo"}, ["train.objective", "'ppo'", "dpo"]),
+])
+def test_preference_knobs_are_checked_as_trl_checks_them(train, words) -> None:
+    """What TRL's trainer would refuse when training starts is refused when the config is read,
+    with the field, the value and the fix."""
+    with pytest.raises((InputError, InputErrors)) as err:
+        parse_config(f"train: {train!r}\n")   # a Python dict's repr is a YAML flow mapping
+    text = str(err.value)
+    for w in words:
+        assert w in text, (w, text)
+    ok = parse_config("train: {objective: dpo, preference: {loss_type: exo_pair, label_smoothing: 0.001}}")
+    assert ok.train.preference.loss_type == "exo_pair" and ok.train.objective == "dpo"
