@@ -16,27 +16,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from ftwizard.core.memory import OBJECTIVE_TERMS
 from ftwizard.tui.screens.step import StepScreen
 from ftwizard.tui.widgets.estimate import gib
 
-# The plan's detail keys an objective adds, in the order a user weighs them; others that name
-# the reference, the pairs or the value head are shown under their own key.
-TERMS = {
-    "activations.paired": "rejected half of pairs",
-    "weights.reference": "reference model copy",
-    "weights.reference_live": "reference, ZeRO-3 live",
-    "activations.reference_forward": "reference forward",
-    "other.reference_autocast_cache": "reference autocast copy",
-    "activations.value_head": "value head",
-}
-WORDS = ("reference", "paired", "value_head", "kl")
-
 
 def objective_terms(detail: dict[str, int]) -> list[tuple[str, int]]:
-    """(label, bytes) of the objective's own terms in a plan's memory detail, known ones first."""
-    keys = [k for k in TERMS if k in detail]
-    keys += sorted(k for k in detail if k not in TERMS and any(w in k for w in WORDS))
-    return [(TERMS.get(k, k), detail[k]) for k in keys]
+    """(label, bytes) of the objective's own terms in a plan's memory detail, with the labels and
+    in the order `ftwizard plan` shows them (core.memory.OBJECTIVE_TERMS: one list for both)."""
+    return [(label, detail[k]) for k, label in OBJECTIVE_TERMS.items() if k in detail]
 
 
 class ObjectiveScreen(StepScreen):
