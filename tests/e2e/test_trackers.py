@@ -13,6 +13,7 @@ import json
 import struct
 import subprocess
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -97,8 +98,16 @@ def wandb_history(wandb_dir: Path) -> tuple[str, dict[str, dict[int, float]]]:
     """(project, {key: {step: value}}) of the one offline run under `wandb_dir`."""
     runs = sorted(wandb_dir.glob("wandb/offline-run-*/run-*.wandb"))
     assert len(runs) == 1, runs
+    # wandb's service process writes the file: read it once it holds the run's `exit` record
+    # (finish() may return before a loaded machine has flushed it), never on a clock.
+    deadline = time.monotonic() + 300
+    records = wandb_records(runs[0])
+    while not any(r.WhichOneof("record_type") == "exit" for r in records):
+        assert time.monotonic() < deadline, [r.WhichOneof("record_type") for r in records]
+        time.sleep(0.2)
+        records = wandb_records(runs[0])
     project, series = "", {}
-    for rec in wandb_records(runs[0]):
+    for rec in records:
         kind = rec.WhichOneof("record_type")
         if kind == "run":   # a run record may come again later without its project: keep the first
             project = project or rec.run.project
