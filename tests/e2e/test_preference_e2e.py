@@ -236,3 +236,47 @@ def test_dpo_full_under_deepspeed_zero2(tmp_path: Path, tiny_llama: Path) -> Non
     assert losses[0] == pytest.approx(LN2, abs=1e-4)
     assert_falls(losses, 0.6)
     assert (run / "final" / "model.safetensors").is_file()
+
+
+def test_dpo_stopped_then_resumed_keeps_the_reference_it_started_with(tmp_path):
+    """A full-weights DPO run asked to stop saves a checkpoint; `ftwizard resume` continues from
+    it against the reference the run started with (the initial weights), not a copy of the
+    checkpoint's policy: if the reference were rebuilt from the checkpoint, every margin would be
+    0 again and the first step after the resume would read exactly ln 2."""
+    from backend_kit import wait_for
+
+    data = write_pairs(tmp_path)
+    t = {"objective": "dpo", "micro_batch": 4, "grad_accum": 1, "epochs": 4, "lr": 3e-3,
+         "warmup_steps": 1, "save_every": 1000, "eval_every": 1000, "seed": 7}
+    cfg = {"name": "dpo-resume", "model": {"name": "tiny-llama", "dtype": "fp32"},
+           "method": {"kind": "full"}, "data": {"train": [{"path": str(data)}], "block_size": 64},
+           "train": t, "output": {"dir": str(tmp_path / "runs"), "sample_prompt": None}}
+    path = tmp_path / "dpo-resume.yaml"
+    path.write_text(json.dumps(cfg))
+    run_dir = tmp_path / "runs" / "dpo-resume"
+    proc = subprocess.Popen([sys.executable, "-m", "ftwizard", "run", str(path), "--plain"],
+                            cwd=tmp_path, env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(run_dir, lambda e: e.get("type") == "step" and e["step"] >= 6, timeout=600,
+                 proc=proc)
+        (run_dir / ev.STOP_FILE).write_text("")
+        out, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stopped = of(events_of(run_dir), "end")[-1]
+    assert stopped["status"] == "stopped", out[-3000:]
+    at = stopped["step"]
+    assert 6 <= at < 48 and (run_dir / "checkpoints" / f"checkpoint-{at}").is_dir()
+
+    resumed = subprocess.run([sys.executable, "-m", "ftwizard", "resume", str(run_dir), "--plain"],
+                             cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    evts = events_of(run_dir)
+    start = of(evts, "start")[-1]
+    assert start["resumed_from"] == at and start["objective"] == "dpo"
+    after = [e for e in of(evts, "step") if e["step"] > at]
+    assert after[0]["step"] == at + 1 and after[-1]["step"] == 48 == of(evts, "end")[-1]["step"]
+    assert after[0]["loss"] < LN2 - 0.05, after[0]          # the margins carry on
+    assert after[0]["metrics"]["rewards/margins"] > 0.05, after[0]["metrics"]
