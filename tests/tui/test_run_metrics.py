@@ -141,3 +141,22 @@ def test_metrics_text_cuts_whole_items_and_keeps_nan() -> None:
     assert metrics_text(m, width=len("chosen 0.500  rejected nan")) == "chosen 0.500  rejected nan"
     assert metrics_text(m, width=5) == ""
     assert metrics_text({"logps/chosen": -3.0}) == ""
+
+
+async def test_an_ended_run_offers_quit_not_detach(tmp_path: Path) -> None:
+    """Once the run has ended nothing goes on: the footer says `q quit` (not "quit (run goes on)"),
+    offers no detach or stop, and q leaves with the run's end named."""
+    write_run(tmp_path / "runs" / "done-1", dpo_metrics)
+    app = WizardApp(None, detect=False, run_dir=tmp_path / "runs" / "done-1")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _folded(pilot, 12)
+        for _ in range(200):
+            if app.screen.state.end is not None:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause()
+        shown = {k: b.binding.description for k, b in app.screen.active_bindings.items()
+                 if b.enabled and b.binding.show}
+        assert shown.get("q") == "quit" and "d" not in shown and "s" not in shown, shown
+        await pilot.press("q")
+    assert "finished" in app.result_message and "done-1" in app.result_message

@@ -46,6 +46,7 @@ class RunScreen(Screen):
         Binding("r", "relaunch", "relaunch with fix", tooltip="after an out-of-memory end"),
         Binding("e", "export", "export", tooltip="after the run finished: GGUF, Ollama, merged"),
         Binding("q", "quit", "quit (run goes on)"),
+        Binding("q", "leave", "quit"),   # the same key once the run has ended: nothing goes on
     ]
 
     @dataclass
@@ -180,8 +181,10 @@ class RunScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "relaunch":   # shown only for a run that died of OOM and has a fix
             return self.fix_state == "found"
-        if action == "stop":       # nothing to stop once the run has ended
+        if action in ("stop", "detach", "quit"):   # nothing to stop or leave running once ended
             return self.state.end is None
+        if action == "leave":
+            return self.state.end is not None
         if action == "export":     # a finished run's model, once it is there
             return (self.state.end is not None and self.state.end.get("status") == "finished"
                     and (self.run_dir / "final").is_dir())
@@ -382,4 +385,7 @@ class RunScreen(Screen):
         self.notify(f"{self.run_dir.resolve()}", title="run dir", timeout=8)
 
     def action_quit(self) -> None:
+        self.action_detach()
+
+    def action_leave(self) -> None:
         self.action_detach()
