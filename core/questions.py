@@ -393,10 +393,14 @@ def _schedulers(ctx: Context) -> list[Choice]:
 def _report(ctx: Context) -> list[Choice]:
     wb = installed("wandb")
     tb = installed("tensorboard")
+    ml = installed("mlflow")
     return [Choice("none", "none"),
             Choice("wandb", "wandb", wb, "" if wb else "wandb is not installed: pip install wandb"),
             Choice("tensorboard", "tensorboard", tb, "" if tb else
-                   "tensorboard is not installed: pip install tensorboard")]
+                   "tensorboard is not installed: pip install tensorboard"),
+            Choice("mlflow", "mlflow", ml, "" if ml else
+                   "mlflow is not installed: pip install mlflow-skinny (MLFLOW_TRACKING_URI "
+                   "names the server; without it, RUN_DIR/mlruns)")]
 
 
 def _data_paths(value: Any, ctx: Context) -> str | None:
