@@ -147,7 +147,7 @@ def render_turns(ex: Example, enc: Encoder) -> tuple[str, list[tuple[int, int]]]
 
 
 def _common_chars(a: str, b: str) -> int:
-    return len(a) if b.startswith(a) else _common_prefix(a, b)
+    return len(a) if b.startswith(a) else common_prefix(a, b)
 
 
 def _chat_spans(ex: Example, enc: Encoder, rendered: tuple[str, list[tuple[int, int]]],
@@ -161,7 +161,7 @@ def _chat_spans(ex: Example, enc: Encoder, rendered: tuple[str, list[tuple[int, 
     text, char_spans = rendered
     if offsets is None:  # a slow tokenizer: token prefixes of the rendered prefixes
         cuts = [c for span in char_spans for c in span]
-        lens = [_common_prefix(ids, p) for p in enc.encode([text[:c] for c in cuts], False)]
+        lens = [common_prefix(ids, p) for p in enc.encode([text[:c] for c in cuts], False)]
         return tuple((lens[k], lens[k + 1]) for k in range(0, len(lens), 2) if lens[k + 1] > lens[k])
     # As transformers marks a {% generation %} span: every token holding one of its characters.
     mask = [int(any(a < e and max(b, a + 1) > s for s, e in char_spans)) for a, b in offsets]
@@ -203,8 +203,10 @@ def labels_for(ids: list[int], spans: Spans, train_on: str) -> list[int]:
     return labels
 
 
-def _common_prefix(a: Sequence, b: Sequence) -> int:
+def common_prefix(a: Sequence, b: Sequence) -> int:
     """How many leading items two sequences (strings or token ids) share."""
+    if len(a) <= len(b) and a == b[:len(a)]:  # the usual case (a prompt inside its chat), at C speed
+        return len(a)
     n = 0
     for x, y in zip(a, b):
         if x != y:

@@ -262,6 +262,13 @@ def _read_csv(text: str, name: str, text_field: str, delimiter: str,
                          fix=f"set text_field to one of the columns, or name a column "
                              f"{text_field!r} (seed 003's CSV format), or map yours, e.g. "
                              f"{suggest_mapping({h: '' for h in header if h})}")
+    for row in csv_rows(reader, name):
+        yield get(row)
+
+
+def csv_rows(reader: Any, name: str) -> Iterator[list[str]]:
+    """The data rows of a csv.reader after its header (blank lines skipped: they are not
+    examples); a broken row is the InputError naming the file and line (reader.line_num)."""
     while True:
         try:
             row = next(reader)
@@ -271,9 +278,8 @@ def _read_csv(text: str, name: str, text_field: str, delimiter: str,
             raise InputError(f"{name}: line {reader.line_num}: {err}", field="data.train",
                              value=name, fix="quote cells that hold newlines or delimiters "
                              "(`ftwizard data convert` writes properly escaped CSV)") from None
-        if not row:
-            continue  # a blank line between rows is not an example
-        yield get(row)
+        if row:
+            yield row
 
 
 def _read_jsonl(text: str, name: str, text_field: str,
@@ -475,17 +481,9 @@ def _csv_records(text: str, name: str, delimiter: str) -> Iterator[tuple[Any, st
                          fix="the first row names the columns") from None
     except csv.Error as err:
         raise InputError(f"{name}: line 1: {err}", field="data.train", value=name) from None
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            raise InputError(f"{name}: line {reader.line_num}: {err}", field="data.train",
-                             value=name, fix="quote cells that hold newlines or delimiters") from None
-        if row:
-            yield ({h: row[i] if i < len(row) else "" for i, h in enumerate(header)},
-                   f"{name}:{reader.line_num}")
+    for row in csv_rows(reader, name):
+        yield ({h: row[i] if i < len(row) else "" for i, h in enumerate(header)},
+               f"{name}:{reader.line_num}")
 
 
 # ---------------------------------------------------------------- content hashing (cache keys)

@@ -82,7 +82,7 @@ from typing import Any
 from ftwizard.core.config import DataSection, RunConfig, TrainSection
 from ftwizard.core.data_formats import (TOP_KEYS, alpaca_messages, apply_columns, as_text,
                                         chat_messages, check_chat)
-from ftwizard.core.data_prep import data_sources, mix_plan, validation_indices
+from ftwizard.core.data_prep import common_prefix, data_sources, mix_plan, validation_indices
 from ftwizard.core.data_sources import Cancelled, is_hf, iter_records, source_files
 from ftwizard.core.errors import InputError
 
@@ -423,17 +423,6 @@ class Lengths:
     dropped: str = ""
 
 
-def _common(a: list[int] | str, b: list[int] | str) -> int:
-    if a == b[:len(a)]:  # the usual case, at C speed
-        return len(a)
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 class Measure:
     """Replays the tokenization of TRL 1.16's trainers (dpo_trainer/kto_trainer/reward_trainer
     `_prepare_dataset`, experimental ORPOTrainer.tokenize_row) on our Encoder, which gives the
@@ -479,7 +468,7 @@ class Measure:
         result = []
         for i in range(len(rows)):
             p, full = ids[i][0], ids[i][1:]
-            result.append((min(_common(p, f) for f in full), full))
+            result.append((min(common_prefix(p, f) for f in full), full))
         return result
 
     def lengths(self, row: Row, seq: tuple[int, list[list[int]]]) -> Lengths:
@@ -520,8 +509,8 @@ class Measure:
             p = enc.render_chat(prompt, add_generation_prompt=True, where=row.where)
             pc = enc.render_chat(prompt + chosen, where=row.where)
             pr = enc.render_chat(prompt + rejected, where=row.where)
-            p = p[:_common(p, pc)]
-            p = p[:_common(p, pr)]
+            p = p[:common_prefix(p, pc)]
+            p = p[:common_prefix(p, pr)]
             prompt, chosen, rejected = p, pc[len(p):], pr[len(p):]
         p_ids, c_full, r_full = enc.encode([prompt, prompt + chosen, prompt + rejected], False)
         seqs, plens = [], []
