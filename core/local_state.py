@@ -20,10 +20,14 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 _SEEN: list[str] = []
+# Who hears a warning instead of stderr: the wizard (a full-screen app owns the terminal, and a
+# line printed under it would be lost or tear the screen) shows each as a notification.
+_LISTENERS: list[Callable[[str], Any]] = []
 
 
 def warn(path: str | Path, problem: str, fix: str) -> str:
@@ -31,9 +35,27 @@ def warn(path: str | Path, problem: str, fix: str) -> str:
     text = f"{path}: {problem}; {fix}"
     if text not in _SEEN:
         _SEEN.append(text)
-        with contextlib.suppress(Exception):  # a closed or broken stderr must not add a failure
-            print(f"warning: {text}", file=sys.stderr, flush=True)
+        for listener in list(_LISTENERS):
+            with contextlib.suppress(Exception):  # a view's failure must not add a failure
+                listener(text)
+        if not _LISTENERS:
+            with contextlib.suppress(Exception):  # a closed or broken stderr must not add one
+                print(f"warning: {text}", file=sys.stderr, flush=True)
     return text
+
+
+def listen(callback: Callable[[str], Any]) -> Callable[[], None]:
+    """Send damaged-file warnings to `callback` instead of stderr, the ones already given first;
+    returns the call that stops it."""
+    for text in list(_SEEN):
+        with contextlib.suppress(Exception):
+            callback(text)
+    _LISTENERS.append(callback)
+
+    def stop() -> None:
+        with contextlib.suppress(ValueError):
+            _LISTENERS.remove(callback)
+    return stop
 
 
 def warnings_seen() -> list[str]:
