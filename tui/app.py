@@ -145,6 +145,11 @@ class WizardApp(App[int]):
     # ---------------------------------------------------------------- start
 
     def on_mount(self) -> None:
+        from ftwizard.core import local_state
+
+        # a damaged runs index, status.json or calibration file: a notification, not a stderr
+        # line lost under the full screen
+        self._unlisten = local_state.listen(self._damaged_file)
         if self.detect_hw:
             # after the first paint: the detection thread (NVML, psutil, package metadata)
             # shares the GIL with the UI, and the first frame should not wait for it
@@ -157,6 +162,18 @@ class WizardApp(App[int]):
         else:
             self.push_screen(self.step_screen(self.start_step))
         check_size(self)
+
+    def _damaged_file(self, text: str) -> None:
+        kw = {"title": "damaged file", "severity": "warning", "timeout": 12}
+        try:   # warned from a worker thread
+            self.call_from_thread(self.notify, text, **kw)
+        except RuntimeError:   # from the app's own thread
+            self.notify(text, **kw)
+
+    def on_unmount(self) -> None:
+        unlisten = getattr(self, "_unlisten", None)
+        if unlisten is not None:
+            unlisten()
 
     def on_resize(self, event: Any) -> None:
         check_size(self, event.size)   # below the smallest size: one message, not a broken layout

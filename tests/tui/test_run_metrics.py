@@ -160,3 +160,20 @@ async def test_an_ended_run_offers_quit_not_detach(tmp_path: Path) -> None:
         assert shown.get("q") == "quit" and "d" not in shown and "s" not in shown, shown
         await pilot.press("q")
     assert "finished" in app.result_message and "done-1" in app.result_message
+
+
+async def test_a_damaged_status_json_is_a_notification_in_the_wizard(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """The wizard owns the terminal: a damaged file's warning is a notification there (with the
+    file and the fix), not a line printed under the screen."""
+    write_run(tmp_path / "runs" / "bad-1", dpo_metrics)
+    (tmp_path / "runs" / "bad-1" / "status.json").write_bytes(b'{"state": "fin')
+    app = WizardApp(None, detect=False, run_dir=tmp_path / "runs" / "bad-1")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _folded(pilot, 12)
+        for _ in range(200):
+            if any(str(tmp_path) in n.message for n in app._notifications):
+                break
+            await pilot.pause(0.05)
+        said = [n.message for n in app._notifications if str(tmp_path) in n.message]
+        assert said and "not valid JSON" in said[0] and "rm " in said[0], said
+    assert str(tmp_path) not in capsys.readouterr().err
