@@ -14,6 +14,7 @@ base model whose vocabulary lacks them sees them as a few ordinary tokens, which
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ftwizard.core.errors import InputError
@@ -25,17 +26,64 @@ CHATML = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
+# Qwen2.5-Instruct's own template, verbatim (as transformers and TRL ship it): ChatML with
+# Qwen's default system prompt, tool schemas in the system turn (<tools>), calls as
+# <tool_call> JSON in the assistant turn, results as <tool_response> in a user turn.
 QWEN = (
-    "{% if messages[0]['role'] != 'system' %}"
-    "{{ '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful "
-    "assistant.<|im_end|>\n' }}{% endif %}"
-    "{% for m in messages %}"
-    "{% if m['role'] == 'tool' %}"
-    "{{ '<|im_start|>user\n<tool_response>\n' + m['content'] + '\n</tool_response><|im_end|>\n' }}"
-    "{% else %}"
-    "{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n' }}"
-    "{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+    '{%- if tools %}\n'
+    "    {{- '<|im_start|>system\\n' }}\n"
+    "    {%- if messages[0]['role'] == 'system' %}\n"
+    "        {{- messages[0]['content'] }}\n"
+    '    {%- else %}\n'
+    "        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}\n"
+    '    {%- endif %}\n'
+    '    {{- "\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are provided with function signatures within <tools></tools> XML tags:\\n<tools>" }}\n'
+    '    {%- for tool in tools %}\n'
+    '        {{- "\\n" }}\n'
+    '        {{- tool | tojson }}\n'
+    '    {%- endfor %}\n'
+    '    {{- "\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\"name\\": <function-name>, \\"arguments\\": <args-json-object>}\\n</tool_call><|im_end|>\\n" }}\n'
+    '{%- else %}\n'
+    "    {%- if messages[0]['role'] == 'system' %}\n"
+    "        {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}\n"
+    '    {%- else %}\n'
+    "        {{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}\n"
+    '    {%- endif %}\n'
+    '{%- endif %}\n'
+    '{%- for message in messages %}\n'
+    '    {%- if (message.role == "user") or (message.role == "system" and not loop.first) or (message.role == "assistant" and not message.tool_calls) %}\n'
+    "        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}\n"
+    '    {%- elif message.role == "assistant" %}\n'
+    "        {{- '<|im_start|>' + message.role }}\n"
+    '        {%- if message.content %}\n'
+    "            {{- '\\n' + message.content }}\n"
+    '        {%- endif %}\n'
+    '        {%- for tool_call in message.tool_calls %}\n'
+    '            {%- if tool_call.function is defined %}\n'
+    '                {%- set tool_call = tool_call.function %}\n'
+    '            {%- endif %}\n'
+    '            {{- \'\\n<tool_call>\\n{"name": "\' }}\n'
+    '            {{- tool_call.name }}\n'
+    '            {{- \'", "arguments": \' }}\n'
+    '            {{- tool_call.arguments | tojson }}\n'
+    "            {{- '}\\n</tool_call>' }}\n"
+    '        {%- endfor %}\n'
+    "        {{- '<|im_end|>\\n' }}\n"
+    '    {%- elif message.role == "tool" %}\n'
+    '        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != "tool") %}\n'
+    "            {{- '<|im_start|>user' }}\n"
+    '        {%- endif %}\n'
+    "        {{- '\\n<tool_response>\\n' }}\n"
+    '        {{- message.content }}\n'
+    "        {{- '\\n</tool_response>' }}\n"
+    '        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}\n'
+    "            {{- '<|im_end|>\\n' }}\n"
+    '        {%- endif %}\n'
+    '    {%- endif %}\n'
+    '{%- endfor %}\n'
+    '{%- if add_generation_prompt %}\n'
+    "    {{- '<|im_start|>assistant\\n' }}\n"
+    '{%- endif %}\n'
 )
 
 LLAMA3 = (
@@ -120,3 +168,54 @@ def with_generation_marks(template: str) -> str:
         "{% endif %}{% endfor %}"
         "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
     )
+
+
+
+# ---------------------------------------------------------------- function calling
+
+TOOL_TEMPLATES = ("qwen",)
+"""The named templates above that render tool calls, tool results and tool schemas."""
+_PROBE_CALL, _PROBE_ARG, _PROBE_RESULT, _PROBE_TOOL = (
+    "ftwizard_probe_call", "ftwizard_probe_arg", "ftwizard_probe_result", "ftwizard_probe_tool")
+_PROBE_USER = {"role": "user", "content": "q"}
+_PROBE_ASSISTANT = {"role": "assistant", "content": "", "tool_calls": [
+    {"type": "function", "id": "call_1",
+     "function": {"name": _PROBE_CALL, "arguments": {_PROBE_ARG: 1}}}]}
+_PROBE_SCHEMA = {"type": "function", "function": {
+    "name": _PROBE_TOOL, "description": "d", "parameters": {"type": "object", "properties": {}}}}
+_support_cache: dict[str, tuple[dict[str, bool], str]] = {}
+
+
+def tool_support(template: str, render: Callable[[list[dict], list[dict] | None], str]
+                 ) -> tuple[dict[str, bool], str]:
+    """Which parts of function calling a chat template renders: {"calls": ..., "results": ...,
+    "tools": ...}, and the template's own error when a probe failed ('' if none).
+
+    Found by rendering probes (a call, a call answered by a result, a chat given a tool schema)
+    and looking for their names in the output: reading the template text for `tool_calls` would
+    miss templates that mention the key and drop it, and most templates that cannot render a call
+    render the turn's empty content without complaint, which would train empty replies. Cached
+    per template text."""
+    if template in _support_cache:
+        return _support_cache[template]
+    said = ""
+
+    def shows(needle: str, msgs: list[dict], tools: list[dict] | None) -> bool:
+        nonlocal said
+        try:
+            return needle in render(msgs, tools)
+        except Exception as err:  # noqa: BLE001 - templates fail in many ways
+            said = said or str(err)
+            return False
+
+    result = {
+        "calls": shows(_PROBE_CALL, [_PROBE_USER, _PROBE_ASSISTANT], None)
+        and shows(_PROBE_ARG, [_PROBE_USER, _PROBE_ASSISTANT], None),
+        "results": shows(_PROBE_RESULT, [_PROBE_USER, _PROBE_ASSISTANT, {
+            "role": "tool", "tool_call_id": "call_1", "name": _PROBE_CALL,
+            "content": _PROBE_RESULT}], None),
+        "tools": shows(_PROBE_TOOL, [_PROBE_USER, {"role": "assistant", "content": "a"}],
+                       [_PROBE_SCHEMA]),
+    }
+    _support_cache[template] = (result, said)
+    return result, said

@@ -17,6 +17,17 @@ messages           messages: [{role, content}], role in system,     a chat
                    user, assistant, tool
 =================  ===============================================  ===========================
 
+Function calling, as the OpenAI fine-tuning format, axolotl's chat_template type and
+LLaMA-Factory's sharegpt write it, keeps its calls (:func:`tool_calls_of`, :func:`record_tools`):
+an assistant turn's `tool_calls` (or the older `function_call`; LLaMA-Factory's `function_call`
+role, whose value is the call as JSON) becomes `tool_calls: [{type: function, function: {name,
+arguments}}]` with the arguments as an object (the form transformers' chat templates render,
+`arguments | tojson`); a tool turn keeps `tool_call_id` and `name`; the record's `tools` (OpenAI
+`functions`, LLaMA-Factory's JSON string of function schemas) becomes the list of
+`{type: function, function: {...}}` passed as `apply_chat_template(tools=...)`. A call turn is
+the model's output, so it is trained like any assistant turn; tool results are inputs, never
+trained. Without this the calls were dropped and the model learnt empty assistant turns.
+
 One file holds one format: a record that differs from its file's first record is an error that
 names both lines (a stray record is most often a broken export, and mixing formats in one file
 would silently change what is trained). Conversations are checked when the data is prepared
@@ -26,6 +37,7 @@ line and field, because a chat that cannot be masked correctly must not be train
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ftwizard.core.errors import InputError
@@ -34,7 +46,7 @@ FORMATS = ("text", "prompt_completion", "alpaca", "sharegpt", "messages")
 FORMAT_LABELS = {"text": "text", "prompt_completion": "prompt/completion", "alpaca": "alpaca",
                  "sharegpt": "ShareGPT", "messages": "OpenAI messages"}
 TOP_KEYS = ("text", "prompt", "completion", "instruction", "input", "output", "system",
-            "history", "conversations", "messages")
+            "history", "conversations", "messages", "tools")
 ROLES = {  # every role name found in the wild -> the chat template's role
     "system": "system", "user": "user", "human": "user", "assistant": "assistant",
     "gpt": "assistant", "model": "assistant", "bot": "assistant", "function_call": "assistant",
@@ -104,7 +116,8 @@ def detect_fields(names: list[str], text_field: str,
         return None, []
     wanted = {"text": [text_field], "prompt_completion": ["prompt", "completion"],
               "alpaca": ["instruction", "input", "output", "system", "history"],
-              "sharegpt": ["conversations", "system"], "messages": ["messages"]}[fmt]
+              "sharegpt": ["conversations", "system", "tools"],
+              "messages": ["messages", "tools"]}[fmt]
     return fmt, list(dict.fromkeys(have[k] for k in wanted if k in have))
 
 
@@ -174,7 +187,8 @@ def alpaca_messages(rec: dict, where: str) -> list[dict]:
 def chat_messages(rec: dict, key: str, where: str, columns: dict[str, str] | None) -> list[dict]:
     """A ShareGPT `conversations` or OpenAI `messages` list as [{role, content}] with the roles
     mapped (human -> user, gpt -> assistant, observation -> tool ...); a ShareGPT record's
-    top-level `system` becomes the first turn."""
+    top-level `system` becomes the first turn. Function calling is kept (module doc): an
+    assistant's calls as `tool_calls`, a tool turn's `tool_call_id` and `name`."""
     turns = rec[key]
     role_keys, text_keys = nested_keys(columns)
     if not isinstance(turns, list):
@@ -189,7 +203,9 @@ def chat_messages(rec: dict, key: str, where: str, columns: dict[str, str] | Non
     for i, t in enumerate(turns):
         rk = next((k for k in role_keys if isinstance(t, dict) and k in t), None)
         tk = next((k for k in text_keys if isinstance(t, dict) and k in t), None)
-        if rk is None or tk is None:
+        calls_key = next((k for k in ("tool_calls", "function_call")
+                          if isinstance(t, dict) and t.get(k)), None)
+        if rk is None or (tk is None and calls_key is None):
             found = ", ".join(map(str, t)) if isinstance(t, dict) else type(t).__name__
             raise InputError(f"{where}: {key}[{i}] has no role and text ({found}); expected "
                              "{role, content} or {from, value}", field=f"{key}[{i}]", value=where,
@@ -201,8 +217,113 @@ def chat_messages(rec: dict, key: str, where: str, columns: dict[str, str] | Non
             raise InputError(f"{where}: {key}[{i}].{rk} is {raw!r}, a role ftwizard does not know",
                              field=f"{key}[{i}].{rk}", value=raw,
                              fix=f"use one of: {', '.join(ROLES)}")
-        msgs.append({"role": role, "content": as_text(t[tk], where, f"{key}[{i}].{tk}")})
+        field = f"{key}[{i}]"
+        if raw.lower() == "function_call" and tk is not None:
+            # LLaMA-Factory: the assistant's call(s) as JSON in the value, no text of its own.
+            msgs.append({"role": "assistant", "content": "",
+                         "tool_calls": tool_calls_of(t[tk], where, f"{field}.{tk}")})
+            continue
+        if role == "tool":
+            msg = {"role": "tool", "content": _tool_text(t.get(tk) if tk else None, where,
+                                                          f"{field}.{tk}")}
+            for k in ("tool_call_id", "name"):
+                if t.get(k):
+                    msg[k] = as_text(t[k], where, f"{field}.{k}")
+            msgs.append(msg)
+            continue
+        msg = {"role": role, "content": as_text(t.get(tk) if tk else None, where, f"{field}.{tk}")}
+        if calls_key is not None:
+            if role != "assistant":
+                raise InputError(f"{where}: {field} is a {role!r} turn with {calls_key}; only the "
+                                 "assistant calls tools", field=f"{field}.{calls_key}",
+                                 value=raw, fix="make it an assistant turn, or drop the calls")
+            msg["tool_calls"] = tool_calls_of(t[calls_key], where, f"{field}.{calls_key}")
+        msgs.append(msg)
     return msgs
+
+
+def _tool_text(v: Any, where: str, key: str) -> str:
+    """A tool result as text: results that are objects (some exports) as their JSON."""
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, ensure_ascii=False)
+    return as_text(v, where, key)
+
+
+def _json(v: Any, where: str, key: str, what: str) -> Any:
+    """A value that may arrive as JSON text (LLaMA-Factory writes calls and tools that way)."""
+    if not isinstance(v, str):
+        return v
+    try:
+        return json.loads(v)
+    except ValueError as err:
+        raise InputError(f"{where}: {key} is not valid JSON ({err.msg} at character {err.pos}): "
+                         f"{v[:80]!r}", field=key, value=v[:80],
+                         fix=f"write {what} as JSON") from None
+
+
+def tool_calls_of(value: Any, where: str, key: str) -> list[dict]:
+    """An assistant's calls in the one shape chat templates render:
+    [{type: function, function: {name, arguments: {...}}}] (plus the call's `id`, which tool
+    turns answer by tool_call_id). Accepts OpenAI's tool_calls (arguments a JSON string), the
+    older single function_call, and LLaMA-Factory's {name, arguments} or a list of them."""
+    example = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
+    value = _json(value, where, key, f"the call, e.g. {example}")
+    calls = value if isinstance(value, list) else [value]
+    out: list[dict] = []
+    for j, call in enumerate(calls):
+        at = f"{key}[{j}]" if isinstance(value, list) else key
+        fn = call.get("function", call) if isinstance(call, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            raise InputError(f"{where}: {at} is not a function call (no name): {str(call)[:80]}",
+                             field=at, value=str(call)[:80], fix=f"write it as {example}")
+        args = fn.get("arguments", fn.get("parameters", {}))
+        args = _json(args, where, f"{at}.arguments", "the arguments as an object")
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            raise InputError(f"{where}: {at}.arguments is {type(args).__name__}, not an object",
+                             field=f"{at}.arguments", value=str(args)[:80],
+                             fix='give the arguments as an object, e.g. {"city": "Paris"}')
+        one: dict = {"type": "function", "function": {"name": fn["name"], "arguments": args}}
+        if isinstance(call, dict) and call.get("id"):
+            one["id"] = str(call["id"])
+        out.append(one)
+    return out
+
+
+def record_tools(rec: dict, where: str) -> list[dict] | None:
+    """The record's tool (function) schemas as [{type: function, function: {name, description,
+    parameters}}]: OpenAI's `tools` (or older `functions`), LLaMA-Factory's `tools` column (a
+    JSON string of plain function schemas); None when it has none (an empty list renders as
+    tools by some templates, Llama 3.1's, so it is dropped)."""
+    key = "tools" if rec.get("tools") not in (None, "", []) else "functions"
+    value = rec.get(key)
+    if value in (None, "", []):
+        return None
+    value = _json(value, where, key, 'a list of function schemas, e.g. [{"name": "get_weather", '
+                                     '"parameters": {"type": "object", "properties": {}}}]')
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise InputError(f"{where}: {key} must be a list of function schemas, found "
+                         f"{type(value).__name__}", field=key, value=where,
+                         fix='e.g. [{"type": "function", "function": {"name": "get_weather", '
+                             '"parameters": {...}}}]')
+    out = []
+    for j, tool in enumerate(value):
+        fn = tool.get("function", tool) if isinstance(tool, dict) else None
+        if not isinstance(fn, dict) or not fn.get("name"):
+            raise InputError(f"{where}: {key}[{j}] is not a function schema (no name): "
+                             f"{str(tool)[:80]}", field=f"{key}[{j}]", value=str(tool)[:80],
+                             fix='e.g. {"type": "function", "function": {"name": "get_weather", '
+                                 '"description": "...", "parameters": {...}}}')
+        out.append({"type": tool.get("type", "function"), "function": fn}
+                   if "function" in tool else {"type": "function", "function": fn})
+    return out or None
+
+
+def has_tool_calls(messages: list[dict]) -> bool:
+    return any(m.get("tool_calls") for m in messages)
 
 
 def check_chat(messages: list[dict], where: str, field: str = "messages") -> None:

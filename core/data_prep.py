@@ -128,22 +128,61 @@ def render_turns(ex: Example, enc: Encoder) -> tuple[str, list[tuple[int, int]]]
     """The rendered chat and, for each assistant turn, the [start, end) characters of its reply:
     from the end of the conversation rendered up to it with the generation prompt, to the end of
     the conversation rendered up to and including it (the template's end-of-turn marker
-    included). Refuses the bad conversations core/data_formats.check_chat names."""
+    included). An assistant turn that calls tools is such a reply (the call is the model's
+    output); tool results are inputs, never inside a span. The record's tool schemas are passed
+    to every rendering. Refuses the bad conversations core/data_formats.check_chat names, and
+    tool calls the template cannot render (:func:`check_tools`)."""
     from ftwizard.core.data_formats import check_chat
 
     msgs = ex.messages or []
     check_chat(msgs, ex.source, "conversations" if ex.shape == "sharegpt" else "messages")
-    full = enc.render_chat(msgs, where=ex.source)
+    check_tools(ex, enc)
+    tools = ex.tools or None
+    full = enc.render_chat(msgs, where=ex.source, tools=tools)
     spans: list[tuple[int, int]] = []
     for i, m in enumerate(msgs):
         if m.get("role") != "assistant":
             continue
-        before = enc.render_chat(msgs[:i], add_generation_prompt=True, where=ex.source)
-        upto = enc.render_chat(msgs[:i + 1], where=ex.source)
+        before = enc.render_chat(msgs[:i], add_generation_prompt=True, where=ex.source,
+                                 tools=tools)
+        upto = enc.render_chat(msgs[:i + 1], where=ex.source, tools=tools)
         start, end = _common_chars(before, full), _common_chars(upto, full)
         if end > start:
             spans.append((start, end))
     return full, spans
+
+
+def check_tools(ex: Example, enc: Encoder) -> None:
+    """Refuse a chat with tool calls, results or schemas that the chat template would drop
+    (chat_templates.tool_support): a template without tool support renders a call turn as its
+    empty content, and the model would be trained on empty replies."""
+    from ftwizard.core.chat_templates import TOOL_TEMPLATES, tool_support
+
+    msgs = ex.messages or []
+    needs = {"calls": any(m.get("tool_calls") for m in msgs),
+             "results": any(m.get("role") == "tool" for m in msgs),
+             "tools": bool(ex.tools)}
+    if not any(needs.values()):
+        return
+    template = getattr(enc.tok, "chat_template", None)
+    if not isinstance(template, str):
+        return  # no template at all: render_chat says so, with its own fix
+    have, said = tool_support(template, lambda m, t: enc.render_chat(m, tools=t))
+    missing = [k for k, v in needs.items() if v and not have[k]]
+    if not missing:
+        return
+    what = {"calls": "tool calls", "results": "tool results", "tools": "tool schemas (tools)"}
+    field = "conversations" if ex.shape == "sharegpt" else "messages"
+    because = f" (it says: {said})" if said else ""
+    raise InputError(
+        f"{ex.source}: this conversation has {' and '.join(what[k] for k in missing)}, but the "
+        f"chat template of {enc.name} does not render them{because}; training it would teach "
+        "the model empty or tool-less assistant turns", field="data.chat_template",
+        value=f"{ex.source} ({field})",
+        fix=f"choose a template that renders tools: data.chat_template: "
+            f"{' or '.join(TOOL_TEMPLATES)}, the model's own tool-calling template (Qwen2.5's, "
+            "Llama 3.1's ...) as a .jinja path, or a model.tokenizer whose template has them; "
+            "or drop the tool turns (and the tools field) from the data")
 
 
 def _common_chars(a: str, b: str) -> int:
@@ -155,7 +194,7 @@ def _chat_spans(ex: Example, enc: Encoder, rendered: tuple[str, list[tuple[int, 
     """Token ranges of the assistant turns: transformers' assistant mask when the template marks
     the replies (and gives the same ids), else the rendered character ranges mapped to tokens
     (a token belongs to the turn its first character is in)."""
-    hf = enc.hf_assistant_mask(ex.messages or [])
+    hf = enc.hf_assistant_mask(ex.messages or [], ex.tools or None)
     if hf is not None and hf[0] == ids:
         return mask_to_spans(hf[1])
     text, char_spans = rendered

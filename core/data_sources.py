@@ -31,7 +31,8 @@ from typing import Any
 
 from ftwizard.core.config import DataSource
 from ftwizard.core.data_formats import (FORMAT_LABELS, alpaca_messages, apply_columns, as_text,
-                                        chat_messages, detect, detect_fields, suggest_mapping,
+                                        chat_messages, detect, detect_fields,
+                                        record_tools, suggest_mapping,
                                         unknown_shape)
 from ftwizard.core.errors import InputError
 
@@ -55,6 +56,8 @@ class Example:
     source: str = ""
     shape: str = ""
     """The format it was read in (core/data_formats.FORMATS); alpaca and ShareGPT become messages."""
+    tools: list[dict] | None = None
+    """A chat's tool (function) schemas, rendered by the chat template (data_formats.record_tools)."""
 
     @property
     def kind(self) -> str:
@@ -66,14 +69,17 @@ class Example:
 
     def characters(self) -> int:
         if self.messages is not None:
-            return sum(len(str(m.get("content") or "")) for m in self.messages)
+            # Calls and schemas are rendered too (as JSON), so they count towards the length.
+            return sum(len(str(m.get("content") or "")) + _calls_chars(m) for m in self.messages) \
+                + (len(json.dumps(self.tools, ensure_ascii=False)) if self.tools else 0)
         if self.text is not None:
             return len(self.text)
         return len(self.prompt or "") + len(self.completion or "")
 
     def is_empty(self) -> bool:
         if self.messages is not None:
-            return not any(str(m.get("content") or "").strip() for m in self.messages)
+            return not any(str(m.get("content") or "").strip() or m.get("tool_calls")
+                           for m in self.messages)
         if self.text is not None:
             return not self.text.strip()
         return not ((self.prompt or "").strip() or (self.completion or "").strip())
@@ -82,11 +88,18 @@ class Example:
         """Content digest for duplicate counting (the source name is not part of it)."""
         if self.messages is not None:
             raw = json.dumps(self.messages, sort_keys=True, ensure_ascii=False)
+            if self.tools:
+                raw += json.dumps(self.tools, sort_keys=True, ensure_ascii=False)
         elif self.text is not None:
             raw = "t\0" + self.text
         else:
             raw = f"p\0{self.prompt or ''}\0{self.completion or ''}"
         return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=12).digest()
+
+
+def _calls_chars(m: dict) -> int:
+    calls = m.get("tool_calls")
+    return len(json.dumps(calls, ensure_ascii=False)) if calls else 0
 
 
 # ---------------------------------------------------------------- resolving a source
@@ -151,7 +164,7 @@ def read_file(path: Path, fmt: str, text_field: str = "text",
     if fmt == "text":
         yield Example(text=text, source=name, shape="text")
     elif fmt in ("csv", "tsv"):
-        yield from _read_csv(text, name, text_field, "\t" if fmt == "tsv" else ",", columns)
+        yield from read_csv(text, name, text_field, "\t" if fmt == "tsv" else ",", columns)
     elif fmt == "jsonl":
         yield from one_shape(_read_jsonl(text, name, text_field, columns))
     elif fmt == "json":
@@ -167,9 +180,10 @@ def read_text(path: Path, encoding: str = "utf-8") -> str:
     try:
         return data.decode(codec)
     except UnicodeDecodeError as err:
-        snippet = data[max(0, err.start - 12): err.start + 4]
+        at = err.start + (3 if codec == "utf-8-sig" and data[:3] == b"\xef\xbb\xbf" else 0)
+        snippet = data[max(0, at - 12): at + 4]  # utf-8-sig counted from after its BOM
         raise InputError(
-            f"{path}: byte {err.start} (0x{data[err.start]:02x}) is not valid {encoding} "
+            f"{path}: byte {at} (0x{data[at]:02x}) is not valid {encoding} "
             f"(near {snippet!r})", field="data.train", value=str(path),
             fix="re-save the file as UTF-8, or read it as latin-1: set `encoding: latin-1` on "
                 "this source (CLI: --encoding latin-1)") from None
@@ -199,7 +213,8 @@ def record_to_example(rec: Any, text_field: str, where: str,
         return Example(messages=alpaca_messages(rec, where), source=where, shape=fmt)
     if fmt in ("sharegpt", "messages"):
         key = "conversations" if fmt == "sharegpt" else MESSAGES_FIELD
-        return Example(messages=chat_messages(rec, key, where, columns), source=where, shape=fmt)
+        return Example(messages=chat_messages(rec, key, where, columns), source=where, shape=fmt,
+                       tools=record_tools(rec, where))
     raise unknown_shape(orig, text_field, where)
 
 
@@ -222,11 +237,13 @@ def one_shape(examples: Iterator[Example]) -> Iterator[Example]:
         yield ex
 
 
-def _read_csv(text: str, name: str, text_field: str, delimiter: str,
-              columns: dict[str, str] | None = None) -> Iterator[Example]:
+def read_csv(text: str | Iterator[str], name: str, text_field: str, delimiter: str,
+             columns: dict[str, str] | None = None) -> Iterator[Example]:
+    """A CSV's examples from its text, or from its lines (data_arrow streams an open file)."""
     csv.field_size_limit(sys.maxsize)  # whole documents in one cell are normal here (seed 003)
     # newline="" keeps CRLF inside quoted cells intact and lets csv handle the row ends itself.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    lines = io.StringIO(text, newline="") if isinstance(text, str) else text
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:

@@ -136,7 +136,8 @@ class LightTokenizer:
         return self._tok.decode(ids, skip_special_tokens=skip_special_tokens)
 
     def apply_chat_template(self, messages: list[dict], tokenize: bool = False,
-                            add_generation_prompt: bool = False, **_: Any) -> str:
+                            add_generation_prompt: bool = False, tools: list[dict] | None = None,
+                            **_: Any) -> str:
         """Renders like transformers does (sandboxed jinja2, trim_blocks, lstrip_blocks)."""
         if not self.chat_template:
             raise ValueError("no chat template")
@@ -148,12 +149,27 @@ class LightTokenizer:
             def raise_exception(msg: str) -> None:
                 raise ValueError(msg)
 
-            env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                                extensions=[_generation_extension()])
+            def tojson(x: Any, ensure_ascii: bool = False, indent: Any = None,
+                       separators: Any = None, sort_keys: bool = False) -> str:
+                # transformers' own tojson: keys in their order, no HTML escaping (Jinja's sorts
+                # them), so tool schemas and call arguments render as the trainer renders them.
+                return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent,
+                                  separators=separators, sort_keys=sort_keys)
+
+            def strftime_now(fmt: str) -> str:
+                from datetime import datetime
+
+                return datetime.now().strftime(fmt)
+
+            env = ImmutableSandboxedEnvironment(
+                trim_blocks=True, lstrip_blocks=True,
+                extensions=[_generation_extension(), "jinja2.ext.loopcontrols"])
             env.globals["raise_exception"] = raise_exception
+            env.globals["strftime_now"] = strftime_now
+            env.filters["tojson"] = tojson
             compiled = self._compiled = (self.chat_template, env.from_string(self.chat_template))
         return compiled[1].render(
-            messages=messages, add_generation_prompt=add_generation_prompt,
+            messages=messages, add_generation_prompt=add_generation_prompt, tools=tools,
             bos_token=self.bos_token or "", eos_token=self.eos_token or "")
 
 
@@ -217,7 +233,7 @@ class Encoder:
         return list(self.tok(texts, add_special_tokens=special, verbose=False)["input_ids"])
 
     def render_chat(self, messages: list[dict], add_generation_prompt: bool = False,
-                    where: str = "") -> str:
+                    where: str = "", tools: list[dict] | None = None) -> str:
         if not getattr(self.tok, "chat_template", None):
             raise InputError(f"the data has chat 'messages' but tokenizer {self.name} has no chat "
                              "template", field="data.train", value=self.name,
@@ -225,7 +241,7 @@ class Encoder:
                                  "data.chat_template (chatml, llama-3, mistral, qwen, gemma), or "
                                  "convert the data to prompt/completion or text")
         try:
-            return self.tok.apply_chat_template(messages, tokenize=False,
+            return self.tok.apply_chat_template(messages, tokenize=False, tools=tools or None,
                                                 add_generation_prompt=add_generation_prompt)
         except InputError:
             raise
@@ -252,14 +268,15 @@ class Encoder:
                     for i, off in zip(enc["input_ids"], enc["offset_mapping"])]
         return [(ids, None) for ids in self.encode(texts, False)]
 
-    def hf_assistant_mask(self, messages: list[dict]) -> tuple[list[int], list[int]] | None:
+    def hf_assistant_mask(self, messages: list[dict], tools: list[dict] | None = None
+                          ) -> tuple[list[int], list[int]] | None:
         """(ids, 0/1 per token) from transformers' return_assistant_tokens_mask, when this is a
         transformers tokenizer whose template marks replies with {% generation %}; else None."""
         tmpl = getattr(self.tok, "chat_template", None)
         if self._light or not isinstance(tmpl, str) or not GENERATION_TAG.search(tmpl):
             return None
         out = self.tok.apply_chat_template(messages, tokenize=True, return_dict=True,
-                                           return_assistant_tokens_mask=True)
+                                           tools=tools or None, return_assistant_tokens_mask=True)
         return list(out["input_ids"]), list(out["assistant_masks"])
 
     def tokens(self, ids: list[int]) -> list[str]:
