@@ -8,6 +8,11 @@ The chosen template replaces the tokenizer's and is saved with the trained model
 Every template renders a conversation so that rendering its first k messages gives a prefix of the
 whole rendering: the per-turn loss mask (core/data_prep.py) is found by rendering and diffing, so
 it works for these and for any model's own template with the same property (all common ones).
+Function calling: only `qwen` (Qwen2.5-Instruct's own template, verbatim) renders tool calls,
+tool results and tool schemas; the others render a call turn as its (empty) content. Whether a
+template renders them is found by rendering probes (:func:`tool_support`), for these and for any
+model's own template, and chat data with tool calls is refused with a template that would drop
+them (core/data_prep.check_tool_chat).
 The special strings (<|im_start|>, <|eot_id|> ...) are tokenized as the tokenizer knows them: a
 base model whose vocabulary lacks them sees them as a few ordinary tokens, which trains fine.
 """

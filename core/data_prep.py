@@ -19,7 +19,10 @@ Rules (shown by `ftwizard data inspect` too):
   turns are found by rendering the chat up to each reply (with the generation prompt) and up to
   its end, and marking the tokens whose characters lie between (render-and-diff); a transformers
   tokenizer whose template marks replies with {% generation %} gives its own assistant mask
-  instead, and the tests check both agree;
+  instead, and the tests check both agree. An assistant turn that calls tools is a reply like
+  any other (the call is the model's output); tool results are inputs and never trained; the
+  record's tool schemas are rendered into the prompt by the template (`tools=`), and a template
+  that would drop calls, results or schemas is refused (check_tool_chat), never trained empty;
 - packing (entries mode, `data.packing`): the truncated examples of a source are put into blocks
   best-fit-decreasing (longest first, each into the fullest block it still fits, deterministic);
   a block holds the examples back to back with position ids restarting at 0 for each, then
@@ -153,32 +156,42 @@ def render_turns(ex: Example, enc: Encoder) -> tuple[str, list[tuple[int, int]]]
 
 
 def check_tools(ex: Example, enc: Encoder) -> None:
-    """Refuse a chat with tool calls, results or schemas that the chat template would drop
-    (chat_templates.tool_support): a template without tool support renders a call turn as its
-    empty content, and the model would be trained on empty replies."""
+    """Refuse a chat whose tool calls, results or schemas the chat template would drop
+    (:func:`check_tool_chat`)."""
+    check_tool_chat(ex.messages or [], ex.tools, ex.source, enc,
+                    "conversations" if ex.shape == "sharegpt" else "messages")
+
+
+def check_tool_chat(msgs: list[dict], tools: list[dict] | None, where: str, enc: Encoder,
+                    field: str = "messages") -> None:
+    """Refuse a conversation with tool calls, results or schemas that the chat template would
+    drop (chat_templates.tool_support): a template without tool support renders a call turn as
+    its empty content, and the model would be trained on empty replies. Preference data
+    (core/preference_data.py) is checked by the same rule."""
     from ftwizard.core.chat_templates import TOOL_TEMPLATES, tool_support
 
-    msgs = ex.messages or []
     needs = {"calls": any(m.get("tool_calls") for m in msgs),
              "results": any(m.get("role") == "tool" for m in msgs),
-             "tools": bool(ex.tools)}
+             "tools": bool(tools)}
     if not any(needs.values()):
         return
     template = getattr(enc.tok, "chat_template", None)
     if not isinstance(template, str):
         return  # no template at all: render_chat says so, with its own fix
-    have, said = tool_support(template, lambda m, t: enc.render_chat(m, tools=t))
+    have, said = tool_support(template, lambda m, t: enc.tok.apply_chat_template(
+        m, tokenize=False, tools=t))
     missing = [k for k, v in needs.items() if v and not have[k]]
     if not missing:
         return
-    what = {"calls": "tool calls", "results": "tool results", "tools": "tool schemas (tools)"}
-    field = "conversations" if ex.shape == "sharegpt" else "messages"
+    what = [{"calls": "tool calls", "results": "tool results",
+             "tools": "tool schemas (tools)"}[k] for k in missing]
+    listed = " and ".join(what) if len(what) < 3 else f"{what[0]}, {what[1]} and {what[2]}"
     because = f" (it says: {said})" if said else ""
     raise InputError(
-        f"{ex.source}: this conversation has {' and '.join(what[k] for k in missing)}, but the "
+        f"{where}: this conversation has {listed}, but the "
         f"chat template of {enc.name} does not render them{because}; training it would teach "
         "the model empty or tool-less assistant turns", field="data.chat_template",
-        value=f"{ex.source} ({field})",
+        value=f"{where} ({field})",
         fix=f"choose a template that renders tools: data.chat_template: "
             f"{' or '.join(TOOL_TEMPLATES)}, the model's own tool-calling template (Qwen2.5's, "
             "Llama 3.1's ...) as a .jinja path, or a model.tokenizer whose template has them; "

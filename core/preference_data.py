@@ -81,7 +81,7 @@ from typing import Any
 
 from ftwizard.core.config import DataSection, RunConfig, TrainSection
 from ftwizard.core.data_formats import (TOP_KEYS, alpaca_messages, apply_columns, as_text,
-                                        chat_messages, check_chat)
+                                        chat_messages, check_chat, record_tools)
 from ftwizard.core.data_prep import common_prefix, data_sources, mix_plan, validation_indices
 from ftwizard.core.data_sources import Cancelled, is_hf, iter_records, source_files
 from ftwizard.core.errors import InputError
@@ -124,15 +124,25 @@ class Row:
     rejected: Any = None
     completion: Any = None
     label: bool | None = None
+    tools: list[dict] | None = None
+    """A conversation's tool (function) schemas (data_formats.record_tools); its messages keep
+    their tool calls and results as SFT's do."""
 
     @property
     def chat(self) -> bool:
         return isinstance(self.prompt, list)
 
     def trl(self) -> dict[str, Any]:
-        if self.shape in KTO_SHAPES:
-            return {"prompt": self.prompt, "completion": self.completion, "label": self.label}
-        return {"prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected}
+        out = {"prompt": self.prompt, "completion": self.completion, "label": self.label} \
+            if self.shape in KTO_SHAPES else \
+            {"prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected}
+        if self.tools:
+            # As a JSON string, which TRL's dpo/kto/reward trainers read (json.loads), so that
+            # Arrow does not merge different schemas into one struct padded with nulls.
+            import json
+
+            out["tools"] = json.dumps(self.tools, ensure_ascii=False)
+        return out
 
 
 def detect(rec: dict) -> str | None:
@@ -183,6 +193,8 @@ def read_row(rec: Any, where: str, columns: dict[str, str] | None) -> Row:
                          "columns: {prompt: question, chosen: better, rejected: worse}")
     row = _BUILD[shape](rec, where, columns)
     row.shape = shape
+    if row.chat:
+        row.tools = record_tools(rec, where)
     _check(row)
     return row
 
@@ -338,7 +350,7 @@ def parse_label(v: Any, where: str, key: str = "label") -> bool:
 
 def _empty(v: Any) -> bool:
     if isinstance(v, list):
-        return not any(str(m.get("content") or "").strip() for m in v
+        return not any(str(m.get("content") or "").strip() or m.get("tool_calls") for m in v
                        if m.get("role") == "assistant")
     return not str(v or "").strip()
 
@@ -453,6 +465,9 @@ class Measure:
     def sequences(self, rows: list[Row]) -> list[tuple[int, list[list[int]]]]:
         """For each row (the trainer's prompt length, [each sequence's ids before the collator
         cuts it at block_size]): prompt + chosen and prompt + rejected, or prompt + completion."""
+        for r in rows:
+            if r.chat:
+                self._check_tools(r)
         if self.objective == "orpo":
             return [self._orpo(r) for r in rows]
         texts = [self._texts(r) for r in rows]
@@ -488,13 +503,32 @@ class Measure:
     # dpo / kto / reward: text through tokenizer(text) (specials added, EOS appended to the
     # completions as text), chats through apply_chat_template(tokenize=True) = the rendering
     # tokenized without specials. The first text is the prompt alone (with the generation prompt).
+    def _check_tools(self, row: Row) -> None:
+        """Tool calls, results and schemas the template would drop are refused as for SFT
+        (data_prep.check_tool_chat); TRL 1.16's ORPOTrainer renders chats without the
+        record's tools, so schemas are refused there."""
+        from ftwizard.core.data_prep import check_tool_chat
+
+        answers = [row.completion] if row.shape in KTO_SHAPES else [row.chosen, row.rejected]
+        field_ = {"sharegpt": "conversations", "kto_tag": "messages"}.get(row.shape, "prompt")
+        for a in answers:
+            check_tool_chat(row.prompt + a, row.tools, row.where, self.enc, field_)
+        if row.tools and self.objective == "orpo":
+            raise InputError(f"{row.where}: this pair has tool schemas (tools), which TRL's "
+                             "ORPO trainer does not pass to the chat template, so it would "
+                             "train without them", field="train.objective", value="orpo",
+                             fix="use train.objective dpo for tool-calling pairs, or drop the "
+                                 "tools field from the data")
+
     def _texts(self, row: Row) -> list[str]:
         enc = self.enc
         answers = [row.completion] if row.shape in KTO_SHAPES else [row.chosen, row.rejected]
         if row.chat:
-            full = [enc.render_chat(row.prompt + a, where=row.where) for a in answers]
-            return [enc.render_chat(row.prompt, add_generation_prompt=True, where=row.where),
-                    *full]
+            tools = row.tools or None
+            full = [enc.render_chat(row.prompt + a, where=row.where, tools=tools)
+                    for a in answers]
+            return [enc.render_chat(row.prompt, add_generation_prompt=True, where=row.where,
+                                    tools=tools), *full]
         ended = [a if a.endswith(self.eos_text) or not self.eos_text else a + self.eos_text
                  for a in answers]
         return [row.prompt, *[row.prompt + a for a in ended]]
@@ -626,7 +660,8 @@ def _approx(row: Row) -> Lengths:
 
     def chars(v: Any) -> int:
         if isinstance(v, list):
-            return sum(len(str(m.get("content") or "")) + 8 for m in v)
+            return sum(len(str(m.get("content") or "")) + len(str(m.get("tool_calls") or ""))
+                       + 8 for m in v)
         return len(v or "")
 
     p = round(chars(row.prompt) / APPROX_CHARS_PER_TOKEN)
@@ -654,6 +689,9 @@ def preference_sets(cfg: RunConfig, tokenizer: Any) -> tuple[list[dict], list[di
     a = analyse(cfg.data, cfg.train, enc, seed=cfg.train.seed)
     train = [r.trl() for r, _ in a.train_rows()]
     val = [r.trl() for r, _ in a.val_rows()]
+    if any("tools" in r for r in train + val):  # one column for datasets.Dataset.from_list
+        for r in train + val:
+            r.setdefault("tools", None)
     return train, (val if cfg.data.validation is not None else None)
 
 
@@ -661,7 +699,8 @@ def preference_sets(cfg: RunConfig, tokenizer: Any) -> tuple[list[dict], list[di
 
 def _chars(v: Any) -> int:
     if isinstance(v, list):
-        return sum(len(str(m.get("content") or "")) for m in v)
+        return sum(len(str(m.get("content") or "")) + len(str(m.get("tool_calls") or ""))
+                   for m in v)
     return len(v or "")
 
 

@@ -542,7 +542,8 @@ def _write_fix(path: Path, err: OSError) -> str:
 def _write_rows(f: Any, rows: list[Any], kind: str, kinds: set[str]) -> None:
     if kind == ".jsonl":
         for r in rows:
-            rec = ({"messages": r.messages} if r.kind == "chat" else
+            rec = ({"messages": r.messages, **({"tools": r.tools} if r.tools else {})}
+                   if r.kind == "chat" else
                    {"prompt": r.prompt or "", "completion": r.completion or ""}
                    if r.kind == "prompt" else {"text": r.text})
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")

@@ -262,3 +262,109 @@ def test_preview_shows_the_call_trained_and_the_result_masked(tiny_llama: Path,
     trained = "".join(t for t, on in zip(e.tokens, e.trained) if on)
     masked = "".join(t for t, on in zip(e.tokens, e.trained) if not on)
     assert CALL in trained and "sunny 21C" in masked and "get_weather" in masked  # the schema
+
+
+def test_big_files_keep_the_tools_through_arrow(tiny_llama: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the Arrow threshold (forced to 0 here) the schemas travel with the examples and the
+    sequences are the list path's, the rendered <tools> block included."""
+    from ftwizard.core import data_arrow
+
+    monkeypatch.setenv("FTWIZARD_ARROW_THRESHOLD_BYTES", "0")
+    p = jsonl(tmp_path / "big.jsonl", [OPENAI, {**OPENAI, "tools": None}])
+    c, tok = cfg(tiny_llama, p, block_size=1024), LightTokenizer(tiny_llama)
+    assert data_arrow.wanted(c.data)
+    arrow = data_arrow.prepare_arrow(c, tok)
+    listed = prepare(c, tok).train
+    got = sorted(([int(i) for i in r["input_ids"]], [int(y) for y in r["labels"]])
+                 for r in arrow.train)
+    assert got == sorted((s["input_ids"], s["labels"]) for s in listed)
+    assert sum("<tools>" in tok.decode(ids) for ids, _ in got) == 1
+
+
+# ---------------------------------------------------------------- preference pairs with tools
+
+PAIR = {"tools": [WEATHER], "messages": OPENAI["messages"][:2],
+        "chosen": {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+        "rejected": {"role": "assistant", "content": "I cannot know the weather."}}
+
+
+def pref_cfg(model: Path, path: Path, objective: str = "dpo", template: str = "qwen") -> object:
+    return from_dict({"model": {"name": str(model)},
+                      "data": {"train": [{"path": str(path)}], "block_size": 2048,
+                               "chat_template": template},
+                      "train": {"objective": objective}})
+
+
+def test_dpo_pairs_keep_calls_and_tools_as_the_trainer_counts_them(tiny_llama: Path,
+                                                                   tmp_path: Path) -> None:
+    """A tool-calling chosen reply (axolotl's chat_template DPO type) reaches TRL with its call
+    and the schemas (as a JSON string, which TRL's DPOTrainer json.loads), and TRL's own
+    tokenization of it gives our counts."""
+    import datasets
+    import trl
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ftwizard.core import preference_data as pd
+
+    p = jsonl(tmp_path / "pairs.jsonl", [PAIR, {**PAIR, "tools": None}])
+    cfg = pref_cfg(tiny_llama, p)
+    tok = AutoTokenizer.from_pretrained(str(tiny_llama))
+    tok.pad_token = tok.eos_token
+    train, _ = pd.preference_sets(cfg, tok)  # puts the qwen template on tok (training order)
+    assert sorted(r["tools"] is None for r in train) == [False, True]
+    for r in train:
+        assert r["chosen"][0]["tool_calls"][0]["function"]["arguments"] == {"city": "Paris"}
+        assert r["tools"] is None or json.loads(r["tools"]) == [WEATHER]
+    a = pd.analyse(cfg.data, cfg.train, Encoder(LightTokenizer(tiny_llama), None, "qwen"),
+                   seed=42)
+    ours = [n for _, n in a.train_rows()]
+    tr = trl.DPOTrainer(model=AutoModelForCausalLM.from_pretrained(str(tiny_llama)),
+                        args=trl.DPOConfig(output_dir=str(tmp_path / "o"), max_length=2048,
+                                           report_to=[], use_cpu=True),
+                        train_dataset=datasets.Dataset.from_list(train), processing_class=tok)
+    theirs = [(len(e["prompt_ids"]), len(e["prompt_ids"]) + len(e["chosen_ids"]),
+               len(e["prompt_ids"]) + len(e["rejected_ids"])) for e in tr.train_dataset]
+    assert theirs == [(n.prompt, n.chosen, n.rejected) for n in ours]
+    with_tools = [r["tools"] is not None for r in train]
+    assert ours[with_tools.index(True)].prompt > ours[with_tools.index(False)].prompt  # schemas
+    chosen = tok.decode(tr.train_dataset[0]["chosen_ids"])
+    assert chosen.startswith(CALL)
+
+
+def test_pairs_with_tools_refused_where_they_would_be_dropped(tiny_llama: Path,
+                                                              tmp_path: Path) -> None:
+    from ftwizard.core import preference_data as pd
+
+    p = jsonl(tmp_path / "pairs.jsonl", [PAIR])
+    tok = LightTokenizer(tiny_llama)
+    with pytest.raises(InputError, match="pairs.jsonl:1: this conversation has tool calls and "
+                                         "tool schemas"):
+        pd.preference_sets(pref_cfg(tiny_llama, p, template="chatml"), tok)
+    with pytest.raises(InputError, match="TRL's ORPO trainer does not pass"):
+        pd.preference_sets(pref_cfg(tiny_llama, p, objective="orpo"), tok)
+
+
+def test_convert_to_jsonl_keeps_calls_and_tools(tmp_path: Path, capsys) -> None:
+    """`ftwizard data convert` of LLaMA-Factory data writes OpenAI messages that read back the
+    same: the calls, results and schemas survive the round trip."""
+    src = jsonl(tmp_path / "lf.jsonl", [LLAMAFACTORY])
+    out = tmp_path / "o.jsonl"
+    with pytest.raises(SystemExit) as ex:
+        main(["data", "convert", str(src), "--out", str(out)])
+    assert ex.value.code == 0
+    assert read(out)[0].messages == read(src)[0].messages
+    assert read(out)[0].tools == [WEATHER]
+
+
+def test_preview_cli_shows_the_call(tiny_llama: Path, tmp_path: Path, capsys) -> None:
+    p = jsonl(tmp_path / "t.jsonl", [OPENAI])
+    with pytest.raises(SystemExit) as ex:
+        main(["data", "preview", str(p), "--model", str(tiny_llama), "--chat-template", "qwen",
+              "--n", "1", "--mode", "entries", "--block-size", "2048", "--json"])
+    (e,) = json.loads(capsys.readouterr().out)
+    assert ex.value.code == 0
+    trained = "".join(t for t, on in zip(e["tokens"], e["trained"]) if on)
+    assert trained.startswith(CALL)
