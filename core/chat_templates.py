@@ -182,9 +182,10 @@ TOOL_TEMPLATES = ("qwen",)
 """The named templates above that render tool calls, tool results and tool schemas."""
 _PROBE_CALL, _PROBE_ARG, _PROBE_RESULT, _PROBE_TOOL = (
     "ftwizard_probe_call", "ftwizard_probe_arg", "ftwizard_probe_result", "ftwizard_probe_tool")
+_PROBE_ID = "ftwprobe1"  # Mistral's templates refuse ids that are not 9 letters or digits
 _PROBE_USER = {"role": "user", "content": "q"}
 _PROBE_ASSISTANT = {"role": "assistant", "content": "", "tool_calls": [
-    {"type": "function", "id": "call_1",
+    {"type": "function", "id": _PROBE_ID,
      "function": {"name": _PROBE_CALL, "arguments": {_PROBE_ARG: 1}}}]}
 _PROBE_SCHEMA = {"type": "function", "function": {
     "name": _PROBE_TOOL, "description": "d", "parameters": {"type": "object", "properties": {}}}}
@@ -217,7 +218,7 @@ def tool_support(template: str, render: Callable[[list[dict], list[dict] | None]
         "calls": shows(_PROBE_CALL, [_PROBE_USER, _PROBE_ASSISTANT], None)
         and shows(_PROBE_ARG, [_PROBE_USER, _PROBE_ASSISTANT], None),
         "results": shows(_PROBE_RESULT, [_PROBE_USER, _PROBE_ASSISTANT, {
-            "role": "tool", "tool_call_id": "call_1", "name": _PROBE_CALL,
+            "role": "tool", "tool_call_id": _PROBE_ID, "name": _PROBE_CALL,
             "content": _PROBE_RESULT}], None),
         "tools": shows(_PROBE_TOOL, [_PROBE_USER, {"role": "assistant", "content": "a"}],
                        [_PROBE_SCHEMA]),

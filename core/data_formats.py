@@ -277,6 +277,8 @@ def tool_calls_of(value: Any, where: str, key: str) -> list[dict]:
             raise InputError(f"{where}: {at} is not a function call (no name): {str(call)[:80]}",
                              field=at, value=str(call)[:80], fix=f"write it as {example}")
         args = fn.get("arguments", fn.get("parameters", {}))
+        if isinstance(args, str) and not args.strip():
+            args = {}  # a call without arguments, as some exports write it
         args = _json(args, where, f"{at}.arguments", "the arguments as an object")
         if args is None:
             args = {}

@@ -368,3 +368,37 @@ def test_preview_cli_shows_the_call(tiny_llama: Path, tmp_path: Path, capsys) ->
     assert ex.value.code == 0
     trained = "".join(t for t, on in zip(e["tokens"], e["trained"]) if on)
     assert trained.startswith(CALL)
+
+
+# Mistral-style: the template itself checks the call ids (9 letters or digits) and renders the
+# call as [TOOL_CALLS] JSON; the probe must pass its checks to see that it renders tools.
+STRICT = (
+    "{% if tools %}[AVAILABLE_TOOLS]{{ tools | tojson }}[/AVAILABLE_TOOLS]{% endif %}"
+    "{% for m in messages %}"
+    "{% if m.role == 'user' %}[INST]{{ m.content }}[/INST]"
+    "{% elif m.role == 'assistant' and m.tool_calls %}"
+    "{% for c in m.tool_calls %}{% if c.id | length != 9 %}"
+    "{{ raise_exception('Tool call IDs should be alphanumeric strings with length 9!') }}"
+    "{% endif %}{% endfor %}"
+    "[TOOL_CALLS]{{ m.tool_calls | map(attribute='function') | list | tojson }}</s>"
+    "{% elif m.role == 'assistant' %}{{ m.content }}</s>"
+    "{% elif m.role == 'tool' %}[TOOL_RESULTS]{{ m.content }}[/TOOL_RESULTS]"
+    "{% endif %}{% endfor %}")
+
+
+def test_probe_passes_a_template_that_checks_call_ids(tiny_llama: Path, tmp_path: Path) -> None:
+    enc = Encoder(LightTokenizer(tiny_llama), None, None)
+    enc.tok.chat_template = STRICT
+    render = lambda m, t: enc.render_chat(m, tools=t)  # noqa: E731
+    assert tool_support(STRICT, render)[0] == {"calls": True, "results": True, "tools": True}
+    # OpenAI's arguments "" (a call without arguments) is an empty object.
+    rec = {"messages": [{"role": "user", "content": "time?"},
+                        {"role": "assistant", "tool_calls": [
+                            {"id": "abcdefgh1", "type": "function",
+                             "function": {"name": "now", "arguments": ""}}]},
+                        {"role": "tool", "tool_call_id": "abcdefgh1", "content": "12:00"},
+                        {"role": "assistant", "content": "Noon."}]}
+    (ex,) = read(jsonl(tmp_path / "m.jsonl", [rec]))
+    ((ids, spans),) = encode_examples([ex], enc)
+    assert [enc.tok.decode(ids[a:b]) for a, b in spans] == [
+        '[TOOL_CALLS][{"name": "now", "arguments": {}}]</s>', "Noon.</s>"]
