@@ -8,8 +8,9 @@ The chosen template replaces the tokenizer's and is saved with the trained model
 Every template renders a conversation so that rendering its first k messages gives a prefix of the
 whole rendering: the per-turn loss mask (core/data_prep.py) is found by rendering and diffing, so
 it works for these and for any model's own template with the same property (all common ones).
-Function calling: only `qwen` (Qwen2.5-Instruct's own template, verbatim) renders tool calls,
-tool results and tool schemas; the others render a call turn as its (empty) content. Whether a
+Function calling: `qwen` (Qwen2.5-Instruct's own template, verbatim) and `llama-3` (Llama
+3.1's tool format) render tool calls, tool results and tool schemas; the others render a call
+turn as its (empty) content. Whether a
 template renders them is found by rendering probes (:func:`tool_support`), for these and for any
 model's own template, and chat data with tool calls is refused with a template that would drop
 them (core/data_prep.check_tool_chat).
@@ -91,12 +92,34 @@ QWEN = (
     '{%- endif %}\n'
 )
 
+# Llama 3.1's tool format (Meta's own template with tools_in_user_message=false): the schemas in
+# the system turn after "Environment: ipython", a call as {"name", "parameters"} JSON in the
+# assistant turn, a result as an ipython turn. Without tools it renders as before (Llama 3).
 LLAMA3 = (
     "{{ bos_token }}"
-    "{% for m in messages %}"
+    "{% if tools %}"
+    "{% if messages[0]['role'] == 'system' %}"
+    "{% set sys = messages[0]['content'] | trim %}{% set turns = messages[1:] %}"
+    "{% else %}{% set sys = '' %}{% set turns = messages %}{% endif %}"
+    "{{ '<|start_header_id|>system<|end_header_id|>\n\nEnvironment: ipython\n\n"
+    "You have access to the following functions. To call a function, please respond with JSON "
+    "for a function call. Respond in the format {\"name\": function name, \"parameters\": "
+    "dictionary of argument name and its value}. Do not use variables.\n\n' }}"
+    "{% for t in tools %}{{ t | tojson(indent=4) + '\n\n' }}{% endfor %}"
+    "{{ sys + '<|eot_id|>' }}"
+    "{% else %}{% set turns = messages %}{% endif %}"
+    "{% for m in turns %}"
+    "{% if m['role'] == 'assistant' and m['tool_calls'] %}"
+    "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}"
+    "{% for c in m['tool_calls'] %}{% set f = c['function'] if c['function'] else c %}"
+    "{{ '{\"name\": \"' + f['name'] + '\", \"parameters\": ' + f['arguments'] | tojson + '}' }}"
+    "{% if not loop.last %}{{ '\n' }}{% endif %}{% endfor %}"
+    "{{ '<|eot_id|>' }}"
+    "{% else %}"
     "{% set role = 'ipython' if m['role'] == 'tool' else m['role'] %}"
     "{{ '<|start_header_id|>' + role + '<|end_header_id|>\n\n' + m['content'] | trim"
     " + '<|eot_id|>' }}"
+    "{% endif %}"
     "{% endfor %}"
     "{% if add_generation_prompt %}"
     "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
@@ -178,7 +201,7 @@ def with_generation_marks(template: str) -> str:
 
 # ---------------------------------------------------------------- function calling
 
-TOOL_TEMPLATES = ("qwen",)
+TOOL_TEMPLATES = ("qwen", "llama-3")
 """The named templates above that render tool calls, tool results and tool schemas."""
 _PROBE_CALL, _PROBE_ARG, _PROBE_RESULT, _PROBE_TOOL = (
     "ftwizard_probe_call", "ftwizard_probe_arg", "ftwizard_probe_result", "ftwizard_probe_tool")

@@ -402,3 +402,23 @@ def test_probe_passes_a_template_that_checks_call_ids(tiny_llama: Path, tmp_path
     ((ids, spans),) = encode_examples([ex], enc)
     assert [enc.tok.decode(ids[a:b]) for a, b in spans] == [
         '[TOOL_CALLS][{"name": "now", "arguments": {}}]</s>', "Noon.</s>"]
+
+
+def test_named_llama3_template_renders_tools_in_llama31s_format(tiny_llama: Path,
+                                                                 tmp_path: Path) -> None:
+    from ftwizard.core.chat_templates import LLAMA3, TOOL_TEMPLATES
+
+    tok = LightTokenizer(tiny_llama)
+    enc = Encoder(tok, None, "llama-3")
+    assert "llama-3" in TOOL_TEMPLATES and tool_support(
+        LLAMA3, lambda m, t: enc.render_chat(m, tools=t))[0] == {
+        "calls": True, "results": True, "tools": True}
+    for rec in (OPENAI, LLAMAFACTORY):
+        p = jsonl(tmp_path / "t.jsonl", [rec])
+        (seq,) = prepare(cfg(tiny_llama, p, chat_template="llama-3"), tok).train
+        assert trained_text(tok, seq) == [
+            '{"name": "get_weather", "parameters": {"city": "Paris"}}<|eot_id|>',
+            "Sunny, 21 degrees.<|eot_id|>" + tok.eos_token]
+        text = tok.decode(seq["input_ids"])
+        assert "Environment: ipython" in text and '"name": "get_weather",' in text
+        assert "<|start_header_id|>ipython<|end_header_id|>\n\nsunny 21C<|eot_id|>" in text
