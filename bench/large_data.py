@@ -1,22 +1,29 @@
-"""Preparing a big JSONL for training: the list path against the Arrow path (core/data_arrow.py).
+"""Preparing a big data file for training: the list path against the Arrow path (data_arrow).
 
-    python bench/large_data.py [--mb 200] [--mode corpus] [--block-size 512] [--dir /tmp/ftw_large]
+    python bench/large_data.py [--mb 200] [--format jsonl] [--mode corpus] [--block-size 512]
+                               [--paths list,arrow] [--dir /tmp/ftw_large]
 
-Writes a ~MB-sized JSONL of text records (prose-like word salad) in --dir, builds the tiny Llama
-and its tokenizer there (its own FTWIZARD_HOME, so the Arrow cache starts empty), then prepares
-the training data as a backend does (core/data.training_sets) four times, each in a fresh
-process so its peak RSS is its own: the list path twice (it re-tokenizes every time) and the
-Arrow path twice (the second run reads the cache). Prints seconds, sequences and peak RSS of
-each; the sequence counts must agree. The figures back ARROW_THRESHOLD_BYTES's docstring.
+Writes a ~MB-sized file of text records (prose-like word salad; JSONL, CSV, TSV or Parquet hold
+the same records for the same --mb, so sequence counts agree across formats) in --dir, builds the
+tiny Llama and its tokenizer there (its own FTWIZARD_HOME, so the Arrow cache starts empty), then
+prepares the training data as a backend does (core/data.training_sets) four times, each in a
+fresh process so its peak RSS is its own: the list path twice (it re-tokenizes every time) and
+the Arrow path twice (the second run reads the cache); `--paths arrow` runs only the latter.
+Prints seconds, sequences and peak RSS of each; the sequence counts must agree. The figures back
+ARROW_THRESHOLD_BYTES's docstring.
 
 Measured here (2 shared CPUs, `python bench/large_data.py`, 200 MiB, corpus, block 512, 130.7 M
 tokens): list 118.0 s / 79.5 s, peak RSS 7,658 / 7,650 MiB; Arrow 66.0 s (2 processes, each
 worker under 522 MiB) / 1.2 s (cache), peak RSS 1,043 / 566 MiB; 255,275 sequences every run.
+A 297 MiB CSV (`--mb 300 --format csv --paths arrow`, 382,202 sequences): Arrow peak RSS 1,919
+MiB when it read the CSV through the list reader (the whole text, then a copy in a StringIO),
+1,309 MiB streamed line by line (data_arrow.check_decodes + read_csv over the open file).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import random
@@ -24,6 +31,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,22 +48,42 @@ WORDS = ("the of and to in is was for on that with as by at from his her it an w
          "last might us great old year off come since against go came right used take").split()
 
 
-def write_jsonl(path: Path, mb: int, seed: int = 0) -> int:
+def texts(mb: int, seed: int = 0) -> Iterator[list[str]]:
+    """Batches of records' texts, about `mb` MiB of JSONL in all (the same for every format)."""
     rng = random.Random(seed)
     want = mb << 20
-    lines = []
     size = 0
-    with path.open("w") as fh:
-        while size < want:
-            text = " ".join(rng.choice(WORDS) for _ in range(int(rng.lognormvariate(5.0, 0.8)) + 5))
-            line = json.dumps({"text": text}) + "\n"
-            lines.append(line)
-            size += len(line)
-            if len(lines) >= 10_000:
-                fh.write("".join(lines))
-                lines = []
-        fh.write("".join(lines))
-    return size
+    batch: list[str] = []
+    while size < want:
+        text = " ".join(rng.choice(WORDS) for _ in range(int(rng.lognormvariate(5.0, 0.8)) + 5))
+        batch.append(text)
+        size += len(text) + 12  # the JSONL line's {"text": "..."} and newline
+        if len(batch) >= 10_000:
+            yield batch
+            batch = []
+    yield batch
+
+
+def write_data(path: Path, mb: int, fmt: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        with pq.ParquetWriter(tmp, pa.schema([("text", pa.string())])) as w:
+            for batch in texts(mb):
+                w.write_table(pa.table({"text": batch}))
+    else:
+        with tmp.open("w", newline="") as fh:
+            if fmt == "jsonl":
+                for batch in texts(mb):
+                    fh.write("".join(json.dumps({"text": t}) + "\n" for t in batch))
+            else:
+                out = csv.writer(fh, delimiter="\t" if fmt == "tsv" else ",")
+                out.writerow(["text"])
+                for batch in texts(mb):
+                    out.writerows([t] for t in batch)
+    os.replace(tmp, path)
 
 
 def child(args: argparse.Namespace) -> None:
@@ -80,6 +108,8 @@ def child(args: argparse.Namespace) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=int, default=200)
+    ap.add_argument("--format", choices=["jsonl", "csv", "tsv", "parquet"], default="jsonl")
+    ap.add_argument("--paths", default="list,arrow", help="which paths to run: list,arrow")
     ap.add_argument("--mode", choices=["corpus", "entries"], default="corpus")
     ap.add_argument("--block-size", type=int, default=512)
     ap.add_argument("--dir", default="/tmp/ftw_large")
@@ -101,14 +131,16 @@ def main() -> None:
     from ftwizard.core.tiny import ensure_tiny
 
     model = ensure_tiny("tiny-llama")
-    path = folder / f"big-{args.mb}mb.jsonl"
-    if not path.is_file() or abs(path.stat().st_size - (args.mb << 20)) > (1 << 20):
-        write_jsonl(path, args.mb)
+    path = folder / f"big-{args.mb}mb.{args.format}"
+    if not path.is_file():
+        write_data(path, args.mb, args.format)
     size = path.stat().st_size
     print(f"{path}: {size / 2**20:.0f} MiB, mode {args.mode}, block {args.block_size}, "
           f"{os.cpu_count()} CPUs; default threshold {threshold() / 2**20:.0f} MiB")
     rows = []
     for name, limit in (("list", str(size + 1)), ("arrow", "0")):
+        if name not in args.paths.split(","):
+            continue
         for run in (1, 2):
             env = dict(os.environ, FTWIZARD_ARROW_THRESHOLD_BYTES=limit,
                        TOKENIZERS_PARALLELISM="true")

@@ -6,9 +6,24 @@ int object plus its list slot), so a 2 GB JSONL (~500 M tokens) would need ~18 G
 every run would tokenize it again. Here the same work runs in three cached steps, each an Arrow
 file in FTWIZARD_HOME's cache (``cache/arrow/<source key>/``), memory-mapped when read:
 
-1. examples: the source read record by record (a JSONL file line by line) through the same
-   readers as the list path (data_sources.jsonl_example, one_shape, check_chat), empty
-   examples dropped as core/data_prep.analyse drops them; keyed by the file's content digest;
+1. examples: the source read record by record through the list path's own readers and checks
+   (data_sources.record_to_example, one_shape; data_formats.check_chat), empty examples dropped as
+   core/data_prep.analyse drops them; keyed by the file's content digest. No format holds a
+   whole file's records in Python, except JSON:
+   - JSONL and CSV/TSV: an open text file, line by line (jsonl_example per line, the list
+     path's read_csv over the lines), numbered as the list path numbers its text's lines; the
+     file is first decoded a MiB at a time (check_decodes), so a bad byte is reported before
+     any record, with read_text's message, as the list path reports it;
+   - Parquet: data_sources' reader already takes row batches (ParquetFile.iter_batches), so
+     memory is one row group's columns; HF datasets (hf:) are memory-mapped Arrow already;
+   - a folder: file by file, in the list path's order; a .txt file is one example, so one is
+     read whole (a single huge .txt is one example on both paths, as documented there);
+   - JSON (one array, or an object holding one): still parsed whole by data_sources' reader,
+     since the standard library has no incremental JSON parser and this project adds no
+     dependency for it; only the parsed records are held (several times the file's size),
+     their token ids are not. Big data belongs in JSONL (`ftwizard data convert` writes it).
+   A refused conversation is reported once the source is read, as analyse() reads a whole
+   source before checking them, so for the same bad file both paths name the same problem.
 2. encoded: `Dataset.map` over the examples with data_prep.encode_examples (the list path's own
    encoder: formats, chat templates, per-turn masks), in several processes for big files; the
    file name is the fingerprint (examples key + tokenizer + chat template), so a second run
@@ -26,7 +41,9 @@ Trainer: nothing holds all examples or all token ids in Python.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -38,8 +55,8 @@ from ftwizard.core.config import DataSection, DataSource, RunConfig
 from ftwizard.core.data_prep import (Analysis, Part, best_fit_decreasing, data_sources,
                                      encode_examples, pack_source, packing_problem, train_on_of,
                                      validation_indices)
-from ftwizard.core.data_sources import (Example, is_hf, iter_examples, one_shape,
-                                        jsonl_example, source_digest, source_files)
+from ftwizard.core.data_sources import (Example, is_hf, iter_examples, jsonl_example, one_shape,
+                                        read_csv, read_file, source_digest, source_files)
 from ftwizard.core.data_tokens import Encoder
 from ftwizard.core.errors import InputError
 
@@ -57,11 +74,12 @@ SHARD_BYTES = 64 << 20
 """One tokenizing process per this much input (at most one per CPU): small files stay in one."""
 WINDOW = 1000
 """Examples per window when reading, encoding and packing (bounded memory)."""
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+"""Part of every cache key: 2 added the examples' tools column (a chat's function schemas)."""
 encode_calls = 0
 """How many batches this process tokenized through the map (tests: a cache hit adds none)."""
 
-EXAMPLE_COLUMNS = ("text", "prompt", "completion", "messages", "source", "shape")
+EXAMPLE_COLUMNS = ("text", "prompt", "completion", "messages", "tools", "source", "shape")
 
 
 def threshold() -> int:
@@ -155,50 +173,108 @@ def _write(path: Path, rows: Iterator[dict], features: Any) -> Any:
 # ---------------------------------------------------------------- 1. examples
 
 def _stream_examples(src: DataSource) -> Iterator[Example]:
-    """A source's examples without reading a JSONL file whole (other formats: data_sources)."""
-    files = [] if is_hf(src.path) else source_files(src)
-    if not files or not all(fmt == "jsonl" for _, fmt in files):
-        yield from iter_examples(src)
+    """A source's examples, file by file, never a whole file's text in memory (module doc)."""
+    if is_hf(src.path):
+        yield from iter_examples(src)  # a datasets.Dataset: already Arrow, memory-mapped
         return
-    for path, _ in files:
-        yield from one_shape(_jsonl_records(path, src))
+    encoding = src.encoding or "utf-8"
+    for path, fmt in source_files(src):
+        if fmt == "jsonl":
+            check_decodes(path, encoding)
+            with _text_file(path, encoding) as fh:
+                yield from one_shape(_jsonl_records(fh, str(path), src))
+        elif fmt in ("csv", "tsv"):
+            check_decodes(path, encoding)
+            with _text_file(path, encoding) as fh:
+                # the list path's own CSV reader, on the open file instead of its whole text
+                yield from read_csv(fh, str(path), src.text_field, "\t" if fmt == "tsv" else ",",
+                                    src.columns)
+        else:  # parquet: row batches; text: one file is one example; json: parsed whole
+            yield from read_file(path, fmt, src.text_field, encoding, columns=src.columns)
 
 
-def _jsonl_records(path: Path, src: DataSource) -> Iterator[Example]:
-    codec = src.encoding or "utf-8"
-    if codec.lower().replace("_", "-") in ("utf-8", "utf8"):
-        codec = "utf-8-sig"
-    name = str(path)
-    offset = 0
+def _codec(encoding: str) -> str:
+    """read_text's codec: UTF-8 reads a leading byte-order mark as no text."""
+    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+
+
+def _text_file(path: Path, encoding: str) -> io.TextIOWrapper:
+    """The file as text lines, split as io.StringIO(text, newline="") splits read_text's text."""
+    return io.TextIOWrapper(path.open("rb"), encoding=_codec(encoding), errors="strict",
+                            newline="")
+
+
+def check_decodes(path: Path, encoding: str) -> None:
+    """data_sources.read_text's strict decoding, a MiB at a time: the same InputError (file, byte,
+    the bytes near it, the latin-1 fix) before any record is read, as the list path decodes the
+    whole file before parsing it, so a bad byte is reported first in both."""
+    codec = _codec(encoding)
+    try:
+        codecs.lookup(codec)
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r}", field="data.train.encoding",
+                         value=encoding, fix="use utf-8, latin-1, cp1252, utf-16 ...") from None
     with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
+        pos = 0
+        if codec == "utf-8-sig":
+            codec = "utf-8"  # the mark skipped here, so that offsets are the file's own
+            if fh.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8:
+                pos = len(codecs.BOM_UTF8)
+            else:
+                fh.seek(0)
+        dec = codecs.getincrementaldecoder(codec)("strict")
+        while True:
+            chunk = fh.read(1 << 20)
+            held = len(dec.getstate()[0])  # bytes of a character split between two chunks
             try:
-                line = raw.decode(codec if lineno == 1 else codec.replace("-sig", ""))
+                dec.decode(chunk, final=not chunk)
             except UnicodeDecodeError as err:
-                at = offset + err.start
+                at = pos - held + err.start
+                fh.seek(max(0, at - 12))
+                near = fh.read(min(at, 12) + 4)
                 raise InputError(
-                    f"{path}: byte {at} (0x{raw[err.start]:02x}) is not valid {src.encoding} "
-                    f"(line {lineno})", field="data.train", value=name,
+                    f"{path}: byte {at} (0x{near[min(at, 12)]:02x}) is not valid {encoding} "
+                    f"(near {near!r})", field="data.train", value=str(path),
                     fix="re-save the file as UTF-8, or read it as latin-1: set `encoding: "
                         "latin-1` on this source (CLI: --encoding latin-1)") from None
-            offset += len(raw)
-            if not line.strip():
-                continue
-            yield jsonl_example(line, lineno, name, src.text_field, src.columns)
+            if not chunk:
+                return
+            pos += len(chunk)
+
+
+def _jsonl_records(lines: Iterator[str], name: str, src: DataSource) -> Iterator[Example]:
+    """The list path's JSONL lines (read_text(...).splitlines()), numbered as it numbers them:
+    a physical line may hold several (splitlines also ends a line at \\f, \\x1c, U+2028 ...)."""
+    lineno = 0
+    for physical in lines:
+        for line in physical.splitlines():
+            lineno += 1
+            if line.strip():
+                yield jsonl_example(line, lineno, name, src.text_field, src.columns)
 
 
 def _example_rows(src: DataSource) -> Iterator[dict]:
+    """The source's non-empty examples as rows. A conversation check_chat refuses is reported
+    after the whole source was read, as analyse() checks them once load_examples has read every
+    file: a reading error anywhere in the source is named first in both paths."""
     from ftwizard.core.data_formats import check_chat
 
+    refused: InputError | None = None
     for ex in _stream_examples(src):
-        if ex.messages is not None:  # as analyse() does, before dropping empties
-            check_chat(ex.messages, ex.source,
-                       "conversations" if ex.shape == "sharegpt" else "messages")
-        if ex.is_empty():
+        if ex.messages is not None and refused is None:  # as analyse(), before dropping empties
+            try:
+                check_chat(ex.messages, ex.source,
+                           "conversations" if ex.shape == "sharegpt" else "messages")
+            except InputError as err:
+                refused = err
+        if refused is not None or ex.is_empty():
             continue
         yield {"text": ex.text, "prompt": ex.prompt, "completion": ex.completion,
                "messages": None if ex.messages is None else json.dumps(ex.messages),
+               "tools": None if ex.tools is None else json.dumps(ex.tools),
                "source": ex.source, "shape": ex.shape}
+    if refused is not None:
+        raise refused
 
 
 def examples_dataset(src: DataSource, folder: Path) -> Any:
@@ -214,10 +290,12 @@ def examples_dataset(src: DataSource, folder: Path) -> Any:
 
 
 def _as_examples(batch: dict[str, list]) -> list[Example]:
+    def loads(raw: str | None) -> Any:
+        return None if raw is None else json.loads(raw)
+
     return [Example(text=batch["text"][i], prompt=batch["prompt"][i],
-                    completion=batch["completion"][i],
-                    messages=None if batch["messages"][i] is None
-                    else json.loads(batch["messages"][i]),
+                    completion=batch["completion"][i], messages=loads(batch["messages"][i]),
+                    tools=loads(batch["tools"][i]),
                     source=batch["source"][i] or "", shape=batch["shape"][i] or "")
             for i in range(len(batch["shape"]))]
 
