@@ -304,6 +304,15 @@ def _bad(tmp_path: Path, case: str) -> tuple[Path, dict, str]:
             raw, cut = b"\xef\xbb\xbf" + raw, cut + 3
         path.write_bytes(raw)
         return path, {}, rf"byte {cut + 3} \(0xe9\) is not valid utf-8 \(near b'.*caf\\xe9"
+    if case == "jsonl-u2028":
+        # U+2028 unescaped in a string is valid JSON, but the list path's splitlines() ends a
+        # line there: both paths must number and refuse the same half line
+        recs = records(120, 13, "text")
+        path = tmp_path / "t.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs[:60])
+                        + '{"text": "a\u2028b"}\n'
+                        + "".join(json.dumps(r) + "\n" for r in recs[60:]))
+        return path, {}, r"t\.jsonl: line 61, column 10: not valid JSON \(Unterminated string"
     if case == "unknown-encoding":
         path = write_records(tmp_path / "t.csv", records(50, 13, "text"))
         return path, {"encoding": "utf-99"}, "unknown encoding 'utf-99'"
@@ -330,8 +339,8 @@ def _bad(tmp_path: Path, case: str) -> tuple[Path, dict, str]:
     raise AssertionError(case)
 
 
-BAD = ["csv-bad-byte", "csv-bom-bad-byte", "jsonl-bad-byte", "unknown-encoding", "csv-no-column",
-       "csv-mapped-missing", "parquet-bad-chat", "chat-then-bad-json"]
+BAD = ["csv-bad-byte", "csv-bom-bad-byte", "jsonl-bad-byte", "jsonl-u2028", "unknown-encoding",
+       "csv-no-column", "csv-mapped-missing", "parquet-bad-chat", "chat-then-bad-json"]
 
 
 @pytest.mark.parametrize("case", BAD)
