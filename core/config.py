@@ -163,7 +163,8 @@ class DataSource(_Section):
     def _column_keys(cls, v: dict[str, str] | None) -> dict[str, str] | None:
         known = ("text", "prompt", "completion", "instruction", "input", "output", "system",
                  "history", "conversations", "messages", "role", "content", "from", "value",
-                 "chosen", "rejected", "label")  # the last three: preference data
+                 "chosen", "rejected", "label",  # preference data
+                 "tools")  # function schemas (data_formats.record_tools)
         for k in v or {}:
             if k not in known:
                 raise ValueError(f"unknown column key {k!r} | fix: use one of {', '.join(known)} "

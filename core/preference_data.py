@@ -31,7 +31,7 @@ argilla      instruction, chosen_response, rejected_response;       axolotl chat
              optional system
 kto          prompt, completion, label (strings or message lists)   TRL unpaired preference
 kto_tag      messages or conversations (last turn the assistant's)  LLaMA-Factory kto_tag
-             + kto_tag
+             + kto_tag (or label, as its kto_en_demo names it)
 ===========  =====================================================  ============================
 
 Chat or text. Every shape but explicit, implicit and kto-with-strings is a conversation, and is
@@ -148,8 +148,9 @@ class Row:
 def detect(rec: dict) -> str | None:
     """The preference shape of one (renamed) record, or None."""
     has = rec.__contains__
-    if has("kto_tag") and (has("messages") or has("conversations")):
-        return "kto_tag"
+    if (has("kto_tag") or (has("label") and not has("completion"))) and \
+            (has("messages") or has("conversations")):
+        return "kto_tag"   # LLaMA-Factory's kto_tag column (its kto_en_demo names it label)
     if has("label") and has("completion"):
         return "kto"
     if has("chosen_response") and has("rejected_response"):
@@ -160,10 +161,10 @@ def detect(rec: dict) -> str | None:
         return "sharegpt"
     if has("messages") and isinstance(rec["chosen"], dict):
         return "messages"
+    if has("instruction"):     # first: a renamed prompt column (columns.instruction) keeps its
+        return "alpaca"        # own name beside it, which may be `question`
     if has("question"):
         return "intel"
-    if has("instruction"):
-        return "alpaca"
     if isinstance(rec["chosen"], (list, dict)) or isinstance(rec["rejected"], (list, dict)):
         return "chat"
     return "explicit" if has("prompt") else "implicit"
@@ -324,7 +325,8 @@ def _kto_tag(rec: dict, where: str, columns: Any) -> Row:
                          "completion kto_tag judges)", field=f"{key}[-1].role", value=where,
                          fix="end the conversation with the assistant's reply")
     return Row(where, "", msgs[:-1], completion=msgs[-1:],
-               label=parse_label(rec["kto_tag"], where, "kto_tag"))
+               label=parse_label(rec["kto_tag"] if "kto_tag" in rec else rec["label"], where,
+                                 "kto_tag" if "kto_tag" in rec else "label"))
 
 
 _BUILD: dict[str, Callable[[dict, str, Any], Row]] = {

@@ -6,7 +6,11 @@ datasets[].{path, type (completion, alpaca, chat_template, sharegpt, a custom {f
 field_input, field_output, field_system}), ds_type, data_files, split, field, field_messages,
 message_property_mappings, roles, roles_to_train, train_on_eos, chat_template}, val_set_size, micro_batch_size, gradient_accumulation_steps,
 num_epochs, max_steps, learning_rate, lr_scheduler, cosine_min_lr_ratio, warmup_steps/ratio,
-optimizer, gradient_checkpointing, deepspeed, fsdp/fsdp_config, wandb_*, rl, reward_model.
+optimizer, gradient_checkpointing, deepspeed, fsdp/fsdp_config, wandb_*, and preference training:
+rl (dpo, ipo, orpo, kto), reward_model, rl_beta / trl.beta / orpo_alpha, dpo_label_smoothing,
+dpo_loss_type, kto_*_weight, center_rewards_coefficient, precompute_ref_log_probs, and the rl
+dataset types (chatml.intel, *.argilla, *.ultra, chat_template.default, ...) whose record shapes
+core/preference_data.py reads.
 Where axolotl's default differs from ftwizard's (num_epochs 1, warmup 3 % of the steps, no LoRA
 dropout, fp32 without bf16/fp16) the import writes axolotl's value, so the plan is of the run
 axolotl would do.
@@ -29,9 +33,29 @@ MARKERS = {"base_model", "micro_batch_size", "num_epochs", "sequence_len", "adap
            "special_tokens", "flash_attention", "xformers_attention", "rl", "lora_model_dir",
            "pretraining_dataset", "evals_per_epoch", "saves_per_epoch", "cosine_min_lr_ratio"}
 
-STAGE_WHY = ("ftwizard trains causal-LM SFT only (no train.objective yet): DPO/KTO/ORPO/IPO/SimPO/"
-             "GRPO and reward models need paired data and a reference or reward model, which the "
-             "plan does not count; the imported config plans and runs plain SFT on the same data")
+# axolotl's `rl:` -> train.objective (and the DPO loss type ipo implies).
+RL_OBJECTIVES = {"dpo": "dpo", "ipo": "dpo", "orpo": "orpo", "kto": "kto"}
+RL_NOT_RUN = {"simpo": "SimPO runs TRL's CPOTrainer (no reference, length-normalised log-probs, "
+                       "simpo_gamma's margin), which ftwizard does not run",
+              "grpo": "GRPO generates completions and scores them with reward functions in the "
+                      "loop, which ftwizard does not run",
+              "gdpo": "GDPO is GRPO with several rewards, which ftwizard does not run"}
+RL_WHY = "; the imported config plans and runs plain SFT on the same data"
+# Preference keys that tune TRL features ftwizard's train.preference has no key for.
+RL_UNCARRIED = {
+    "dpo_use_weighting": "WPO weighting (TRL's use_weighting): train.preference has no key for it",
+    "rpo_alpha": "RPO's NLL term: TRL 1.16 writes it as loss_type [sigmoid, sft] with weights; "
+                 "train.preference.loss_type takes one loss",
+    "dpo_norm_loss": "a per-token normalised DPO loss: train.preference.loss_type sigmoid_norm is "
+                     "TRL 1.16's form of it",
+    "dpo_padding_free": "ftwizard pads each pair (the plan counts padded batches)",
+    "dpo_use_logits_to_keep": "a speed setting of TRL's DPO; ftwizard keeps TRL's default",
+    "dpo_use_liger_kernel": "ftwizard runs TRL's own DPO loss (no Liger kernel)",
+    "dpo_generate_during_eval": "ftwizard does not sample during evaluation",
+    "cpo_alpha": "CPO/SimPO: not run by ftwizard", "simpo_gamma": "SimPO: not run by ftwizard",
+    "process_reward_model": "a process (per-step) reward model: ftwizard trains outcome reward "
+                            "models only (train.objective reward)",
+}
 
 SAME_KEYS = {
     "model_type": "ftwizard loads AutoModelForCausalLM",
@@ -40,6 +64,7 @@ SAME_KEYS = {
     "dataset_prepared_path": "ftwizard tokenizes into its own cache (keyed by file hash)",
     "local_rank": "set by the launcher",
     "do_train": "ftwizard always trains",
+    "remove_unused_columns": "ftwizard hands TRL only the columns its trainers read",
 }
 
 NOT_CARRIED = {
@@ -62,10 +87,6 @@ NOT_CARRIED = {
     "torch_compile": "not modelled",
     "debug": "not used",
 }
-for _k in ("rl", "reward_model", "process_reward_model", "rl_beta", "dpo_use_weighting",
-           "rpo_alpha", "orpo_alpha", "kto_desirable_weight", "kto_undesirable_weight", "cpo_alpha",
-           "simpo_gamma", "trl"):
-    NOT_CARRIED[_k] = STAGE_WHY
 for _k in ("wandb_entity", "wandb_watch", "wandb_name", "wandb_run_id", "wandb_log_model", "wandb_mode"):
     NOT_CARRIED[_k] = "set the WANDB_* environment variable of the same name; ftwizard's wandb " \
                       "logging respects them"
@@ -122,7 +143,14 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
     m.map("sequence_len", "data.block_size", c.as_int)
     if not m.has("sequence_len"):
         m.default("data.block_size", 512, "axolotl's default sequence_len")
-    if "train_on_inputs" in m.data:
+    objective = _preference(m)
+    if objective != "sft" and "train_on_inputs" in m.data:
+        if m.peek("train_on_inputs"):
+            m.drop("train_on_inputs", "TRL's preference and reward trainers put the loss on the "
+                                      "replies: data.train_on does not apply")
+        else:
+            m.same("train_on_inputs", "the replies carry the loss, as in TRL's trainers")
+    if "train_on_inputs" in m.data and "train_on_inputs" not in m.seen:
         if m.peek("train_on_inputs"):
             m.mapped("train_on_inputs", {"data.train_on": "all"},
                      "every token carries loss, prompt turns included")
@@ -198,6 +226,116 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
         m.drop(k, why)
     m.finish()
     return m
+
+
+def _preference(m: c.Mapper) -> str:
+    """`rl:` / `reward_model:` and their knobs -> train.objective and train.preference, in TRL
+    1.16's terms (axolotl hands the same values to the same TRL trainers). Returns the objective."""
+    from ftwizard.core.config import DPO_LOSSES
+
+    rl = m.peek("rl")
+    rl = str(getattr(rl, "value", rl)).lower() if rl not in (None, False, "") else None
+    objective = "sft"
+    if rl in RL_OBJECTIVES:
+        objective = RL_OBJECTIVES[rl]
+        targets: dict[str, Any] = {"train.objective": objective, "data.mode": "entries"}
+        if rl == "ipo":
+            targets["train.preference.loss_type"] = "ipo"
+        m.mapped("rl", targets, {"dpo": "TRL's DPOTrainer", "ipo": "TRL's DPOTrainer, loss ipo",
+                                 "orpo": "TRL's ORPOTrainer (no reference model)",
+                                 "kto": "TRL's KTOTrainer"}[rl])
+    elif rl in RL_NOT_RUN:
+        m.drop("rl", RL_NOT_RUN[rl] + RL_WHY)
+    elif rl is not None:
+        raise m.fail("rl", rl, "axolotl's rl values are dpo, ipo, orpo, kto, simpo, grpo, gdpo",
+                     "set rl: dpo, ipo, orpo or kto (or reward_model: true)")
+    else:
+        m.same("rl", "no RL: supervised fine-tuning")
+    if m.peek("reward_model"):
+        if objective != "sft":
+            raise m.fail("reward_model", True, f"a reward model and rl: {rl} at once",
+                         "keep one: reward_model: true or rl")
+        objective = "reward"
+        m.mapped("reward_model", {"train.objective": "reward", "data.mode": "entries"},
+                 "TRL's RewardTrainer: a one-label sequence-classification head on pairs")
+    else:
+        m.same("reward_model", "off")
+    if objective == "reward":
+        m.same("model_type", "reward: ftwizard loads the model with a one-label "
+                             "sequence-classification head")
+        if m.number("num_labels", int, 1) == 1:
+            m.same("num_labels", "one score per sequence")
+        else:
+            m.drop("num_labels", "a reward model here has one label (one score per sequence)")
+        m.map("center_rewards_coefficient", "train.preference.center_rewards", c.as_float)
+    else:
+        m.same("center_rewards_coefficient", "used by reward_model only")
+    # beta: axolotl reads trl.beta, else rl_beta, else orpo_alpha (src/axolotl/core/builders/rl.py)
+    trl = m.peek("trl")
+    trl_beta = trl.get("beta") if isinstance(trl, dict) else None
+    beta_key = next((k for k, v in (("trl", trl_beta), ("rl_beta", m.peek("rl_beta")),
+                                    ("orpo_alpha", m.peek("orpo_alpha"))) if v is not None), None)
+    for key in ("rl_beta", "orpo_alpha"):
+        if objective in ("dpo", "orpo", "kto") and key == beta_key:
+            m.map(key, "train.preference.beta", c.as_float,
+                  "ORPO's lambda (TRL's beta, as axolotl passes it)" if objective == "orpo" else "")
+        elif objective in ("dpo", "orpo", "kto") and key in m.data and m.peek(key) is not None:
+            m.same(key, f"axolotl passes {beta_key} as beta instead")
+        else:
+            m.same(key, "no preference objective reads it")
+    if isinstance(trl, dict):
+        t = c.Mapper(trl, m.source, m.fmt, prefix="trl.")
+        if beta_key == "trl" and objective in ("dpo", "orpo", "kto"):
+            t.map("beta", "train.preference.beta", c.as_float)
+        t.finish_as("TRL online-RL (GRPO, vLLM) settings: ftwizard does not run them")
+        m.seen.add("trl")
+        m.absorb(t)
+    if objective == "dpo":
+        ls = m.number("dpo_label_smoothing", float, 0.0)
+        if ls and rl == "ipo":
+            m.same("dpo_label_smoothing", "axolotl does not pass it with rl: ipo")
+        elif ls:
+            m.map("dpo_label_smoothing", "train.preference.label_smoothing", c.as_float,
+                  "TRL's label_smoothing, as axolotl passes it; TRL 1.16 reads it for loss types "
+                  "robust, exo_pair, aot and aot_unpaired, not sigmoid")
+        else:
+            m.same("dpo_label_smoothing", "0: none")
+        losses = m.peek("dpo_loss_type")
+        if isinstance(losses, str):
+            losses = [losses]
+        weights = m.peek("dpo_loss_weights")
+        if losses is not None:
+            if rl == "dpo" and isinstance(losses, list) and len(losses) == 1 and losses[0] in DPO_LOSSES:
+                m.map("dpo_loss_type", "train.preference.loss_type", lambda v: losses[0])
+                if weights is not None and list(weights) != [1] and list(weights) != [1.0]:
+                    m.drop("dpo_loss_weights", "one loss scaled: train.preference has no weight")
+                else:
+                    m.same("dpo_loss_weights", "one loss at weight 1")
+            else:
+                m.drop("dpo_loss_type", "train.preference.loss_type takes one of TRL's DPO losses "
+                                        f"({', '.join(DPO_LOSSES)}), not a weighted combination "
+                                        "or sft" + (" (rl: ipo sets ipo)" if rl == "ipo" else ""))
+                m.drop("dpo_loss_weights", "weights of a loss combination (see dpo_loss_type)")
+    else:
+        for k in ("dpo_label_smoothing", "dpo_loss_type", "dpo_loss_weights"):
+            m.same(k, "used by rl: dpo/ipo only")
+    if objective == "kto":
+        m.map("kto_desirable_weight", "train.preference.desirable_weight", c.as_float)
+        m.map("kto_undesirable_weight", "train.preference.undesirable_weight", c.as_float)
+    else:
+        for k in ("kto_desirable_weight", "kto_undesirable_weight"):
+            m.same(k, "used by rl: kto only")
+    if m.peek("precompute_ref_log_probs") and objective in ("dpo", "kto"):
+        m.mapped("precompute_ref_log_probs", {"train.preference.reference": "precomputed"},
+                 "the reference's log-probs computed once before training; no reference held")
+    else:
+        m.same("precompute_ref_log_probs", "off: the reference runs beside the policy")
+    for k, why in RL_UNCARRIED.items():
+        if m.peek(k) in (None, False, 0):
+            m.same(k, "off")
+        else:
+            m.drop(k, why)
+    return objective
 
 
 def _attention(m: c.Mapper) -> None:
@@ -296,6 +434,15 @@ def _datasets(m: c.Mapper, base: Path) -> None:
             sources.extend(_dataset(m, f"datasets[{i}]", d, base, kinds))
     if sources:
         m.put("data.train", sources, "datasets")
+    objective = c._lookup(m.out, "train.objective") or "sft"
+    if objective != "sft":
+        if packing:
+            m.drop("sample_packing", "TRL's preference and reward trainers take one pair (or KTO "
+                                     "row) per sequence: ftwizard does not pack them")
+        else:
+            m.same("sample_packing", "off")
+        m.same("eval_sample_packing", "no packing")
+        packing = False
     text_only = bool(kinds) and all(k in ("completion", "pretraining") for k in kinds)
     mode = "corpus" if (text_only and (packing or "pretraining" in kinds)) else "entries"
     pack = packing and mode == "entries"
@@ -306,7 +453,9 @@ def _datasets(m: c.Mapper, base: Path) -> None:
            "entries packed into sequence_len blocks (best-fit), each example attending only to "
            "itself, as axolotl's multipack does")
     became = f"data.mode = {mode}" + (", data.packing = true" if pack else "")
-    if "sample_packing" in m.data:
+    if objective != "sft":
+        pass                                # rl / reward_model wrote data.mode entries
+    elif "sample_packing" in m.data:
         m.seen.add("sample_packing")
         m.rows.append(c.Row("sample_packing", m.data["sample_packing"], c.MAPPED, became, why))
     else:
@@ -334,6 +483,115 @@ def _datasets(m: c.Mapper, base: Path) -> None:
                                 "ftwizard evaluates on one validation source"))
 
 
+PREF_TEMPLATES = {"chatml": "chatml", "llama3": "llama-3"}
+# axolotl's chatml.* / llama3.* preference types -> (the record shape core/preference_data.py
+# detects, a note). Each renders its fields as that template's turns in axolotl.
+PAIR_TYPES = {
+    "intel": "question (+ system) and chosen/rejected: a user turn and the two replies",
+    "argilla": "instruction and chosen_response/rejected_response: a user turn and the two "
+               "replies (records with prompt/input/question + chosen/rejected are read by the "
+               "shape their fields make)",
+    "argilla_chat": "chosen/rejected conversations: the shared turns are the prompt",
+    "ultra": "prompt + chosen/rejected conversations: the shared user turn is the prompt (a system "
+             "column is not read)",
+    "prompt_pairs": "prompt/chosen/rejected read as plain text, TRL's standard form (axolotl wraps "
+                    "the prompt in the template's user turn: the plan's sequences lack that markup)",
+}
+KTO_TYPES = {"intel": "question", "argilla": "instruction", "ultra": "prompt", "prompt_pairs": "prompt"}
+
+
+def _pref_type(m: c.Mapper, sub: c.Mapper, d: dict[str, Any], dtype: Any, src: dict[str, Any],
+               objective: str) -> None:
+    """A dataset's `type` under rl / reward_model: which preference record shape it names."""
+    cols: dict[str, str] = {}
+    template = None
+    if isinstance(dtype, dict):      # user_defined: field_prompt, field_chosen, ... and formats
+        fields = {"field_prompt": "prompt", "field_chosen": "chosen", "field_rejected": "rejected",
+                  "field_completion": "completion", "field_label": "label"}
+        cols = {ours: str(dtype[k]) for k, ours in fields.items() if dtype.get(k) and dtype[k] != ours}
+        rest = sorted(set(dtype) - set(fields))
+        note = "user-defined fields read as plain-text rows (TRL's standard form)" + (
+            f"; not carried: {', '.join(rest)} (ftwizard reads the fields as they are)" if rest else "")
+        if cols:
+            src["columns"] = cols
+        sub.mapped("type", {f"data.train[].columns.{k}": v for k, v in cols.items()}, note)
+        return
+    if dtype is None or dtype == "passthrough":
+        sub.same("type", "records read as they are (TRL's own shapes, detected per record)")
+        return
+    prefix, _, kind = str(dtype).partition(".")
+    kind = kind.split(":")[0]
+    if prefix in PREF_TEMPLATES and objective == "kto" and kind in KTO_TYPES:
+        if KTO_TYPES[kind] != "prompt":
+            cols["prompt"] = KTO_TYPES[kind]
+        note = (f"{KTO_TYPES[kind]}/completion/label read as plain-text KTO rows (axolotl wraps "
+                "the prompt in the template's user turn: the plan's sequences lack that markup)")
+    elif prefix in PREF_TEMPLATES and objective != "kto" and kind in PAIR_TYPES:
+        note = PAIR_TYPES[kind]
+        if kind != "prompt_pairs":
+            template = PREF_TEMPLATES[prefix]
+    elif prefix == "chat_template" and kind in ("default", "") and objective != "kto":
+        for key, ours, default in (("field_messages", "messages", "messages"),
+                                   ("field_chosen", "chosen", "chosen"),
+                                   ("field_rejected", "rejected", "rejected")):
+            v = d.get(key)
+            if v not in (None, default) and not (ours == "messages" and v == "conversations"):
+                cols[ours] = str(v)
+                sub.mapped(key, {f"data.train[].columns.{ours}": str(v)})
+            else:
+                sub.same(key, f"ftwizard reads {v or default!r}")
+        note = "the conversation so far in messages, chosen/rejected as one reply each"
+    elif prefix == "chat_template" and kind == "argilla_chat" and objective != "kto":
+        for key, ours in (("field_chosen", "chosen"), ("field_rejected", "rejected")):
+            v = d.get(key)
+            if v not in (None, ours):
+                cols[ours] = str(v)
+                sub.mapped(key, {f"data.train[].columns.{ours}": str(v)})
+            else:
+                sub.same(key, f"ftwizard reads {ours!r}")
+        note = "chosen/rejected conversations: the shared turns are the prompt"
+    else:
+        sub.drop("type", f"{dtype}: ftwizard reads the preference shapes of core/preference_data.py "
+                         "(TRL's prompt/chosen/rejected, chat pairs, chatml.intel/argilla/ultra/"
+                         "argilla_chat, chat_template.default; KTO prompt/completion/label); "
+                         "convert the data or rename its fields (input -> question reads "
+                         "system/input/chosen/rejected as chatml.intel); the path is kept")
+        return
+    if prefix == "chat_template":
+        from ftwizard.core.data_formats import ROLES
+
+        roles = d.get("roles")
+        if isinstance(roles, dict):
+            bad = [f"{x}->{t}" for t, xs in roles.items() for x in (xs if isinstance(xs, list) else [xs])
+                   if ROLES.get(str(x).lower()) != t]
+            if bad:
+                sub.drop("roles", f"ftwizard's role names are fixed ({', '.join(ROLES)}); "
+                                  f"{', '.join(bad)} is not among them: rename the roles in the file")
+            else:
+                sub.same("roles", "these role names are ftwizard's own")
+        mpm = d.get("message_property_mappings")
+        if isinstance(mpm, dict):
+            for ours, names in (("role", ("role", "from")), ("content", ("content", "value"))):
+                if mpm.get(ours) is not None and str(mpm[ours]) not in names:
+                    cols[ours] = str(mpm[ours])
+            sub.mapped("message_property_mappings",
+                       {f"data.train[].columns.{k}": v for k, v in cols.items() if k in ("role", "content")})
+        _template(m, sub, "chat_template", None)
+    if cols:
+        src["columns"] = cols
+    targets: dict[str, Any] = {f"data.train[].columns.{k}": v for k, v in cols.items()
+                               if k not in ("role", "content")}
+    now = c._lookup(m.out, "data.chat_template")
+    if template and now in (None, template):
+        m.put("data.chat_template", template, sub._k("type"))
+        targets["data.chat_template"] = template
+        note += f"; axolotl renders these turns as {prefix}: data.chat_template {template}"
+    elif template:
+        note += (f"; axolotl renders this type as {prefix} but data.chat_template is {now}: "
+                 "ftwizard renders every source with one template")
+    sub.mapped("type", targets, note)
+
+
 def _dataset(m: c.Mapper, key: str, d: dict[str, Any], base: Path, kinds: list[str]) -> list[dict[str, Any]]:
     """One entry of `datasets:` -> ftwizard sources (data_files may name several)."""
     sub = c.Mapper(d, m.source, FORMAT, prefix=f"{key}.")
@@ -358,7 +616,11 @@ def _dataset(m: c.Mapper, key: str, d: dict[str, Any], base: Path, kinds: list[s
             sub.drop("split", "ftwizard reads a local file whole; split applies to hub datasets")
     dtype = d.get("type")
     src: dict[str, Any] = {}
-    if isinstance(dtype, str) and dtype.split(":")[0] in DATASET_TYPES_TEXT:
+    objective = c._lookup(m.out, "train.objective") or "sft"
+    if objective != "sft":
+        kinds.append("preference")
+        _pref_type(m, sub, d, dtype, src, objective)
+    elif isinstance(dtype, str) and dtype.split(":")[0] in DATASET_TYPES_TEXT:
         kinds.append("completion")
         field = d.get("field") or "text"
         src["text_field"] = field
@@ -610,11 +872,14 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
             out["lora_target_modules"] = list(me.lora.target_modules) if isinstance(
                 me.lora.target_modules, list) else [me.lora.target_modules]
     out["sequence_len"] = da.block_size
-    out["sample_packing"] = da.mode == "corpus" or bool(da.packing)
+    obj = tr.objective
     lost_data: list[str] = []
+    lost_data.extend(_export_preference(cfg, out))
+    out["sample_packing"] = obj == "sft" and (da.mode == "corpus" or bool(da.packing))
     datasets = []
     for s in da.train:
-        datasets.append(_export_source(s, da.mode, lost_data))
+        datasets.append(_export_source(s, da.mode, lost_data) if obj == "sft"
+                        else _export_pref_source(s, cfg, lost_data))
     if datasets:
         out["datasets"] = datasets
     if da.validation and da.validation.split:
@@ -622,13 +887,15 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
     else:
         out["val_set_size"] = 0
         if da.validation and da.validation.path:
-            out["test_datasets"] = [{**_export_source(_Src(da.validation.path), da.mode, lost_data),
+            out["test_datasets"] = [{**(_export_source(_Src(da.validation.path), da.mode, lost_data)
+                                        if obj == "sft" else
+                                        _export_pref_source(_Src(da.validation.path), cfg, lost_data)),
                                      "split": "train"}]
     from ftwizard.core.data_prep import train_on_of
 
-    train_on = train_on_of(da)
+    train_on = train_on_of(da) if obj == "sft" else "completion"
     out["train_on_inputs"] = train_on == "all"
-    if da.chat_template:
+    if da.chat_template and "chat_template" not in out:
         name = c.template_name(da.chat_template, c.AXOLOTL_TEMPLATES)
         if name:
             out["chat_template"] = name
@@ -678,7 +945,7 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
     if train_on == "last_turn":
         lost.append("data.train_on=last_turn (axolotl trains every turn of roles_to_train; mark the "
                     "turns with message_field_training)")
-    if not da.mask_prompt and da.mode == "entries":
+    if not da.mask_prompt and da.mode == "entries" and obj == "sft":
         lost.append("data.mask_prompt=false (written as train_on_inputs: true, which it means; read "
                     "back as data.train_on: all)")
     if da.chat_template and "chat_template" not in out:
@@ -691,6 +958,115 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
     if any(s.weight != 1.0 for s in da.train):
         lost.append("data.train weights (axolotl concatenates datasets)")
     return out, lost, extra
+
+
+def _export_preference(cfg, out: dict[str, Any]) -> list[str]:  # noqa: ANN001
+    """train.objective's knobs in axolotl's keys (rl, rl_beta, dpo_*, kto_*, reward_model, ...);
+    what it cannot hold, listed."""
+    tr, p = cfg.train, cfg.train.preference
+    lost: list[str] = []
+    if tr.objective == "sft":
+        return lost
+    if tr.objective == "reward":
+        out["reward_model"] = True
+        out["model_type"] = "AutoModelForSequenceClassification"
+        out["num_labels"] = 1
+        if p.center_rewards is not None:
+            out["center_rewards_coefficient"] = p.center_rewards
+        return lost
+    out["rl"] = "ipo" if (tr.objective == "dpo" and p.loss_type == "ipo") else tr.objective
+    out["rl_beta"] = p.beta
+    if tr.objective == "dpo" and p.loss_type not in (None, "ipo"):
+        out["dpo_loss_type"] = [p.loss_type]
+    elif tr.objective == "kto" and p.loss_type not in (None, "kto"):
+        lost.append(f"train.preference.loss_type={p.loss_type} (axolotl's KTO trains TRL's kto loss)")
+    if p.label_smoothing:
+        if out["rl"] == "dpo":
+            out["dpo_label_smoothing"] = p.label_smoothing
+        else:
+            lost.append(f"train.preference.label_smoothing={p.label_smoothing} (axolotl passes "
+                        "dpo_label_smoothing with rl: dpo only)")
+    if tr.objective == "kto":
+        out["kto_desirable_weight"] = p.desirable_weight
+        out["kto_undesirable_weight"] = p.undesirable_weight
+    if p.reference == "precomputed" and tr.objective in ("dpo", "kto"):
+        out["precompute_ref_log_probs"] = True
+    if p.truncation != "keep_start":
+        lost.append(f"train.preference.truncation={p.truncation} (axolotl has no key for TRL's "
+                    "truncation_mode)")
+    return lost
+
+
+def _export_pref_source(s, cfg, lost: list[str]) -> dict[str, Any]:  # noqa: ANN001
+    """A preference source -> an axolotl dataset whose type names its record shape."""
+    from ftwizard.core.importers.llamafactory import _pref_shape
+
+    name, split = c.hub_name(s.path)
+    d: dict[str, Any] = {"path": name}
+    if split:
+        d["split"] = split
+    cols = dict(s.columns or {})
+    shape = _pref_shape(s.path, cols)
+    prefix = {"chatml": "chatml", "llama-3": "llama3"}.get(cfg.data.chat_template or "chatml")
+    kto = cfg.train.objective == "kto"
+    if shape == "messages":
+        d["type"] = "chat_template.default"
+        for ours, key in (("messages", "field_messages"), ("chosen", "field_chosen"),
+                          ("rejected", "field_rejected")):
+            if ours in cols:
+                d[key] = cols[ours]
+        if cols.get("role") or cols.get("content"):
+            d["message_property_mappings"] = {"role": cols.get("role", "role"),
+                                              "content": cols.get("content", "content")}
+    elif shape == "sharegpt" and not kto:
+        # LLaMA-Factory's ShareGPT pairs: chat_template.default reads a chosen/rejected turn dict
+        d["type"] = "chat_template.default"
+        d["field_messages"] = cols.get("conversations", "conversations")
+        for ours, key in (("chosen", "field_chosen"), ("rejected", "field_rejected")):
+            if ours in cols:
+                d[key] = cols[ours]
+        d["message_property_mappings"] = {"role": cols.get("role", "from"),
+                                          "content": cols.get("content", "value")}
+        d["roles"] = {"user": ["human"], "assistant": ["gpt"], "system": ["system"]}
+        if cols.get("system"):
+            lost.append(f"{s.path}: columns.system={cols['system']} (axolotl reads a system "
+                        "prompt only as a turn)")
+    elif shape == "alpaca" and not kto:
+        d["type"] = {"field_prompt": cols.get("instruction", "instruction"),
+                     **{f"field_{k}": cols[k] for k in ("chosen", "rejected") if k in cols}}
+        lost.append(f"{s.path}: alpaca pairs (axolotl's user-defined type reads one prompt field: "
+                    "the instruction, without input, system or history, as plain text)")
+    elif shape == "chat" and not kto:
+        d["type"] = "chat_template.argilla_chat"
+        for ours, key in (("chosen", "field_chosen"), ("rejected", "field_rejected")):
+            if ours in cols:
+                d[key] = cols[ours]
+    elif shape in ("intel", "argilla") and not kto and prefix:
+        d["type"] = f"{prefix}.{shape}"
+    elif kto and shape in ("kto", "unknown"):
+        by_prompt = {v: k for k, v in KTO_TYPES.items() if k != "ultra"}
+        kind = by_prompt.get(cols.get("prompt", "prompt"))
+        d["type"] = f"{prefix or 'chatml'}.{kind or 'prompt_pairs'}"
+        if kind is None or any(cols.get(k, k) != k for k in ("completion", "label")):
+            lost.append(f"{s.path}: columns {cols} (axolotl's KTO types read prompt, question or "
+                        "instruction with completion and label)")
+    elif shape in ("explicit", "unknown") and not any(k in cols for k in ("chosen", "rejected")):
+        d["type"] = {"field_prompt": cols["prompt"]} if "prompt" in cols else "passthrough"
+    elif shape in ("explicit", "implicit") and not kto:
+        d["type"] = {f"field_{k}": cols.get(k, k) for k in ("prompt", "chosen", "rejected")}
+    else:
+        d["type"] = "passthrough"
+        lost.append(f"{s.path}: {shape} preference records (no axolotl type reads them as "
+                    "ftwizard does; written as passthrough)")
+    if shape in ("intel", "argilla") and not prefix:
+        lost.append(f"{s.path}: {shape} records with data.chat_template={cfg.data.chat_template} "
+                    "(axolotl's {shape} types render chatml or llama3)")
+    fmt = s.format if s.format != "auto" else None
+    if fmt in ("parquet", "csv"):
+        d["ds_type"] = fmt
+    elif not s.path.startswith("hf:") and Path(s.path).suffix.lower() in (".json", ".jsonl"):
+        d["ds_type"] = "json"
+    return d
 
 
 class _Src:
@@ -714,6 +1090,9 @@ def _export_source(s, mode: str, lost: list[str]) -> dict[str, Any]:  # noqa: AN
         content = cols.get("content") or cols.get("value") or ("value" if kind == "sharegpt" else None)
         if role or content:
             d["message_property_mappings"] = {"role": role or "role", "content": content or "content"}
+        if cols.get("tools"):
+            lost.append(f"{s.path}: columns.tools={cols['tools']} (not written: name the field "
+                        "`tools` in the file)")
         if kind == "sharegpt" and cols.get("system"):
             lost.append(f"{s.path}: columns.system={cols['system']} (axolotl reads a system prompt "
                         "only as a turn)")

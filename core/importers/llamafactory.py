@@ -5,7 +5,9 @@ examples (examples/train_lora/llama3_lora_sft.yaml): model_name_or_path, stage, 
 lora_rank/alpha/dropout/target, quantization_bit, dataset + dataset_dir (names looked up in
 dataset_dir/dataset_info.json, whose entries' formatting, columns and tags become
 data.train[].columns), template, cutoff_len, val_size, packing / neat_packing, train_on_prompt /
-mask_history, and TrainingArguments for the rest. LLaMA-Factory's own defaults are written where they differ from ftwizard's: LoRA
+mask_history, stage dpo/kto/rm with pref_beta / pref_loss / kto_*_weight (train.objective and
+train.preference; dataset_info ranking pairs and kto_tag columns), and TrainingArguments for the
+rest. LLaMA-Factory's own defaults are written where they differ from ftwizard's: LoRA
 is the default method (rank 8, alpha 2 x rank, dropout 0, all linear layers), cutoff_len 2048,
 and gradient checkpointing is on unless disable_gradient_checkpointing is set.
 """
@@ -26,19 +28,32 @@ MARKERS = {"stage", "finetuning_type", "lora_rank", "lora_target", "template", "
            "max_samples", "disable_gradient_checkpointing", "flash_attn", "eval_dataset",
            "quantization_method", "pure_bf16", "neat_packing", "mix_strategy", "interleave_probs"}
 
-STAGE_WHY = ("ftwizard trains causal-LM SFT and pretraining only (no train.objective yet): {stage} "
-             "needs {needs}, which the plan does not count; the imported config plans and runs "
-             "plain SFT on the same data")
-STAGE_NEEDS = {"rm": "pairwise data and a value head", "ppo": "a reward model and generation",
-               "dpo": "paired data and a reference model", "kto": "labelled data and a reference model"}
+PPO_WHY = ("ftwizard does not run PPO (it needs a reward model and generation in the loop, which "
+           "the plan does not count); the imported config plans and runs plain SFT on the same data")
+# LLaMA-Factory's stage -> train.objective (pref_loss orpo turns dpo into orpo).
+OBJECTIVES = {"dpo": "dpo", "kto": "kto", "rm": "reward"}
+# pref_loss values that are TRL DPO loss types of the same name (LLaMA-Factory hands them to TRL).
+DPO_LOSSES = ("sigmoid", "hinge", "ipo")
+PREF_KEYS = ("pref_beta", "pref_loss", "pref_ftx", "pref_bco_weight", "dpo_label_smoothing",
+             "kto_chosen_weight", "kto_rejected_weight", "simpo_gamma", "ld_alpha")
+REFERENCE_WHY = ("a reference model other than the policy's own start: ftwizard's reference is "
+                 "model.name itself (LoRA/QLoRA: the base with the adapters off; full: a frozen "
+                 "copy), as LLaMA-Factory's is without ref_model; train.preference has no "
+                 "reference-model key")
 
 SAME = {"use_fast_tokenizer": "ftwizard loads the fast tokenizer",
         "quantization_type": "nf4, as ftwizard's QLoRA",
         "mix_strategy": "concat: ftwizard mixes by weight"}
 NOT_CARRIED = {
-    "pref_beta": "preference training is not in ftwizard yet", "pref_loss": "preference training is not in ftwizard yet",
-    "pref_ftx": "preference training is not in ftwizard yet", "ref_model": "preference training is not in ftwizard yet",
-    "reward_model": "RLHF is not in ftwizard yet",
+    "ref_model": REFERENCE_WHY, "ref_model_adapters": REFERENCE_WHY,
+    "ref_model_quantization_bit": REFERENCE_WHY,
+    "reward_model": "the reward model of PPO: ftwizard does not run PPO",
+    "reward_model_adapters": "PPO's reward model: ftwizard does not run PPO",
+    "reward_model_quantization_bit": "PPO's reward model: ftwizard does not run PPO",
+    "reward_model_type": "PPO's reward model: ftwizard does not run PPO",
+    "ppo_buffer_size": "PPO: not run by ftwizard", "ppo_epochs": "PPO: not run by ftwizard",
+    "ppo_score_norm": "PPO: not run by ftwizard", "ppo_target": "PPO: not run by ftwizard",
+    "ppo_whiten_rewards": "PPO: not run by ftwizard",
     "use_unsloth": "ftwizard runs plain transformers + peft",
     "use_dora": "ftwizard trains plain LoRA", "use_rslora": "ftwizard trains plain LoRA",
     "pissa_init": "ftwizard trains plain LoRA", "loraplus_lr_ratio": "ftwizard trains plain LoRA",
@@ -63,29 +78,52 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
                          "set flash_attn: auto, disabled, sdpa or fa2")
         m.map("flash_attn", "model.attn_implementation", lambda v: attn[str(v)])
     stage = str(m.peek("stage", "sft"))
-    if stage in STAGE_NEEDS:
-        m.drop("stage", STAGE_WHY.format(stage=stage, needs=STAGE_NEEDS[stage]))
-    elif stage not in ("sft", "pt"):
+    if stage == "ppo":
+        m.drop("stage", PPO_WHY)
+    elif stage not in ("sft", "pt", *OBJECTIVES):
         raise m.fail("stage", stage, "LLaMA-Factory's stages are pt, sft, rm, ppo, dpo, kto",
-                     "set stage: sft or pt")
+                     "set stage: sft, pt, dpo, kto or rm")
     packing = m.peek("packing")
     mode = "corpus" if (stage == "pt" and packing is not False) else "entries"
     why = {"pt": "pretraining: texts concatenated and cut into cutoff_len blocks",
            "sft": "one example per sequence, prompt masked"}.get(stage, "")
     if stage == "pt" and packing is False:
         why = "pretraining without packing: one text per sequence"
-    if "stage" in m.data and "stage" not in m.seen:
+    objective = _preference(m, stage)
+    if stage in OBJECTIVES:
+        m.mapped("stage", {"train.objective": objective, "data.mode": mode},
+                 {"dpo": "preference pairs through TRL's DPOTrainer (ORPOTrainer for pref_loss "
+                         "orpo)", "kto": "labelled completions through TRL's KTOTrainer",
+                  "rm": "a reward model (a scalar head) trained on pairs through TRL's "
+                        "RewardTrainer"}[stage])
+    elif "stage" in m.data and "stage" not in m.seen:
         m.mapped("stage", {"data.mode": mode}, why)
     elif "stage" not in m.data:
         m.default("data.mode", mode, "LLaMA-Factory's default stage is sft: " + why)
     else:
         m.put("data.mode", mode)
-    _packing(m, mode)
+    if objective != "sft":
+        for k in ("packing", "neat_packing"):
+            if m.peek(k):
+                m.drop(k, "TRL's preference and reward trainers take one pair (or KTO row) per "
+                          "sequence: ftwizard does not pack them")
+            else:
+                m.same(k, "off")
+    else:
+        _packing(m, mode)
     _method(m)
     m.map("cutoff_len", "data.block_size", c.as_int)
     if not m.has("cutoff_len"):
         m.default("data.block_size", 2048, "LLaMA-Factory's default cutoff_len")
-    _train_on(m)
+    if objective == "sft":
+        _train_on(m)
+    else:
+        for k in ("train_on_prompt", "mask_history"):
+            if m.peek(k):
+                m.drop(k, "TRL's preference and reward trainers decide which tokens carry loss "
+                          "(the replies): data.train_on does not apply")
+            else:
+                m.same(k, "off: the replies carry the loss, as in TRL's trainers")
     _template(m, stage)
     _datasets(m, base)
     if m.has("disable_gradient_checkpointing"):
@@ -102,6 +140,77 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
             m.drop(k, why)
     m.finish()
     return m
+
+
+def _preference(m: c.Mapper, stage: str) -> str:
+    """stage dpo/kto/rm and the RLHF keys (pref_*, dpo_label_smoothing, kto_*_weight) ->
+    train.objective and train.preference, in the terms of TRL 1.16, which trains them here.
+    Returns the objective."""
+    if stage not in OBJECTIVES:
+        for k in PREF_KEYS:
+            m.same(k, f"used by stage dpo/kto; stage {stage} does not read it")
+        return "sft"
+    objective = OBJECTIVES[stage]
+    loss = str(m.peek("pref_loss", "sigmoid"))
+    if stage == "dpo":
+        if loss == "orpo":
+            objective = "orpo"
+            m.mapped("pref_loss", {"train.objective": "orpo"}, "TRL's ORPOTrainer: no reference "
+                     "model; the NLL of the chosen reply plus pref_beta x the odds-ratio term, as "
+                     "LLaMA-Factory computes it")
+        elif loss in DPO_LOSSES:
+            m.map("pref_loss", "train.preference.loss_type", str, "TRL's DPO loss of that name")
+        elif loss == "kto_pair":
+            m.drop("pref_loss", "TRL 1.16's DPOTrainer has no kto_pair loss (removed from TRL): "
+                                "planned and trained as sigmoid DPO on the same pairs; for KTO "
+                                "give unpaired kto_tag data and stage: kto")
+        elif loss == "simpo":
+            m.drop("pref_loss", "SimPO runs TRL's CPOTrainer (no reference, length-normalised "
+                                "log-probs, simpo_gamma's margin), which ftwizard does not run: "
+                                "planned and trained as sigmoid DPO with a reference (full "
+                                "fine-tuning holds a frozen copy SimPO would not)")
+        else:
+            raise m.fail("pref_loss", loss, "LLaMA-Factory's pref_loss values are sigmoid, hinge, "
+                         "ipo, kto_pair, orpo, simpo", "set pref_loss: sigmoid")
+    else:
+        m.same("pref_loss", f"stage {stage} trains its own loss (pref_loss applies to stage dpo)")
+    if objective == "reward":
+        m.same("pref_beta", "a reward model has no beta")
+    else:
+        m.map("pref_beta", "train.preference.beta", c.as_float,
+              "ORPO's lambda (TRL's beta) for pref_loss orpo" if objective == "orpo" else "")
+    if m.number("pref_ftx", float, 0.0):
+        m.drop("pref_ftx", "an SFT term added to the preference loss: TRL 1.16 writes it as "
+                           "loss_type [sigmoid, sft] with loss_weights; train.preference.loss_type "
+                           "takes one loss and has no weights")
+    else:
+        m.same("pref_ftx", "0: no SFT term")
+    if m.number("pref_bco_weight", float, 0.0):
+        m.drop("pref_bco_weight", "a BCO term added to DPO: TRL 1.16 has bco_pair as a loss of its "
+                                  "own, not a weight (train.preference.loss_type bco_pair)")
+    else:
+        m.same("pref_bco_weight", "0: no BCO term")
+    if m.number("dpo_label_smoothing", float, 0.0):
+        m.drop("dpo_label_smoothing", "LLaMA-Factory applies it as conservative DPO (cDPO) through "
+                                      "older TRL's sigmoid loss; TRL 1.16's sigmoid has no label "
+                                      "smoothing and its robust loss is another (unbiased) "
+                                      "formula: set train.preference.loss_type robust and "
+                                      "label_smoothing to train with label noise")
+    else:
+        m.same("dpo_label_smoothing", "0: none")
+    for key, target in (("kto_chosen_weight", "train.preference.desirable_weight"),
+                        ("kto_rejected_weight", "train.preference.undesirable_weight")):
+        if objective == "kto":
+            m.map(key, target, c.as_float)
+        else:
+            m.same(key, "used by stage kto only")
+    if loss == "simpo" and objective == "dpo":
+        m.drop("simpo_gamma", "SimPO's margin: SimPO is not trained (see pref_loss)")
+    else:
+        m.same("simpo_gamma", "used by pref_loss simpo only")
+    m.drop("ld_alpha", "LD-DPO's weighting of the longer reply's extra tokens: TRL 1.16 has it "
+                       "(ld_alpha), ftwizard's train.preference does not")
+    return objective
 
 
 def _packing(m: c.Mapper, mode: str) -> None:
@@ -310,8 +419,12 @@ def _entry(m: c.Mapper, key: str, name: str, info: dict[str, Any], folder: Path 
                      "fix this entry of dataset_info.json")
     lost: list[tuple[str, Any, str]] = []   # (dataset_info key, value, why)
     stage = str(m.peek("stage", "sft"))
+    objective = c._lookup(m.out, "train.objective") or "sft"
+    if objective != "sft":
+        return _preference_entry(m, key, name, entry, src, formatting, cols, tags, objective)
     if entry.get("ranking"):
-        lost.append(("ranking", True, "preference pairs: ftwizard trains SFT only; read as SFT data"))
+        lost.append(("ranking", True, f"preference pairs under stage {stage}: LLaMA-Factory "
+                                      "trains them with stage dpo or rm; read here as SFT data"))
     if stage == "pt":
         src["text_field"] = cols.get("prompt", "text")
         note = "pretraining text"
@@ -348,13 +461,74 @@ def _entry(m: c.Mapper, key: str, name: str, info: dict[str, Any], folder: Path 
     return src
 
 
+def _preference_entry(m: c.Mapper, key: str, name: str, entry: dict[str, Any], src: dict[str, Any],
+                      formatting: str, cols: dict[str, Any], tags: dict[str, Any],
+                      objective: str) -> dict[str, Any]:
+    """A dataset_info entry for stage dpo/rm (ranking: true, chosen/rejected columns) or kto
+    (kto_tag) -> the source with the columns core/preference_data.py reads: LLaMA-Factory's
+    alpaca pairs (instruction/input + chosen/rejected), its ShareGPT pairs (conversations +
+    chosen/rejected turns) and kto_tag conversations are shapes it detects per record."""
+    lost: list[tuple[str, Any, str]] = []
+    paired = objective != "kto"
+    if paired and not entry.get("ranking"):
+        lost.append(("ranking", entry.get("ranking", False), "LLaMA-Factory reads pairs only from "
+                     "a ranking: true entry; read here by its fields (chosen/rejected expected)"))
+    mine: dict[str, str] = {}
+    pref = {"chosen": "chosen", "rejected": "rejected"} if paired else {"kto_tag": "label"}
+    if formatting == "sharegpt":
+        mine = _sharegpt_columns({k: v for k, v in cols.items() if k not in (*pref, "tools")},
+                                 {k: v for k, v in tags.items() if k not in ("chosen", "rejected")},
+                                 lost)
+        note = ("ShareGPT conversation + chosen/rejected turns" if paired else
+                "conversations whose last turn is the completion, with a kto_tag label")
+    elif formatting == "alpaca" and paired:
+        for theirs, value in cols.items():
+            ours = ALPACA_COLUMNS.get(theirs)
+            if theirs in (*pref, "tools"):
+                continue
+            if ours is None:
+                lost.append((f"columns.{theirs}", value, OTHER_COLUMN_WHY))
+            elif value != ours:
+                mine[ours] = str(value)
+        note = "alpaca pairs: instruction (+ input, system, history) and the two replies"
+    elif formatting == "alpaca":
+        # KTO rows are prompt/completion/label: the prompt column is the prompt, the response the
+        # completion; an input column has no place (LLaMA-Factory appends it to the prompt).
+        for theirs, ours in (("prompt", "prompt"), ("response", "completion")):
+            if cols.get(theirs, ours) != ours:
+                mine[ours] = str(cols.get(theirs))
+        for theirs in set(cols) - {"prompt", "response", "kto_tag", "tools"}:
+            lost.append((f"columns.{theirs}", cols[theirs], "KTO rows here are prompt/completion/"
+                         "label: merge it into the prompt column"))
+        note = ("prompt/completion/label rows, read as plain text (LLaMA-Factory renders them "
+                "through its template: set data.chat_template's markup into the data, or use "
+                "sharegpt conversations, to keep it)")
+    else:
+        lost.append(("formatting", formatting, "LLaMA-Factory's formats are alpaca and sharegpt"))
+        note = ""
+    for theirs, ours in pref.items():
+        if theirs in cols and cols[theirs] != ours:
+            mine[ours] = str(cols[theirs])
+    if cols.get("tools") and cols["tools"] != "tools":
+        mine["tools"] = str(cols["tools"])
+    if mine:
+        src["columns"] = mine
+    became = f"data.train[].path = {src['path']}" + (
+        f", columns = {c._short(mine)}" if mine else "")
+    m.rows.append(c.Row(key, name, c.MAPPED, became, note))
+    for k, v, why in lost:
+        m.rows.append(c.Row(f"{key}.{k}", v, c.NOT_CARRIED, "", why))
+    return src
+
+
 # LLaMA-Factory's dataset_info column names -> data.train[].columns keys.
 ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output",
                   "history": "history", "system": "system"}
 SHAREGPT_ROLE_TAGS = {"user_tag": "user", "assistant_tag": "assistant", "system_tag": "system",
                       "observation_tag": "tool", "function_tag": "assistant"}
-OTHER_COLUMN_WHY = ("ftwizard reads text, instruction/input/output/system/history and chat turns; "
-                    "tools, images, preference and KTO columns are not trained")
+OTHER_COLUMN_WHY = ("ftwizard reads text, instruction/input/output/system/history, chat turns "
+                    "and their tools (preference data: chosen/rejected and kto_tag under stage "
+                    "dpo/rm/kto); images, videos and audios are not trained")
 
 
 def _sharegpt_columns(cols: dict[str, Any], tags: dict[str, Any],
@@ -374,7 +548,10 @@ def _sharegpt_columns(cols: dict[str, Any], tags: dict[str, Any],
     if system and system != "system":
         mine["system"] = str(system)
     for theirs, value in cols.items():
-        if theirs not in ("messages", "system"):
+        if theirs == "tools":
+            if value != "tools":
+                mine["tools"] = str(value)      # function schemas, read with the turns
+        elif theirs not in ("messages", "system"):
             lost.append((f"columns.{theirs}", value, OTHER_COLUMN_WHY))
     for tag, ours, read in (("role_tag", "role", ("role", "from")),
                             ("content_tag", "content", ("content", "value"))):
@@ -386,7 +563,7 @@ def _sharegpt_columns(cols: dict[str, Any], tags: dict[str, Any],
             continue
         role = SHAREGPT_ROLE_TAGS.get(tag)
         if role is None:
-            lost.append((f"tags.{tag}", value, "preference and KTO tags: ftwizard trains SFT only"))
+            lost.append((f"tags.{tag}", value, "not a role tag ftwizard reads"))
         elif ROLES.get(str(value).lower()) != role:
             lost.append((f"tags.{tag}", value,
                          f"ftwizard's role names are fixed ({', '.join(ROLES)}) and {value!r} is not "
@@ -407,8 +584,11 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
         out["trust_remote_code"] = True
     if mo.attn_implementation:
         out["flash_attn"] = {"eager": "disabled", "sdpa": "sdpa", "flash_attention_2": "fa2"}[mo.attn_implementation]
-    out["stage"] = "pt" if da.mode == "corpus" else "sft"
+    obj, pref = tr.objective, tr.preference
+    out["stage"] = {"dpo": "dpo", "orpo": "dpo", "kto": "kto", "reward": "rm"}.get(
+        obj, "pt" if da.mode == "corpus" else "sft")
     out["do_train"] = True
+    lost_pref = _export_preference(cfg, out)
     out["finetuning_type"] = "full" if me.kind == "full" else "lora"
     if me.kind == "qlora":
         out["quantization_bit"] = me.quant_bits
@@ -424,7 +604,8 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
     names = []
     for i, s in enumerate(da.train):
         name = f"{stem}_train_{i}"
-        info[name] = _info_entry(s.path, s.text_field, da.mode, s.columns, lost_cols)
+        info[name] = (_info_entry(s.path, s.text_field, da.mode, s.columns, lost_cols) if obj == "sft"
+                      else _pref_info_entry(s.path, s.columns, obj, lost_cols))
         names.append(name)
     if names:
         out["dataset"] = ",".join(names)
@@ -435,11 +616,12 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
     if da.validation and da.validation.split:
         out["val_size"] = da.validation.split
     elif da.validation and da.validation.path:
-        info[f"{stem}_eval"] = _info_entry(da.validation.path, "text", da.mode, None, lost_cols)
+        info[f"{stem}_eval"] = (_info_entry(da.validation.path, "text", da.mode, None, lost_cols)
+                                if obj == "sft" else _pref_info_entry(da.validation.path, None, obj, lost_cols))
         out["eval_dataset"] = f"{stem}_eval"
         out.setdefault("dataset_dir", str(out_dir / f"{stem}_data") if out_dir else f"{stem}_data")
     out["cutoff_len"] = da.block_size
-    if da.mode == "entries":
+    if da.mode == "entries" and obj == "sft":
         from ftwizard.core.data_prep import train_on_of
 
         train_on = train_on_of(da)
@@ -449,10 +631,10 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
         if da.packing:
             out["packing"] = True
             out["neat_packing"] = True   # ftwizard's packing: no attention across examples
-        if da.chat_template:
-            name = c.template_name(da.chat_template, c.LLAMAFACTORY_TEMPLATES)
-            if name:
-                out["template"] = name
+    if da.mode == "entries" and da.chat_template:
+        name = c.template_name(da.chat_template, c.LLAMAFACTORY_TEMPLATES)
+        if name:
+            out["template"] = name
     out.update({"output_dir": cfg.output.dir, "per_device_train_batch_size": tr.micro_batch,
                 "gradient_accumulation_steps": tr.grad_accum, "num_train_epochs": tr.epochs})
     if tr.max_steps:
@@ -481,16 +663,16 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
         out["fsdp"], conf = fsdp_string(cfg)
         if conf:
             out["fsdp_config"] = conf
-    lost = lost_keys(cfg, FORMAT) + lost_cols
+    lost = lost_keys(cfg, FORMAT) + lost_pref + lost_cols
     if tr.end_lr and tr.scheduler != "cosine":
         lost.append(f"train.end_lr={tr.end_lr} with a {tr.scheduler} schedule")
     if da.chat_template and "template" not in out:
         lost.append(f"data.chat_template={da.chat_template} (LLaMA-Factory's template is a name "
                     f"from its registry; ours match {', '.join(c.LLAMAFACTORY_TEMPLATES)})")
-    if not da.mask_prompt and da.mode == "entries":
+    if not da.mask_prompt and da.mode == "entries" and obj == "sft":
         lost.append("data.mask_prompt=false (written as train_on_prompt: true, which it means; read "
                     "back as data.train_on: all)")
-    if da.mode == "entries":
+    if da.mode == "entries" and obj == "sft":
         for i, s in enumerate(da.train):
             if set(info[f"{stem}_train_{i}"].get("columns", {})) == {"prompt"}:
                 lost.append(f"{s.path} as plain text, one example per sequence (LLaMA-Factory's sft "
@@ -498,6 +680,101 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
     if info:
         extra[f"{stem}_data/dataset_info.json"] = info
     return out, lost, extra
+
+
+def _export_preference(cfg, out: dict[str, Any]) -> list[str]:  # noqa: ANN001
+    """train.objective's knobs in LLaMA-Factory's keys; what it cannot hold, listed."""
+    tr, p = cfg.train, cfg.train.preference
+    lost: list[str] = []
+    if tr.objective == "sft":
+        return lost
+    if tr.objective in ("dpo", "orpo", "kto"):
+        out["pref_beta"] = p.beta
+    if tr.objective == "orpo":
+        out["pref_loss"] = "orpo"
+    elif tr.objective == "dpo" and p.loss_type in DPO_LOSSES:
+        out["pref_loss"] = p.loss_type
+    elif tr.objective in ("dpo", "kto") and p.loss_type:
+        lost.append(f"train.preference.loss_type={p.loss_type} (LLaMA-Factory's pref_loss: "
+                    f"{', '.join(DPO_LOSSES)}, orpo, simpo, kto_pair)")
+    if tr.objective == "kto":
+        out["kto_chosen_weight"] = p.desirable_weight
+        out["kto_rejected_weight"] = p.undesirable_weight
+    if p.label_smoothing:
+        lost.append(f"train.preference.label_smoothing={p.label_smoothing} (LLaMA-Factory's "
+                    "dpo_label_smoothing is cDPO on older TRL's sigmoid, not TRL 1.16's)")
+    if p.reference == "precomputed":
+        lost.append("train.preference.reference=precomputed (LLaMA-Factory keeps the reference "
+                    "in the run)")
+    if p.truncation != "keep_start":
+        lost.append(f"train.preference.truncation={p.truncation}")
+    if p.center_rewards is not None:
+        lost.append(f"train.preference.center_rewards={p.center_rewards} (LLaMA-Factory's rm "
+                    "stage has no reward centring)")
+    return lost
+
+
+def _pref_info_entry(path: str, columns: dict[str, str] | None, objective: str,
+                     lost: list[str]) -> dict[str, Any]:
+    """A preference source -> its dataset_info entry (ranking pairs or kto_tag rows), from the
+    shape of its first record (core/preference_data.detect)."""
+    name, split = c.hub_name(path)
+    entry: dict[str, Any] = ({"hf_hub_url": name, **({"split": split} if split else {})}
+                             if path.startswith("hf:") else {"file_name": str(Path(path).resolve())})
+    cols = dict(columns or {})
+    shape = _pref_shape(path, cols)
+    if objective != "kto":
+        entry["ranking"] = True
+    pick = {k: cols.get(k, k) for k in ("chosen", "rejected")} if objective != "kto" else \
+        {"kto_tag": cols.get("label", "label")}
+    if shape in ("sharegpt", "messages", "kto_tag"):
+        entry["formatting"] = "sharegpt"
+        turns = cols.get("conversations") or cols.get("messages") or (
+            "conversations" if shape == "sharegpt" else "messages")
+        entry["columns"] = {"messages": turns, **pick}
+        if cols.get("system"):
+            entry["columns"]["system"] = cols["system"]
+        sharegpt = shape == "sharegpt"
+        entry["tags"] = {"role_tag": cols.get("role", "from" if sharegpt else "role"),
+                         "content_tag": cols.get("content", "value" if sharegpt else "content"),
+                         "user_tag": "human" if sharegpt else "user",
+                         "assistant_tag": "gpt" if sharegpt else "assistant",
+                         "system_tag": "system"}
+    elif shape == "kto":
+        entry["columns"] = {"prompt": cols.get("prompt", "prompt"),
+                            "response": cols.get("completion", "completion"), **pick}
+    else:
+        back = {ours: theirs for theirs, ours in ALPACA_COLUMNS.items()}
+        entry["columns"] = {back[k]: cols.get(k, k) for k in ("instruction", "input")}
+        entry["columns"].update({back[k]: cols[k] for k in ("system", "history") if k in cols})
+        entry["columns"].update(pick)
+        if shape not in ("alpaca", "unknown"):
+            lost.append(f"{path}: {shape} preference records (LLaMA-Factory reads alpaca pairs "
+                        "(instruction/input + chosen/rejected) or ShareGPT pairs: convert them; "
+                        "written as alpaca pairs)")
+    if cols.get("tools"):
+        entry["columns"]["tools"] = cols["tools"]
+    return entry
+
+
+def _pref_shape(path: str, cols: dict[str, str]) -> str:
+    """The preference shape of a local JSON/JSONL file's first record, or unknown."""
+    from ftwizard.core.data_formats import apply_columns
+    from ftwizard.core.preference_data import KEYS, detect
+
+    p = Path(path)
+    if path.startswith("hf:") or not p.is_file() or p.suffix.lower() not in (".json", ".jsonl"):
+        return "unknown"
+    try:
+        if p.suffix.lower() == ".jsonl":
+            with p.open(encoding="utf-8") as fh:
+                rec = json.loads(fh.readline())
+        else:
+            data = json.loads(p.read_text(encoding="utf-8"))
+            rec = data[0] if isinstance(data, list) and data else {}
+        return detect(apply_columns(rec, cols, path, KEYS)) or "unknown"
+    except (OSError, ValueError, IndexError, c.InputError, AttributeError):
+        return "unknown"
 
 
 def _info_entry(path: str, text_field: str, mode: str, columns: dict[str, str] | None,
@@ -519,6 +796,8 @@ def _info_entry(path: str, text_field: str, mode: str, columns: dict[str, str] |
                 entry["columns"]["system"] = cols["system"]
             entry["tags"] = {"role_tag": cols.get("role", "from"), "content_tag": cols.get("content", "value"),
                              "user_tag": "human", "assistant_tag": "gpt", "system_tag": "system"}
+        if cols.get("tools"):
+            entry["columns"]["tools"] = cols["tools"]
     elif kind == "prompt":
         entry["columns"] = {"prompt": "prompt", "response": "completion"}
         if cols.get("prompt", "prompt") != "prompt" or cols.get("completion", "completion") != "completion":

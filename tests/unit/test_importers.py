@@ -105,12 +105,12 @@ def test_axolotl_defaults_are_axolotls_not_ftwizards() -> None:
     assert any(x.status == "default" and "warmup" in x.became for x in r.rows)
 
 
-def test_axolotl_rl_stage_is_not_carried_with_why() -> None:
+def test_axolotl_rl_dpo_is_the_dpo_objective() -> None:
     r = import_file(FIX / "axolotl_dpo.yaml")
     rows = rows_by_key(r)
-    assert rows["rl"].status == "not carried" and "SFT" in rows["rl"].note
-    assert rows["rl_beta"].status == "not carried"
-    assert rows["datasets[0].type"].status == "not carried"     # chatml.intel: preference pairs
+    assert rows["rl"].status == "mapped" and r.config.train.objective == "dpo"
+    assert rows["rl_beta"].status == "mapped"
+    assert rows["datasets[0].type"].status == "mapped"          # chatml.intel: read as intel pairs
     assert r.config.method.lora.target_modules == ["q_proj", "v_proj"]
 
 
@@ -168,11 +168,11 @@ def test_llamafactory_pretraining_full_fsdp() -> None:
     assert cfg.output.report_to == "none"
 
 
-def test_llamafactory_dpo_stage_not_carried() -> None:
+def test_llamafactory_dpo_stage_is_the_dpo_objective() -> None:
     r = import_file(FIX / "llamafactory_dpo.yaml")
     rows = rows_by_key(r)
-    assert rows["stage"].status == "not carried" and "reference model" in rows["stage"].note
-    assert rows["pref_beta"].status == "not carried"
+    assert rows["stage"].status == "mapped" and r.config.train.objective == "dpo"
+    assert rows["pref_beta"].status == "mapped" and r.config.train.preference.beta == 0.1
 
 
 # ---------------------------------------------------------------- TrainingArguments / DeepSpeed
@@ -216,9 +216,17 @@ def test_detection_by_keys() -> None:
 
 # ---------------------------------------------------------------- round trip
 
-FIXTURES = ["axolotl_qlora.yaml", "axolotl_full_fsdp.yaml", "axolotl_dpo.yaml",
+FIXTURES = ["axolotl_qlora.yaml", "axolotl_full_fsdp.yaml",
             "llamafactory_lora_sft.yaml", "llamafactory_qlora.yaml", "llamafactory_pt_full.yaml",
             "hf_trainer.json"]
+# Preference configs round-trip exactly to their own tool (tests/unit/test_importers_preference.py
+# checks the other direction's listed differences).
+PREFERENCE_FIXTURES = [("axolotl_dpo.yaml", "axolotl"), ("axolotl_kto.yaml", "axolotl"),
+                       ("axolotl_reward.yaml", "axolotl"),
+                       ("llamafactory_dpo.yaml", "llamafactory"),
+                       ("llamafactory_lora_dpo.yaml", "llamafactory"),
+                       ("llamafactory_lora_kto.yaml", "llamafactory"),
+                       ("llamafactory_lora_reward.yaml", "llamafactory")]
 
 
 def _write_export(cfg, fmt: str, folder: Path) -> Path:  # noqa: ANN001
@@ -232,8 +240,8 @@ def _write_export(cfg, fmt: str, folder: Path) -> Path:  # noqa: ANN001
     return out
 
 
-@pytest.mark.parametrize("fmt", ["axolotl", "llamafactory"])
-@pytest.mark.parametrize("fixture", FIXTURES)
+@pytest.mark.parametrize("fixture,fmt", [(f, t) for f in FIXTURES for t in ("axolotl", "llamafactory")]
+                         + PREFERENCE_FIXTURES)
 def test_round_trip_keeps_every_mapped_key(fixture: str, fmt: str, tmp_path: Path) -> None:
     """import -> export-config -> import gives the same run config (name and description aside)."""
     first = import_file(FIX / fixture).config
@@ -367,7 +375,8 @@ JUNK = ("abc", [1, "x"], {"x": 1}, -3, True, 0.5, None)
 
 
 @pytest.mark.parametrize("fixture", FIXTURES + ["ds_zero3_offload.json", "axolotl_chat_columns.yaml",
-                                     "axolotl_template_jinja.yaml", "llamafactory_chat_columns.yaml"])
+                                     "axolotl_template_jinja.yaml", "llamafactory_chat_columns.yaml"]
+                         + [f for f, _ in PREFERENCE_FIXTURES])
 def test_any_wrong_value_is_an_input_error_never_a_crash(fixture: str) -> None:
     """Every key of every fixture, set to a value of the wrong type or range, either imports or
     fails as an InputError that names this file (exit 2 at the CLI), never another exception."""
@@ -514,9 +523,10 @@ def test_llamafactory_variants(change: dict, key: str, status: str, expect: tupl
     assert getattr(r.config.data, expect[0]) == expect[1]
     if "odd_roles" in change.get("dataset", ""):
         assert _cols(r.config) == [{"instruction": "question", "output": "answer", "history": "past"},
-                                   {"messages": "dialogue", "role": "speaker", "content": "text"}]
+                                   {"messages": "dialogue", "tools": "functions", "role": "speaker",
+                                    "content": "text"}]
         assert rows["dataset[odd_roles].tags.assistant_tag"].status == "not carried"
-        assert rows["dataset[odd_roles].columns.tools"].status == "not carried"
+        assert "tools" in rows["dataset[odd_roles]"].became          # function schemas are read
 
 
 NEW_FIXTURES = ["axolotl_chat_columns.yaml", "axolotl_template_jinja.yaml", "llamafactory_chat_columns.yaml"]
