@@ -15,9 +15,11 @@ ARROW_THRESHOLD_BYTES's docstring.
 Measured here (2 shared CPUs, `python bench/large_data.py`, 200 MiB, corpus, block 512, 130.7 M
 tokens): list 118.0 s / 79.5 s, peak RSS 7,658 / 7,650 MiB; Arrow 66.0 s (2 processes, each
 worker under 522 MiB) / 1.2 s (cache), peak RSS 1,043 / 566 MiB; 255,275 sequences every run.
-A 297 MiB CSV (`--mb 300 --format csv --paths arrow`, 382,202 sequences): Arrow peak RSS 1,919
-MiB when it read the CSV through the list reader (the whole text, then a copy in a StringIO),
-1,309 MiB streamed line by line (data_arrow.check_decodes + read_csv over the open file).
+A 297 MiB CSV (`--mb 300 --format csv --paths arrow`, 382,202 sequences): Arrow 165.4 s, peak
+RSS 1,919 MiB when it read the CSV through the list reader (the whole text, then a copy in a
+StringIO); streamed line by line (data_arrow.check_decodes + read_csv over the open file) 150.0 s
+/ 1.5 s (cache), peak RSS 1,317 / 550 MiB. The same records as Parquet (`--format parquet`, a
+140 MiB file): 135.4 s / 1.5 s, peak RSS 1,326 / 550 MiB.
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ file in FTWIZARD_HOME's cache (``cache/arrow/<source key>/``), memory-mapped whe
      read whole (a single huge .txt is one example on both paths, as documented there);
    - JSON (one array, or an object holding one): still parsed whole by data_sources' reader,
      since the standard library has no incremental JSON parser and this project adds no
-     dependency for it; only the parsed records are held (several times the file's size),
-     their token ids are not. Big data belongs in JSONL (`ftwizard data convert` writes it).
+     dependency for it; the parsed records are held (a 100 MiB array: 396 MiB peak RSS for
+     this step, against 190 MiB for a 300 MiB JSONL or CSV), their token ids are not. Big data
+     belongs in JSONL (`ftwizard data convert` writes it).
    A refused conversation is reported once the source is read, as analyse() reads a whole
    source before checking them, so for the same bad file both paths name the same problem.
 2. encoded: `Dataset.map` over the examples with data_prep.encode_examples (the list path's own
