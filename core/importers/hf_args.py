@@ -3,7 +3,9 @@
 
 LLaMA-Factory's YAML is TrainingArguments plus its own keys, so :func:`training_args` is shared
 with llamafactory.py. Defaults written where TrainingArguments' differ from ftwizard's: batch 8
-per device, 3 epochs, lr 5e-5, linear schedule, no warmup, fp32.
+per device, 3 epochs, lr 5e-5, linear schedule, no warmup, fp32. A TRL DPOConfig / KTOConfig /
+RewardConfig / ORPOConfig dump (TrainingArguments plus TRL's fields) is read as that trainer's
+objective (:func:`_trl_config`).
 """
 
 from __future__ import annotations
@@ -173,16 +175,89 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
             m.mapped("validation_split_percentage", {"data.validation": {"split": pct / 100}})
         else:
             m.drop("validation_split_percentage", "must be between 0 and 100")
-    for key in ("block_size", "max_seq_length"):
-        if m.has(key):
-            m.map(key, "data.block_size", c.as_int)
+    objective = _trl_config(m)
+    for key in ("block_size", "max_seq_length", "max_length"):
+        if m.has(key) and (key != "max_length" or objective != "sft"):
+            m.map(key, "data.block_size", c.as_int,
+                  "TRL's max_length: prompt and completion together" if key == "max_length" else "")
             break
-    if "block_size" not in m.seen and "max_seq_length" not in m.seen:
-        m.default("data.block_size", 1024, "run_clm's block_size is the model's context, at most 1024")
-    m.default("data.mode", "corpus", "run_clm concatenates the texts and cuts them into block_size blocks")
+    if not {"block_size", "max_seq_length", "max_length"} & m.seen:
+        m.default("data.block_size", 1024, "run_clm's block_size is the model's context, at most 1024"
+                  if objective == "sft" else "TRL's default max_length")
+    if objective == "sft":
+        m.default("data.mode", "corpus", "run_clm concatenates the texts and cuts them into block_size blocks")
+    else:
+        m.put("data.mode", "entries")
     training_args(m, base, "TrainingArguments")
     m.finish()
     return m
+
+
+# TRL 1.16 config fields whose default is what ftwizard's preference backend runs (a
+# DPOConfig/KTOConfig/RewardConfig/ORPOConfig dump lists them all).
+TRL_DEFAULTS = {"activation_offloading": False, "disable_dropout": True, "dataset_num_proc": None,
+                "padding_free": False, "use_weighting": False, "sync_ref_model": False,
+                "ref_model_mixup_alpha": 0.6, "ref_model_sync_steps": 512, "ld_alpha": None,
+                "f_divergence_type": "reverse_kl", "f_alpha_divergence_coef": 0.5,
+                "discopop_tau": 0.05, "pad_to_multiple_of": None, "pad_token": "<PAD_TOKEN>",
+                "eos_token": "<EOS_TOKEN>", "model_init_kwargs": None,
+                "precompute_ref_batch_size": None, "router_aux_loss_coef": None,
+                "generate_during_eval": False, "is_encoder_decoder": None,
+                "max_completion_length": None, "padding_value": None, "chat_template_path": None,
+                "loss_weights": None, "precompute_ref_log_probs": False,
+                "truncation_mode": "keep_start", "label_smoothing": 0.0}
+
+
+def _trl_config(m: c.Mapper) -> str:
+    """A TRL DPOConfig / KTOConfig / RewardConfig / ORPOConfig dump (TrainingArguments plus TRL's
+    fields) -> train.objective and train.preference; "sft" for a plain TrainingArguments JSON.
+    The config class is recognised by the fields only it has."""
+    from ftwizard.core.config import DPO_LOSSES, KTO_LOSSES
+
+    d = m.data
+    if "cpo_alpha" in d or "simpo_gamma" in d:
+        m.drop("loss_type", "a CPOConfig (CPO/SimPO): ftwizard does not run TRL's CPOTrainer; "
+                            "planned as SFT")
+        return "sft"
+    objective = ("kto" if "desirable_weight" in d else "reward" if "center_rewards_coefficient" in d
+                 else "dpo" if "loss_type" in d else "orpo" if "beta" in d else "sft")
+    if objective == "sft":
+        return objective
+    key = next(k for k in ("desirable_weight", "center_rewards_coefficient", "loss_type", "beta") if k in d)
+    m.rows.append(c.Row("(config class)", key, c.MAPPED, f"train.objective = {objective}",
+                        f"{ {'kto': 'KTOConfig', 'reward': 'RewardConfig', 'dpo': 'DPOConfig', 'orpo': 'ORPOConfig'}[objective]} "
+                        f"(recognised by {key})"))
+    m.put("train.objective", objective, key)
+    if objective != "reward":
+        m.map("beta", "train.preference.beta", c.as_float,
+              "ORPO's lambda" if objective == "orpo" else "")
+    losses = d.get("loss_type")
+    losses = [losses] if isinstance(losses, str) else losses
+    allowed = {"dpo": DPO_LOSSES, "kto": KTO_LOSSES}.get(objective, ())
+    if losses is not None:
+        if isinstance(losses, list) and len(losses) == 1 and losses[0] in allowed:
+            m.map("loss_type", "train.preference.loss_type", lambda v: losses[0])
+        else:
+            m.drop("loss_type", f"train.preference.loss_type takes one of TRL's {objective} losses "
+                                f"({', '.join(allowed)}), not a weighted combination")
+    if objective == "dpo" and m.number("label_smoothing", float, 0.0):
+        m.map("label_smoothing", "train.preference.label_smoothing", c.as_float)
+    if objective in ("dpo", "kto") and d.get("precompute_ref_log_probs") is True:
+        m.mapped("precompute_ref_log_probs", {"train.preference.reference": "precomputed"})
+    if objective == "dpo" and d.get("truncation_mode") == "keep_end":
+        m.map("truncation_mode", "train.preference.truncation", str)
+    if objective == "kto":
+        m.map("desirable_weight", "train.preference.desirable_weight", c.as_float)
+        m.map("undesirable_weight", "train.preference.undesirable_weight", c.as_float)
+    if objective == "reward":
+        m.map("center_rewards_coefficient", "train.preference.center_rewards", c.as_float)
+    for k, default in TRL_DEFAULTS.items():
+        if k in d and k not in m.seen:
+            if d[k] == default:
+                m.same(k, "TRL's default, which ftwizard's trainer keeps")
+            else:
+                m.drop(k, "a TRL setting ftwizard's train.preference has no key for")
+    return objective
 
 
 def deepspeed_to_config(data: dict[str, Any], source: str) -> c.Mapper:

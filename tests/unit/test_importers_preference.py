@@ -341,3 +341,37 @@ def test_plan_and_dry_run_on_imported_preference_configs(tmp_path: Path) -> None
     written = load_config(tmp_path / "runs" / "dpo" / "config.yaml")
     assert (written.train.objective, written.train.preference.beta, written.data.chat_template) == (
         "dpo", 0.3, "chatml")
+
+
+# ---------------------------------------------------------------- TRL config dumps
+
+def test_trl_config_dumps_are_read_as_their_objective(tmp_path: Path) -> None:
+    """A DPOConfig / KTOConfig / RewardConfig / ORPOConfig saved as JSON (TrainingArguments plus
+    TRL's fields, as TRL itself writes them) plans the trainer it configures."""
+    from trl import DPOConfig, KTOConfig, RewardConfig
+    from trl.experimental.orpo import ORPOConfig
+
+    cases = [(DPOConfig, {"beta": 0.2, "loss_type": ["robust"], "label_smoothing": 0.1,
+                          "max_length": 512, "precompute_ref_log_probs": True},
+              ("dpo", {"beta": 0.2, "loss_type": "robust", "label_smoothing": 0.1,
+                       "reference": "precomputed"}, 512)),
+             (DPOConfig, {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 0.5]},
+              ("dpo", {}, 1024)),
+             (KTOConfig, {"undesirable_weight": 1.5, "beta": 0.05},
+              ("kto", {"beta": 0.05, "loss_type": "kto", "undesirable_weight": 1.5}, 1024)),
+             (RewardConfig, {"center_rewards_coefficient": 0.01}, ("reward", {"center_rewards": 0.01}, 1024)),
+             (ORPOConfig, {"beta": 0.3}, ("orpo", {"beta": 0.3}, 1024))]
+    for i, (cls, kw, (objective, pref, block)) in enumerate(cases):
+        d = cls(output_dir=str(tmp_path / "out"), use_cpu=True, bf16=False, **kw).to_dict()
+        d["model_name_or_path"] = "gpt2"
+        path = tmp_path / f"{cls.__name__}-{i}.json"
+        path.write_text(json.dumps(d))
+        r = import_file(path)
+        cfg = r.config
+        assert r.format == "hf-trainer"
+        assert (cfg.train.objective, cfg.train.preference.model_dump(exclude_defaults=True),
+                cfg.data.block_size, cfg.data.mode) == (objective, pref, block, "entries"), cls
+        if "loss_weights" in kw:
+            assert rows(r)["loss_type"].status == "not carried"
+            assert rows(r)["loss_weights"].status == "not carried"
+        assert not [x for x in r.not_carried if x.key in ("beta", "max_length", "disable_dropout")]
