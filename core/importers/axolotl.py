@@ -238,7 +238,7 @@ def _preference(m: c.Mapper) -> str:
     objective = "sft"
     if rl in RL_OBJECTIVES:
         objective = RL_OBJECTIVES[rl]
-        targets: dict[str, Any] = {"train.objective": objective, "data.mode": "entries"}
+        targets: dict[str, Any] = {"train.objective": objective}   # data.mode does not apply
         if rl == "ipo":
             targets["train.preference.loss_type"] = "ipo"
         m.mapped("rl", targets, {"dpo": "TRL's DPOTrainer", "ipo": "TRL's DPOTrainer, loss ipo",
@@ -256,7 +256,7 @@ def _preference(m: c.Mapper) -> str:
             raise m.fail("reward_model", True, f"a reward model and rl: {rl} at once",
                          "keep one: reward_model: true or rl")
         objective = "reward"
-        m.mapped("reward_model", {"train.objective": "reward", "data.mode": "entries"},
+        m.mapped("reward_model", {"train.objective": "reward"},
                  "TRL's RewardTrainer: a one-label sequence-classification head on pairs")
     else:
         m.same("reward_model", "off")
@@ -454,13 +454,14 @@ def _datasets(m: c.Mapper, base: Path) -> None:
            "itself, as axolotl's multipack does")
     became = f"data.mode = {mode}" + (", data.packing = true" if pack else "")
     if objective != "sft":
-        pass                                # rl / reward_model wrote data.mode entries
+        pass                                # data.mode does not apply to preference objectives
     elif "sample_packing" in m.data:
         m.seen.add("sample_packing")
         m.rows.append(c.Row("sample_packing", m.data["sample_packing"], c.MAPPED, became, why))
     else:
         m.rows.append(c.Row("(not set)", None, c.DEFAULT, became, why))
-    m.put("data.mode", mode, "sample_packing")
+    if objective == "sft":
+        m.put("data.mode", mode, "sample_packing")
     if pack:
         m.put("data.packing", True, "sample_packing")
     if m.peek("eval_sample_packing") is False and pack:

@@ -186,8 +186,6 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
                   if objective == "sft" else "TRL's default max_length")
     if objective == "sft":
         m.default("data.mode", "corpus", "run_clm concatenates the texts and cuts them into block_size blocks")
-    else:
-        m.put("data.mode", "entries")
     training_args(m, base, "TrainingArguments")
     m.finish()
     return m

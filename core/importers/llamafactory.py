@@ -91,7 +91,7 @@ def to_config(data: dict[str, Any], source: str, base: Path) -> c.Mapper:
         why = "pretraining without packing: one text per sequence"
     objective = _preference(m, stage)
     if stage in OBJECTIVES:
-        m.mapped("stage", {"train.objective": objective, "data.mode": mode},
+        m.mapped("stage", {"train.objective": objective},   # data.mode does not apply
                  {"dpo": "preference pairs through TRL's DPOTrainer (ORPOTrainer for pref_loss "
                          "orpo)", "kto": "labelled completions through TRL's KTOTrainer",
                   "rm": "a reward model (a scalar head) trained on pairs through TRL's "
@@ -631,7 +631,7 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
         if da.packing:
             out["packing"] = True
             out["neat_packing"] = True   # ftwizard's packing: no attention across examples
-    if da.mode == "entries" and da.chat_template:
+    if (da.mode == "entries" or obj != "sft") and da.chat_template:
         name = c.template_name(da.chat_template, c.LLAMAFACTORY_TEMPLATES)
         if name:
             out["template"] = name
@@ -740,7 +740,7 @@ def _pref_info_entry(path: str, columns: dict[str, str] | None, objective: str,
                          "user_tag": "human" if sharegpt else "user",
                          "assistant_tag": "gpt" if sharegpt else "assistant",
                          "system_tag": "system"}
-    elif shape == "kto":
+    elif shape == "kto" or (objective == "kto" and shape == "unknown"):
         entry["columns"] = {"prompt": cols.get("prompt", "prompt"),
                             "response": cols.get("completion", "completion"), **pick}
     else:

@@ -273,7 +273,10 @@ def _abs_paths(d: dict) -> dict:
 
 
 @pytest.mark.parametrize("preset", ["llama2-7b-qlora-int4", "llama2-7b-qlora-int8", "llama2-7b-lora",
-                                    "llama2-7b-full-fsdp", "gptj-6b-zero3-24gb", "tiny-cpu-demo"])
+                                    "llama2-7b-full-fsdp", "gptj-6b-zero3-24gb", "tiny-cpu-demo",
+                                    "llama3.1-8b-dpo-lora-24gb", "llama3.2-3b-kto-full-80gb",
+                                    "mistral-7b-orpo-qlora-24gb", "qwen2.5-1.5b-reward-full-40gb",
+                                    "tiny-cpu-dpo-demo"])
 def test_export_names_every_setting_it_cannot_write(preset: str, tmp_path: Path) -> None:
     """A seed preset exported and read back differs only in settings the export header lists."""
     cfg = load_config(preset)

@@ -66,7 +66,7 @@ def test_llamafactory_lora_dpo_example() -> None:
     cfg, by = r.config, rows(r)
     assert cfg.train.objective == "dpo" and by["stage"].status == "mapped"
     assert (cfg.train.preference.beta, cfg.train.preference.loss_type) == (0.2, "hinge")
-    assert cfg.data.chat_template == "llama-3" and cfg.data.mode == "entries"
+    assert cfg.data.chat_template == "llama-3" and not cfg.data.packing
     sharegpt, alpaca = cfg.data.train
     assert sharegpt.columns is None
     assert alpaca.columns == {"instruction": "question", "input": "context", "chosen": "better",
@@ -370,7 +370,7 @@ def test_trl_config_dumps_are_read_as_their_objective(tmp_path: Path) -> None:
         cfg = r.config
         assert r.format == "hf-trainer"
         assert (cfg.train.objective, cfg.train.preference.model_dump(exclude_defaults=True),
-                cfg.data.block_size, cfg.data.mode) == (objective, pref, block, "entries"), cls
+                cfg.data.block_size) == (objective, pref, block), cls
         if "loss_weights" in kw:
             assert rows(r)["loss_type"].status == "not carried"
             assert rows(r)["loss_weights"].status == "not carried"
