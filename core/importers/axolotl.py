@@ -559,17 +559,7 @@ def _pref_type(m: c.Mapper, sub: c.Mapper, d: dict[str, Any], dtype: Any, src: d
                          "system/input/chosen/rejected as chatml.intel); the path is kept")
         return
     if prefix == "chat_template":
-        from ftwizard.core.data_formats import ROLES
-
-        roles = d.get("roles")
-        if isinstance(roles, dict):
-            bad = [f"{x}->{t}" for t, xs in roles.items() for x in (xs if isinstance(xs, list) else [xs])
-                   if ROLES.get(str(x).lower()) != t]
-            if bad:
-                sub.drop("roles", f"ftwizard's role names are fixed ({', '.join(ROLES)}); "
-                                  f"{', '.join(bad)} is not among them: rename the roles in the file")
-            else:
-                sub.same("roles", "these role names are ftwizard's own")
+        _roles(sub, d)
         mpm = d.get("message_property_mappings")
         if isinstance(mpm, dict):
             for ours, names in (("role", ("role", "from")), ("content", ("content", "value"))):
@@ -676,8 +666,6 @@ def _dataset(m: c.Mapper, key: str, d: dict[str, Any], base: Path, kinds: list[s
 def _chat_dataset(m: c.Mapper, sub: c.Mapper, d: dict[str, Any], dtype: str, src: dict[str, Any]) -> None:
     """type: chat_template (or the older sharegpt): which column holds the turns, which keys hold
     role and text, the template, and which roles are trained."""
-    from ftwizard.core.data_formats import ROLES
-
     sub.mapped("type", {}, "a chat (messages or ShareGPT conversations) read per record: "
                            "entries mode, prompt turns masked")
     cols: dict[str, str] = {}
@@ -711,15 +699,7 @@ def _chat_dataset(m: c.Mapper, sub: c.Mapper, d: dict[str, Any], dtype: str, src
             sub.same(key, "role/content or from/value, which ftwizard reads")
     if cols:
         src["columns"] = cols
-    roles = d.get("roles")
-    if isinstance(roles, dict):
-        bad = [f"{s}->{t}" for t, ss in roles.items() for s in (ss if isinstance(ss, list) else [ss])
-               if ROLES.get(str(s).lower()) != t]
-        if bad:
-            sub.drop("roles", f"ftwizard's role names are fixed ({', '.join(ROLES)}); "
-                              f"{', '.join(bad)} is not among them: rename the roles in the file")
-        else:
-            sub.same("roles", "these role names are ftwizard's own")
+    _roles(sub, d)
     _trained_roles(m, sub, d)
     eos = d.get("train_on_eos")
     if eos in (None, "turn"):
@@ -1124,3 +1104,18 @@ def _export_source(s, mode: str, lost: list[str]) -> dict[str, Any]:  # noqa: AN
     elif not s.path.startswith("hf:") and Path(s.path).suffix.lower() in (".json", ".jsonl"):
         d["ds_type"] = "json"
     return d
+
+
+def _roles(sub: Any, d: dict[str, Any]) -> None:
+    """A dataset's `roles` mapping: the same as ftwizard's fixed role names, or not carried."""
+    from ftwizard.core.data_formats import ROLES
+
+    roles = d.get("roles")
+    if isinstance(roles, dict):
+        bad = [f"{x}->{t}" for t, xs in roles.items() for x in (xs if isinstance(xs, list) else [xs])
+               if ROLES.get(str(x).lower()) != t]
+        if bad:
+            sub.drop("roles", f"ftwizard's role names are fixed ({', '.join(ROLES)}); "
+                              f"{', '.join(bad)} is not among them: rename the roles in the file")
+        else:
+            sub.same("roles", "these role names are ftwizard's own")
