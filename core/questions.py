@@ -22,7 +22,7 @@ from ftwizard.core.config import (DPO_LOSSES, KTO_LOSSES, REFERENCE_OBJECTIVES, 
                                   from_dict, parse_source)
 from ftwizard.core.errors import InputError
 
-Kind = str  # "choice" | "int" | "float" | "bool" | "text" | "path"
+Kind = str  # "choice" | "int" | "float" | "bool" | "text" | "path" | "ints" (a list of whole numbers)
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,11 @@ class Field:
     """Extra check beyond the config's own validation: returns a warning or None."""
     hint: Callable[[RunConfig], str] | None = None
     """Help that depends on the other answers (the data shape the objective needs), said first."""
+    check: Callable[[RunConfig], None] | None = None
+    """Refuses (InputError naming the field) an answer the config's own types let through but a
+    rule outside them forbids: the pipeline layout, which needs the model's layer count."""
+    empty: str = ""
+    """What an empty (null) answer means, shown as the value instead of "none" ("even split")."""
 
     @property
     def help(self) -> str:
@@ -103,9 +108,22 @@ class Field:
     def format(self, cfg: RunConfig) -> str:
         return format_value(self, self.get(cfg))
 
+    def edit_text(self, cfg: RunConfig) -> str:
+        """The current value as the text a user edits (the inline editor, plain mode's prompt)."""
+        value = self.get(cfg)
+        if value is None:
+            return ""
+        if self.kind == "float":
+            return f"{value:g}"
+        if self.kind == "ints":
+            return ",".join(str(v) for v in value)
+        return str(value)
+
     def answer(self, cfg: RunConfig, value: Any) -> RunConfig:
         """The config with this field answered; InputError (naming the field) when invalid."""
         out = set_value(cfg, self.id, parse_value(self, value))
+        if self.check is not None:
+            self.check(out)
         return follow_target(out) if self.id == "hardware.target" else out
 
 
@@ -220,12 +238,21 @@ def parse_value(f: Field, value: Any) -> Any:
                          fix=f"type {what}" + (" or leave it empty" if f.optional else "")) from None
     if f.kind == "bool":
         return text.lower() in ("y", "yes", "true", "1", "on")
+    if f.kind == "ints":
+        parts = [p for p in text.strip("[]").replace(",", " ").split()]
+        if not all(p.isdigit() for p in parts):
+            raise InputError(f"{f.label}: {text!r} is not a list of whole numbers", field=f.id,
+                             value=text, fix="type whole numbers separated by commas, e.g. "
+                                             "6,6,5,5" + (", or leave it empty" if f.optional else ""))
+        return [int(p) for p in parts] or None
     return text
 
 
 def format_value(f: Field, value: Any) -> str:
     if value is None or value == "":
-        return "none" if f.kind != "path" else "(none)"
+        return f.empty or ("none" if f.kind != "path" else "(none)")
+    if f.kind == "ints":
+        return ",".join(str(v) for v in value)
     if f.kind == "bool":
         return "yes" if value else "no"
     if f.kind == "float":
@@ -550,6 +577,44 @@ def _smoothing_warning(value: Any, ctx: Context) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------- the pipeline layout
+
+def _n_layers(cfg: RunConfig) -> int | None:
+    """The model's decoder layers (catalog or local config, offline, cached), or None while the
+    model is unknown: the Model step says that, not this one."""
+    from ftwizard.core.models import resolve
+
+    try:
+        return resolve(cfg.model.name, trust_remote_code=cfg.model.trust_remote_code).n_layers
+    except InputError:
+        return None
+
+
+def _pipeline_layers_check(cfg: RunConfig) -> None:
+    """The planner's and the pipeline backend's own rule (core/pipeline_layout.py): one entry
+    per stage, each at least 1, summing to the model's layers; its error names the field, the
+    value and the even-as-possible split to use instead."""
+    from ftwizard.core.pipeline_layout import stage_layers
+
+    m = cfg.method
+    n = _n_layers(cfg)
+    if m.parallel == "pipeline" and m.pipeline_layers and n is not None:
+        stage_layers(n, m.pipeline_stages, list(m.pipeline_layers))
+
+
+def _pipeline_layers_hint(cfg: RunConfig) -> str:
+    from ftwizard.core.pipeline_layout import balanced_split
+
+    n, stages = _n_layers(cfg), cfg.method.pipeline_stages
+    if n is None or stages > n:
+        return ""
+    split = ",".join(str(x) for x in balanced_split(n, stages))
+    if n % stages == 0:
+        return f"{n} layers over {stages} stages: empty gives {n // stages} each."
+    return (f"{n} layers do not split evenly into {stages} stages: give each stage its "
+            f"layers, e.g. {split}.")
+
+
 def _is(*objectives: str) -> Callable[[RunConfig], bool]:
     return lambda cfg: cfg.train.objective in objectives
 
@@ -602,6 +667,10 @@ STEPS: tuple[Step, ...] = (
         Field("method.fsdp", "FSDP", "choice", _fsdp, applies=lambda c: c.method.parallel == "fsdp"),
         Field("method.pipeline_stages", "Pipeline stages", "int",
               applies=lambda c: c.method.parallel == "pipeline"),
+        Field("method.pipeline_layers", "Stage layers", "ints", optional=True,
+              applies=lambda c: c.method.parallel == "pipeline", empty="even split",
+              check=_pipeline_layers_check, hint=_pipeline_layers_hint,
+              help_extra="Type them comma-separated; empty (the default) is the even split."),
         Field("method.gradient_checkpointing", "Grad checkpointing", "bool"),
         Field("method.optimizer", "Optimizer", "choice", _optimizers),
     ), "How to train it, and across which devices."),

@@ -82,6 +82,10 @@ def _ask(field: q.Field, cfg: RunConfig, ctx: q.Context) -> Any:
         choices = [questionary.Choice(title=c.label, value=c.value,
                                       disabled=None if c.available else c.reason,
                                       description=c.help or None) for c in opts]
+        if field.allow_other and current not in (None, "") and all(c.value != current for c in opts):
+            # a value typed before (a count like "A100-80GB x8", a model folder) stays the
+            # default: Enter keeps the answer, as in the full-screen wizard
+            choices.insert(0, questionary.Choice(title=f"{current} (as set)", value=current))
         if field.allow_other:
             other = "__other__"
             choices.append(questionary.Choice(title="(type another)", value=other))
@@ -93,7 +97,7 @@ def _ask(field: q.Field, cfg: RunConfig, ctx: q.Context) -> Any:
         return value
     if field.kind == "bool":
         return questionary.confirm(label, default=bool(current)).unsafe_ask()
-    raw = "" if current is None else (f"{current:g}" if field.kind == "float" else str(current))
+    raw = field.edit_text(cfg)
     if field.kind == "path":
         return questionary.path(label, default=raw).unsafe_ask()
     return questionary.text(label, default=raw).unsafe_ask()

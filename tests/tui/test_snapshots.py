@@ -185,3 +185,22 @@ def test_host_ram_short(snap_compare, workdir: Path) -> None:
         "method.offload_params": True, "method.gradient_checkpointing": True,
         "method.optimizer": "adamw", "train.micro_batch": 7, "train.grad_accum": 1})
     assert snap_compare(make_app(cfg, step="hardware"), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_method_pipeline_stage_layers(snap_compare, workdir: Path) -> None:
+    """Seed 002 (GPT-NeoX-20B, 8 pipeline stages on A100-80GB x8) at 80x24, Method step, the
+    Stage layers field focused: the preset's 6,6,6,6,5,5,5,5 under Pipeline stages, and the help
+    saying why 44 layers need it and that empty is the even split."""
+    from tests.tui.test_pipeline_layers import seed_002
+
+    async def focus_layers(pilot) -> None:  # noqa: ANN001
+        await _settle(pilot)
+        row = pilot.app.screen.query_one("#f-method-pipeline_layers")
+        for _ in range(20):
+            if pilot.app.focused is row:
+                break
+            await pilot.press("down")
+        await _settle(pilot)
+
+    assert snap_compare(make_app(seed_002(), step="method"), terminal_size=(80, 24),
+                        run_before=focus_layers)
