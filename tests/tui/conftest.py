@@ -42,3 +42,14 @@ def cpu():  # noqa: ANN201
     hw = detect(libraries=False)
     assert hw.is_cpu_only, "these tests plan and train on the CPU"
     return hw
+
+
+@pytest.fixture(autouse=True)
+def fresh_local_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts as a fresh process does: no damaged-file warning seen yet. The wizard
+    replays the process's earlier ones as notifications (core/local_state.py listen), so one test's
+    damaged status.json showed up as a toast in every later snapshot."""
+    from ftwizard.core import local_state
+
+    monkeypatch.setattr(local_state, "_SEEN", [])
+    monkeypatch.setattr(local_state, "_LISTENERS", [])

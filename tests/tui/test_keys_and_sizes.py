@@ -348,8 +348,8 @@ async def test_step_bar_flags_the_step_of_the_short_field() -> None:
 
 
 async def test_f1_opens_help_over_the_picker() -> None:
-    """F1 works over a dialog too (the picker's search box takes ?): its ↑↓ move the list
-    (the search box cannot scroll, so its scroll keys are not claimed), typing keys listed."""
+    """F1 works over a dialog too (the picker's search box takes ?): ↑↓ move the list (the
+    search box takes them, in the order typed with the search text), typing keys listed."""
     app = make_app(step="model")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -360,7 +360,7 @@ async def test_f1_opens_help_over_the_picker() -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         lines = {ln.keys: ln for ln in app.screen.lines}
-        assert lines[("↓",)].what == "next in the list" and lines[("↓",)].section == "this screen"
+        assert lines[("↓",)].what == "next in the list" and lines[("↓",)].section == "typing"
         assert any(ln.section == "typing" for ln in app.screen.lines)
         await pilot.press("f1")
         await pilot.pause()

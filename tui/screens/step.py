@@ -179,19 +179,6 @@ class StepScreen(Screen):
         if err:
             self._show_help()
 
-    @on(FieldRow.PickerRequested)
-    def _pick(self, event: FieldRow.PickerRequested) -> None:
-        from ftwizard.tui.widgets.picker import PickerScreen
-
-        row = event.row
-
-        def take(value: Any) -> None:
-            if value is not None:
-                self._answered(FieldRow.Answered(row, row.field.id, value))
-            row.focus()
-
-        self.app.push_screen(PickerScreen(row.field, self.app.context()), take)
-
     def on_descendant_focus(self, event: Any) -> None:
         if self.error and not isinstance(event.widget.parent, FieldRow):
             self.error = None

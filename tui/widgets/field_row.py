@@ -4,6 +4,14 @@ A row never changes the config itself: it posts `FieldRow.Answered` and the scre
 config (through core.questions, whose validation is the config's), so every route to a value is
 checked the same way. Choice rows cycle with ◂ ▸ over the choices available here; numbers step
 with ◂ ▸ and open an inline editor with Enter; long lists open a searchable picker.
+
+Keys typed fast arrive as one burst (a fast typist, a paste, `tmux send-keys Enter C-u text`):
+the app routes each key to whatever has focus when it takes the key off its queue, before the
+row has handled the one before. So the row's keys are priority bindings, run as the app takes
+each key, and Enter opens the editor (already composed, hidden) and focuses it there and then:
+the next key of the burst goes to the editor, never to the step's `n`, `s` or digits. The editor
+takes its own keys in the order typed (typed_input.InOrderInput), and once its Enter or Esc has
+closed it, keys typed behind them go back to the app: they are the step's again.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from ftwizard.core import questions as q
+from ftwizard.tui.widgets.typed_input import InOrderInput
 
 
 GiB = 1024**3
@@ -60,15 +69,47 @@ def fit_text(text: Text, width: int) -> Text:
     return Text("\n").join(lines)
 
 
+class Editor(InOrderInput):
+    """A row's inline editor. Enter answers, Escape puts the value back, ↑ ↓ leave the edit for
+    the field above or below: each taken in the order typed (InOrderInput), and once it has
+    closed, keys that were typed behind Enter or Escape go back to the app as the step's keys."""
+
+    BINDINGS = [Binding("escape", "cancel", "put the value back as it was", show=False),
+                Binding("down", "leave(1)", "leave the value as it was, next field", show=False),
+                Binding("up", "leave(-1)", "leave the value as it was, previous field",
+                        show=False)]
+
+    def accepts_keys(self) -> bool:
+        return self.display
+
+    async def action_submit(self) -> None:
+        self.parent.commit(self.value)
+
+    def action_cancel(self) -> None:
+        self.parent.close_editor()
+
+    def action_leave(self, delta: int) -> None:
+        self.parent.close_editor()
+        if delta > 0:
+            self.screen.focus_next()
+        else:
+            self.screen.focus_previous()
+
+
 class FieldRow(Horizontal, can_focus=True):
+    # Priority: each runs as the app takes the key off its queue, so focus has moved (up/down,
+    # Enter into the editor) before the next key of a burst is routed (module docstring). While
+    # the editor is open check_action turns them off and the editor takes the key.
     BINDINGS = [  # the help screen (?) lists these with their descriptions
-        Binding("left", "step(-1)", "previous choice, or one less", show=False),
-        Binding("right,space", "step(1)", "next choice, one more, or yes/no", show=False),
-        Binding("enter", "edit", "type a value, or open the list to search", show=False),
+        Binding("left", "step(-1)", "previous choice, or one less", show=False, priority=True),
+        Binding("right,space", "step(1)", "next choice, one more, or yes/no", show=False,
+                priority=True),
+        Binding("enter", "edit", "type a value, or open the list to search", show=False,
+                priority=True),
         Binding("escape", "cancel_edit", "put the value back as it was", show=False,
-                tooltip="while typing"),
-        Binding("down", "app.focus_next", "next field", show=False),
-        Binding("up", "app.focus_previous", "previous field", show=False),
+                tooltip="while typing"),   # listed for the help screen; the Editor takes Escape
+        Binding("down", "move(1)", "next field", show=False, priority=True),
+        Binding("up", "move(-1)", "previous field", show=False, priority=True),
     ]
 
     @dataclass
@@ -79,13 +120,6 @@ class FieldRow(Horizontal, can_focus=True):
         field_id: str
         value: Any
 
-    @dataclass
-    class PickerRequested(Message):
-        """A long choice list: the screen opens the picker."""
-
-        row: "FieldRow"
-        field_id: str
-
     def __init__(self, field: q.Field) -> None:
         super().__init__(id="f-" + field.id.replace(".", "-"))
         self.field = field
@@ -95,6 +129,21 @@ class FieldRow(Horizontal, can_focus=True):
     def compose(self):  # noqa: ANN201
         yield Static(self.field.label, classes="label")
         yield Static("", classes="value")
+        if self.types_text:   # composed now, hidden, so that Enter can focus it at once
+            editor = Editor(classes="editor", select_on_focus=False)
+            editor.display = False
+            yield editor
+
+    @property
+    def types_text(self) -> bool:
+        """Enter opens an inline editor (numbers, text, paths), not a list or a toggle."""
+        f = self.field
+        return not f.picker and f.kind not in ("bool", "choice")
+
+    @property
+    def editing(self) -> bool:
+        """The inline editor is open (from the moment the Enter that opens it is taken)."""
+        return self.types_text and bool(self.query_one(Editor).display)
 
     def sync(self, ctx: q.Context) -> None:
         """Show the value in `ctx.config`, with this machine's choices."""
@@ -155,7 +204,7 @@ class FieldRow(Horizontal, can_focus=True):
 
     def action_step(self, delta: int) -> None:
         f = self.field
-        if self.query(Input):
+        if self.editing:
             return
         if f.kind == "bool":
             self.post_message(self.Answered(self, f.id, not self.value))
@@ -171,46 +220,70 @@ class FieldRow(Horizontal, can_focus=True):
         elif f.kind == "int" and self.value is not None:
             self.post_message(self.Answered(self, f.id, int(self.value) + delta))
         elif f.kind == "choice" and f.picker:
-            self.post_message(self.PickerRequested(self, f.id))
+            self._open_picker()
 
     def action_edit(self) -> None:
+        """Open the editor (or the picker) and give it focus before returning: the keys typed
+        after Enter in the same burst are routed to it, not to the step (module docstring)."""
         f = self.field
         if f.kind in ("bool",) or (f.kind == "choice" and not f.picker):
             self.action_step(1)
             return
         if f.picker:
-            self.post_message(self.PickerRequested(self, f.id))
+            self._open_picker()
             return
-        if self.query(Input):
+        if self.editing:
             return
-        raw = "" if self.value is None else (f"{self.value:g}" if f.kind == "float" else str(self.value))
-        editor = Input(value=raw, classes="editor", select_on_focus=False)
+        raw = f.edit_text(self.ctx.config) if self.ctx is not None else ""
+        editor = self.query_one(Editor)
+        editor.value = raw
+        editor.cursor_position = len(raw)
         self.query_one(".value", Static).display = False
-        self.mount(editor)
-        editor.focus()
+        editor.display = True
+        self.screen.set_focus(editor)   # now, not after a refresh: the next key goes to it
 
-    @on(Input.Submitted, ".editor")
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        value = event.value
-        self._close_editor()
-        self.post_message(self.Answered(self, self.field.id, value))
+    def _open_picker(self) -> None:
+        """Push the searchable list now (a message to the screen would open it after the keys
+        typed behind Enter had gone to the step); its answer comes back as `Answered`."""
+        from ftwizard.tui.widgets.picker import PickerScreen
+
+        def take(value: Any) -> None:
+            if value is not None:
+                self.post_message(self.Answered(self, self.field.id, value))
+            self.screen.set_focus(self)
+
+        self.app.push_screen(PickerScreen(self.field, self.ctx), take)
+
+    def commit(self, text: str) -> None:
+        """Enter in the editor: close it (focus back here at once) and answer."""
+        self.close_editor()
+        self.post_message(self.Answered(self, self.field.id, text))
 
     @on(Input.Blurred, ".editor")
     def _blurred(self, event: Input.Blurred) -> None:
-        self._close_editor(refocus=False)
+        if self.screen.focused is not event.input:   # a click elsewhere: the edit is dropped
+            self.close_editor(refocus=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "cancel_edit":   # Escape means something only while typing
-            return bool(self.query(Input))
+        if action in ("step", "edit", "move"):   # while typing, the editor takes these keys
+            return not self.editing
+        if action == "cancel_edit":
+            return self.editing
         return True
 
     def action_cancel_edit(self) -> None:
-        self._close_editor()
+        self.close_editor()
 
-    def _close_editor(self, refocus: bool = True) -> None:
-        for ed in self.query(Input):
-            ed.remove()
+    def action_move(self, delta: int) -> None:
+        if delta > 0:
+            self.screen.focus_next()
+        else:
+            self.screen.focus_previous()
+
+    def close_editor(self, refocus: bool = True) -> None:
+        if not self.editing:
+            return
+        self.query_one(Editor).display = False
         self.query_one(".value", Static).display = True
         if refocus:
-            self.focus()
+            self.screen.set_focus(self)   # now: the keys typed after Enter are the step's
