@@ -218,3 +218,22 @@ def test_stop_file_saves_and_resume_finishes_a_tied_qwen2(tmp_path, tiny_qwen2):
     assert start["resumed_from"] == step and start["pipeline"]["tied_embeddings"] is True
     assert of(evts, "step")[-1]["step"] == 40
     assert_final_matches_pipeline(run)
+
+
+def test_sigterm_to_the_launcher_saves_and_ends_stopped(tmp_path, tiny_neox):
+    """What a scheduler does before it preempts a job (Slurm sends SIGTERM, then SIGKILL): the
+    launcher forwards SIGTERM to both stage processes, they agree to stop at the same step, save
+    a checkpoint and end the run as stopped, so `--resume` continues from there."""
+    data = write_data(tmp_path / "data")
+    cfg = pipeline_config(tiny_neox, data, stages=2, nproc=2, max_steps=200, save_every=1000)
+    run = make_run(tmp_path / "run", cfg)
+    argv = launch_line(run, cfg, 2)
+    proc = start_run(run, argv)
+    wait_for(run, lambda e: e["type"] == "step" and e["step"] >= 3, timeout=300, proc=proc)
+    proc.send_signal(signal.SIGTERM)        # the launcher only, as `scancel` / a preemption does
+    proc.wait(timeout=300)
+    stopped = end(run)
+    assert stopped["status"] == "stopped", stopped
+    step = stopped["step"]
+    assert 3 <= step < 200
+    assert (run / "checkpoints" / f"checkpoint-{step}" / "trainer_state.json").is_file()
