@@ -34,6 +34,8 @@ DPO_LOSSES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_
 KTO_LOSSES = ("kto", "apo_zero_unpaired")
 # The objectives that compare the policy with a reference model (TRL's DPOTrainer, KTOTrainer).
 REFERENCE_OBJECTIVES = ("dpo", "kto")
+# The objectives trained on chosen/rejected pairs (both sides in one batch of 2 x micro_batch).
+PAIRED_OBJECTIVES = ("dpo", "orpo", "reward")
 
 
 class _Section(BaseModel):

@@ -152,7 +152,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ftwizard.core.config import REFERENCE_OBJECTIVES
+from ftwizard.core.config import PAIRED_OBJECTIVES, REFERENCE_OBJECTIVES
 
 GiB = 1024**3
 MiB = 1024**2
@@ -176,7 +176,6 @@ FUSED_VOCAB_TILE = 32768
 FUSED_CPU_FORWARD_TILES = 4
 FUSED_CPU_BACKWARD_TILES = 11
 FUSED_STATS_BYTES = 16        # fp32 per scored token kept for backward: log_z, entropy, log-prob, mean logit
-PAIRED_OBJECTIVES = ("dpo", "orpo", "reward")   # chosen + rejected in one batch
 # The objectives' own lines, named for the user (`ftwizard plan` lists them under their group).
 # Short enough (<= 24 characters) for the plan's label column at 80 columns; the plan's notes say
 # what each one means.

@@ -79,14 +79,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ftwizard.core.config import DataSection, RunConfig, TrainSection
+from ftwizard.core.config import PAIRED_OBJECTIVES, DataSection, RunConfig, TrainSection
 from ftwizard.core.data_formats import (TOP_KEYS, alpaca_messages, apply_columns, as_text,
                                         chat_messages, check_chat, record_tools)
 from ftwizard.core.data_prep import common_prefix, data_sources, mix_plan, validation_indices
 from ftwizard.core.data_sources import Cancelled, is_hf, iter_records, source_files
 from ftwizard.core.errors import InputError
 
-PAIRED = ("dpo", "orpo", "reward")
 UNPAIRED = ("kto",)
 SHAPE_LABELS = {
     "explicit": "prompt/chosen/rejected", "implicit": "chosen/rejected (implicit prompt)",
@@ -393,7 +392,7 @@ def shape_objective_check(row: Row, objective: str) -> None:
             fix="use train.objective dpo (or orpo) for pairs, or unpair the data: each pair "
                 "becomes {prompt, completion: chosen, label: true} and {prompt, completion: "
                 "rejected, label: false} (TRL's unpair_preference_dataset does this)")
-    if objective in PAIRED and row.shape in KTO_SHAPES:
+    if objective in PAIRED_OBJECTIVES and row.shape in KTO_SHAPES:
         raise InputError(
             f"{row.where}: this is KTO data ({SHAPE_LABELS[row.shape]}: one completion with a "
             f"label) but train.objective is {objective}, which needs a chosen and a rejected "

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ftwizard.core.config import (DPO_LOSSES, KTO_LOSSES, REFERENCE_OBJECTIVES, RunConfig,
-                                  from_dict, parse_source)
+from ftwizard.core.config import (DPO_LOSSES, KTO_LOSSES, PAIRED_OBJECTIVES, REFERENCE_OBJECTIVES,
+                                  RunConfig, from_dict, parse_source)
 from ftwizard.core.errors import InputError
 
 Kind = str  # "choice" | "int" | "float" | "bool" | "text" | "path" | "ints" (a list of whole numbers)
@@ -448,7 +448,6 @@ def _data_paths(value: Any, ctx: Context) -> str | None:
 LOSSES = {"dpo": DPO_LOSSES, "kto": KTO_LOSSES}
 EXO_SMOOTHING = 1e-3   # the EXO paper's value; TRL refuses exo_pair with label_smoothing 0
 SMOOTHED_LOSSES = ("robust", "exo_pair", "aot", "aot_unpaired")  # TRL 1.16 reads label_smoothing
-PAIRED = ("dpo", "orpo", "reward")
 
 OBJECTIVES = (
     ("sft", "SFT", "next-token loss on text, instructions or chats: the usual first step."),
@@ -482,7 +481,7 @@ DPO_LOSS_HELP = {
 def data_shape(objective: str) -> str:
     """What each row of the training data must hold for `objective` (the Data step says it first;
     core/preference_data.py reads these shapes)."""
-    if objective in PAIRED:
+    if objective in PAIRED_OBJECTIVES:
         return (f"{objective} trains on pairs: each row has prompt, chosen and rejected (text or "
                 "chat message lists; LLaMA-Factory's and axolotl's pair files are read too).")
     if objective == "kto":

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ftwizard.core.config import RunConfig
+from ftwizard.core.config import PAIRED_OBJECTIVES, RunConfig
 from ftwizard.core.errors import InputError
 
 GIB = 1024**3
@@ -86,7 +86,7 @@ def sequence_tokens(stats: Any) -> float | None:
     or a kto completion, each cut at block_size (core/data_stats.py). None for sft, whose
     sequences are block_size long, and when the data was not counted."""
     objective = getattr(stats, "objective", "sft")
-    if objective in ("dpo", "orpo", "reward"):
+    if objective in PAIRED_OBJECTIVES:
         mean = (stats.chosen_tokens_mean + stats.rejected_tokens_mean) / 2
     elif objective == "kto":
         mean = stats.completion_tokens_mean

@@ -51,12 +51,11 @@ import torch
 
 from ftwizard.core.backends import Outcome
 from ftwizard.core.backends import hf
+from ftwizard.core.config import REFERENCE_OBJECTIVES
 from ftwizard.core.errors import InputError
 from ftwizard.core.schedule import plan_steps
 
 OBJECTIVES = ("dpo", "orpo", "kto", "reward")
-# The objectives whose loss compares the policy with a reference (core.config.REFERENCE_OBJECTIVES).
-WITH_REFERENCE = ("dpo", "kto")
 
 
 def trl_classes(objective: str) -> tuple[type, type]:
@@ -117,7 +116,7 @@ def check(cfg: Any) -> None:
                          "it needs at least 2 rows per micro-batch", field="train.micro_batch",
                          value=t.micro_batch, fix="set train.micro_batch to 2 or more")
     targets = cfg.method.lora.target_modules
-    if (t.objective in WITH_REFERENCE and cfg.method.kind != "full" and isinstance(targets, list)
+    if (t.objective in REFERENCE_OBJECTIVES and cfg.method.kind != "full" and isinstance(targets, list)
             and "lm_head" in targets):
         raise InputError(f"{t.objective} computes log-probs from lm_head's weight directly, so a LoRA "
                          "adapter on lm_head would never train", field="method.lora.target_modules",
@@ -139,7 +138,7 @@ def load_data(cfg: Any) -> tuple[Any, list[dict], list[dict] | None]:
 def load_reference(cfg: Any, prec: str) -> Any:
     """Full fine-tuning's frozen reference for dpo/kto, in the compute dtype (not the policy's
     fp32 master dtype: it is never updated). None where TRL needs no copy (see the module doc)."""
-    if (cfg.train.objective not in WITH_REFERENCE or cfg.method.kind != "full"
+    if (cfg.train.objective not in REFERENCE_OBJECTIVES or cfg.method.kind != "full"
             or cfg.train.preference.reference == "precomputed"):
         return None
     from transformers import AutoModelForCausalLM
@@ -192,7 +191,7 @@ def tokens_per_step(trainer: Any, cfg: Any, global_batch: int) -> float:
 
 def reference_kind(cfg: Any, prec: str) -> str:
     """What the run holds as its reference, for the start event."""
-    if cfg.train.objective not in WITH_REFERENCE:
+    if cfg.train.objective not in REFERENCE_OBJECTIVES:
         return "none"
     if cfg.train.preference.reference == "precomputed":
         return "precomputed log-probs"
@@ -232,7 +231,7 @@ def train(cfg: Any, run_dir: Path, *, resume: bool, writer: Any, log: Any) -> Ou
         eval_dataset=datasets.Dataset.from_list(list(val_rows)) if val_rows else None,
         processing_class=tok, callbacks=[cb], peft_config=peft_config,
         lr_plan=hf.lr_plan(cfg, steps))
-    if cfg.train.objective in WITH_REFERENCE:
+    if cfg.train.objective in REFERENCE_OBJECTIVES:
         kwargs["ref_model"] = ref
     trainer = hf.planned(trainer_cls)(**kwargs)
     fields["model"] = hf.model_facts(trainer.model)  # with the adapters TRL added

@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ftwizard.core.config import REFERENCE_OBJECTIVES
 from ftwizard.core.importers import common as c
 
 FORMAT = "axolotl"
@@ -325,7 +326,7 @@ def _preference(m: c.Mapper) -> str:
     else:
         for k in ("kto_desirable_weight", "kto_undesirable_weight"):
             m.same(k, "used by rl: kto only")
-    if m.peek("precompute_ref_log_probs") and objective in ("dpo", "kto"):
+    if m.peek("precompute_ref_log_probs") and objective in REFERENCE_OBJECTIVES:
         m.mapped("precompute_ref_log_probs", {"train.preference.reference": "precomputed"},
                  "the reference's log-probs computed once before training; no reference held")
     else:
@@ -970,7 +971,7 @@ def _export_preference(cfg, out: dict[str, Any]) -> list[str]:  # noqa: ANN001
     if tr.objective == "kto":
         out["kto_desirable_weight"] = p.desirable_weight
         out["kto_undesirable_weight"] = p.undesirable_weight
-    if p.reference == "precomputed" and tr.objective in ("dpo", "kto"):
+    if p.reference == "precomputed" and tr.objective in REFERENCE_OBJECTIVES:
         out["precompute_ref_log_probs"] = True
     if p.truncation != "keep_start":
         lost.append(f"train.preference.truncation={p.truncation} (axolotl has no key for TRL's "

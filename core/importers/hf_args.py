@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ftwizard.core.config import REFERENCE_OBJECTIVES
 from ftwizard.core.importers import common as c
 
 FORMAT = "hf-trainer"
@@ -240,7 +241,7 @@ def _trl_config(m: c.Mapper) -> str:
                                 f"({', '.join(allowed)}), not a weighted combination")
     if objective == "dpo" and m.number("label_smoothing", float, 0.0):
         m.map("label_smoothing", "train.preference.label_smoothing", c.as_float)
-    if objective in ("dpo", "kto") and d.get("precompute_ref_log_probs") is True:
+    if objective in REFERENCE_OBJECTIVES and d.get("precompute_ref_log_probs") is True:
         m.mapped("precompute_ref_log_probs", {"train.preference.reference": "precomputed"})
     if objective == "dpo" and d.get("truncation_mode") == "keep_end":
         m.map("truncation_mode", "train.preference.truncation", str)

@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ftwizard.core.config import REFERENCE_OBJECTIVES
 from ftwizard.core.importers import common as c
 from ftwizard.core.importers.hf_args import training_args
 
@@ -584,7 +585,7 @@ def from_config(cfg, out_dir: Path | None, stem: str) -> tuple[dict[str, Any], l
         out["trust_remote_code"] = True
     if mo.attn_implementation:
         out["flash_attn"] = {"eager": "disabled", "sdpa": "sdpa", "flash_attention_2": "fa2"}[mo.attn_implementation]
-    obj, pref = tr.objective, tr.preference
+    obj = tr.objective
     out["stage"] = {"dpo": "dpo", "orpo": "dpo", "kto": "kto", "reward": "rm"}.get(
         obj, "pt" if da.mode == "corpus" else "sft")
     out["do_train"] = True
@@ -694,7 +695,7 @@ def _export_preference(cfg, out: dict[str, Any]) -> list[str]:  # noqa: ANN001
         out["pref_loss"] = "orpo"
     elif tr.objective == "dpo" and p.loss_type in DPO_LOSSES:
         out["pref_loss"] = p.loss_type
-    elif tr.objective in ("dpo", "kto") and p.loss_type:
+    elif tr.objective in REFERENCE_OBJECTIVES and p.loss_type:
         lost.append(f"train.preference.loss_type={p.loss_type} (LLaMA-Factory's pref_loss: "
                     f"{', '.join(DPO_LOSSES)}, orpo, simpo, kto_pair)")
     if tr.objective == "kto":

@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from ftwizard.core.config import REFERENCE_OBJECTIVES
 from ftwizard.core.memory import OBJECTIVE_TERMS
 from ftwizard.tui.screens.step import StepScreen
 from ftwizard.tui.widgets.estimate import gib
@@ -42,7 +43,7 @@ class ObjectiveScreen(StepScreen):
             terms = objective_terms(plan.memory.detail)
             t.append(f"{objective} in the estimate:\n", style="bold")
             wide = self.has_class("-wide")   # then the planner's notes say it in full
-            if objective in ("dpo", "kto") and not wide and not any(
+            if objective in REFERENCE_OBJECTIVES and not wide and not any(
                     "copy" in label for label, _ in terms):
                 how = ("precomputed" if cfg.train.preference.reference == "precomputed"
                        else "adapters off")
