@@ -119,6 +119,19 @@ class DataStats:
         return cls(**known)
 
 
+def length_histogram(lengths: list[int]) -> list[tuple[int, int]]:
+    """(bucket upper bound in tokens, examples) for powers of two from 16 up to the longest."""
+    hist: list[tuple[int, int]] = []
+    upper, rest, i = 16, sorted(lengths), 0
+    while i < len(rest):
+        j = i
+        while j < len(rest) and rest[j] <= upper:
+            j += 1
+        hist.append((upper, j - i))
+        i, upper = j, upper * 2
+    return hist
+
+
 def stats_from(a: Analysis) -> DataStats:
     """The numbers of an analysis; sequences through the same mix_plan prepare() uses."""
     lengths = [n for p in a.parts for n in p.train_len + p.val_len]
@@ -142,17 +155,7 @@ def stats_from(a: Analysis) -> DataStats:
         per_source.append(row)
     longest = max(lengths, default=0)
     over = sum(1 for n in lengths if n > a.block)
-    hist: list[tuple[int, int]] = []
-    upper = 16
-    remaining = sorted(lengths)
-    i = 0
-    while i < len(remaining):
-        j = i
-        while j < len(remaining) and remaining[j] <= upper:
-            j += 1
-        hist.append((upper, j - i))
-        i = j
-        upper *= 2
+    hist = length_histogram(lengths)
     n_lengths = len(lengths)
     notes = list(a.notes)
     if a.mode == "corpus":

@@ -715,7 +715,7 @@ def stats_from(a: Analysis) -> Any:
     """DataStats of a preference analysis: the SFT fields where they mean the same (sequences =
     training rows: pairs, or kto completions; tokens = tokens of every sequence the trainer runs
     per epoch, truncated to block_size) and the preference fields (data_stats.DataStats)."""
-    from ftwizard.core.data_stats import DataStats
+    from ftwizard.core.data_stats import DataStats, length_histogram
     from ftwizard.core.data_tokens import APPROX_ERROR
 
     block = a.block
@@ -762,15 +762,7 @@ def stats_from(a: Analysis) -> Any:
                        mixed_sequences=plan_counts[ti], tokens_dropped=0)
             ti += 1
         per_source.append(src)
-    hist: list[tuple[int, int]] = []
-    upper, rest = 16, sorted(lengths_all)
-    i = 0
-    while i < len(rest):
-        j = i
-        while j < len(rest) and rest[j] <= upper:
-            j += 1
-        hist.append((upper, j - i))
-        i, upper = j, upper * 2
+    hist = length_histogram(lengths_all)
     notes = list(a.notes)
     for why, count in reasons.items():
         notes.append(f"{count:,} {'rows' if kto else 'pairs'} dropped: {why} (first: "
